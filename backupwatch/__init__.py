@@ -1,0 +1,68 @@
+"""backupwatch: did every tenant get a backup in the last day, and if not, who and why?
+
+The public API, all of it::
+
+    settings = load_settings(os.environ)          # ConfigurationError on a bad value
+    report = check_tenants(settings)              # never raises for AWS trouble
+    digest = render_digest(report)                # subject + body that SNS accepts
+    if should_publish(report, settings.notify):
+        ...                                       # publishing is the caller's job
+
+Everything else in the package is an implementation detail.
+"""
+
+from __future__ import annotations
+
+from .config import Settings, load_settings
+from .digest import Digest, render_digest, should_publish
+from .errors import AwsCallError, BackupwatchError, ConfigurationError, PublishError
+from .evaluation import evaluate_rds, evaluate_s3
+from .models import (
+    Check,
+    CheckResult,
+    ObjectInfo,
+    RdsEvidence,
+    RegionError,
+    Report,
+    S3Evidence,
+    SnapshotInfo,
+    Status,
+    Summary,
+    Tenant,
+    TenantReport,
+)
+from .monitor import check_tenants
+from .retry import Retrier
+from .table import render_table
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AwsCallError",
+    "BackupwatchError",
+    "Check",
+    "CheckResult",
+    "ConfigurationError",
+    "Digest",
+    "ObjectInfo",
+    "PublishError",
+    "RdsEvidence",
+    "RegionError",
+    "Report",
+    "Retrier",
+    "S3Evidence",
+    "Settings",
+    "SnapshotInfo",
+    "Status",
+    "Summary",
+    "Tenant",
+    "TenantReport",
+    "__version__",
+    "check_tenants",
+    "evaluate_rds",
+    "evaluate_s3",
+    "load_settings",
+    "render_digest",
+    "render_table",
+    "should_publish",
+]

@@ -1,0 +1,55 @@
+"""Building boto3 clients the one way backupwatch needs them.
+
+botocore's own retries are switched off (one attempt per call) because ``backupwatch.retry``
+owns retrying; see its docstring for why the two must not stack.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_rds import RDSClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sts import STSClient
+
+USER_AGENT_EXTRA = "backupwatch"
+
+
+def client_config(*, max_pool_connections: int = 10) -> Config:
+    """One attempt per call; sane timeouts so a hung connection becomes a retryable error."""
+    return Config(
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=30,
+        max_pool_connections=max_pool_connections,
+        user_agent_extra=USER_AGENT_EXTRA,
+    )
+
+
+def _client(session: boto3.Session, service: str, region: str | None) -> Any:
+    return session.client(service, region_name=region, config=client_config())  # type: ignore[call-overload]
+
+
+def rds_client(session: boto3.Session, region: str) -> RDSClient:
+    client: RDSClient = _client(session, "rds", region)
+    return client
+
+
+def s3_client(session: boto3.Session, region: str | None) -> S3Client:
+    client: S3Client = _client(session, "s3", region)
+    return client
+
+
+def sns_client(session: boto3.Session, region: str | None) -> SNSClient:
+    client: SNSClient = _client(session, "sns", region)
+    return client
+
+
+def sts_client(session: boto3.Session, region: str | None) -> STSClient:
+    client: STSClient = _client(session, "sts", region)
+    return client

@@ -1,0 +1,250 @@
+"""Settings: validated once, up front, before any AWS call.
+
+``load_settings(os.environ)`` reads the ``BACKUPWATCH_*`` variables (and the seed's
+``SNS_TOPIC_ARN``, ``S3_BUCKET_NAME``, ``DB_INSTANCE_IDENTIFIER_<n>`` / ``S3_FOLDER_<n>``) and
+returns a frozen ``Settings``. Any bad value raises ``ConfigurationError`` naming the variable
+and the value, so an operator can fix it from the message alone.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigurationError
+from .models import Check
+from .naming import DEFAULT_TEMPLATE, as_folder, template_fields
+
+DEFAULT_TENANT_TAG = "backupwatch:tenant"
+
+_SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+# Lenient on purpose: legacy us-east-1 buckets may have capitals and underscores.
+_BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$")
+_SEED_VARIABLE = re.compile(r"^(DB_INSTANCE_IDENTIFIER|S3_FOLDER)_(\d+)$")
+
+
+class _CrossFieldProblem(ValueError):
+    """A rule between fields broke; carries the field to blame so the message names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class SeedInstance(BaseModel):
+    """A DB instance listed the seed's way, ``DB_INSTANCE_IDENTIFIER_<n>`` + ``S3_FOLDER_<n>``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index: int
+    db_instance_identifier: str = Field(min_length=1)
+    s3_folder: str | None = None
+    """The folder for this instance; None means "use the prefix template"."""
+
+
+class Settings(BaseModel):
+    """Everything a run needs to know, validated. Build it with ``load_settings``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sns_topic_arn: str | None = None
+    s3_bucket: str | None = None
+    tenant_tag: str = Field(default=DEFAULT_TENANT_TAG, min_length=1, max_length=128)
+    prefix_template: str = DEFAULT_TEMPLATE
+    max_age_hours: float = Field(default=24.0, gt=0, allow_inf_nan=False)
+    min_object_bytes: int = Field(default=1, ge=0)
+    checks: tuple[Check, ...] = (Check.RDS, Check.S3)
+    regions: tuple[str, ...]
+    dry_run: bool = False
+    notify: Literal["always", "failures"] = "always"
+    seed_instances: tuple[SeedInstance, ...] = ()
+
+    @field_validator("sns_topic_arn")
+    @classmethod
+    def _topic_is_an_sns_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _SNS_TOPIC_ARN.match(value):
+            raise ValueError("not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)")
+        return value
+
+    @field_validator("s3_bucket")
+    @classmethod
+    def _bucket_is_a_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.startswith(("s3://", "arn:")) or "/" in value:
+            raise ValueError("give the bucket name only, not a URL, ARN or path")
+        if not _BUCKET.match(value):
+            raise ValueError("not a valid S3 bucket name")
+        return value
+
+    @field_validator("prefix_template")
+    @classmethod
+    def _template_is_known(cls, value: str) -> str:
+        if not value.strip("/"):
+            raise ValueError("the template must name a folder, e.g. {tenant}-backups/")
+        template_fields(value)  # raises ValueError naming the bad placeholder
+        return value
+
+    @field_validator("checks")
+    @classmethod
+    def _checks_are_unique_and_present(cls, value: tuple[Check, ...]) -> tuple[Check, ...]:
+        if not value:
+            raise ValueError("at least one check is needed: rds, s3")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_look_like_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("at least one region is needed")
+        for region in value:
+            if not _REGION.match(region):
+                raise ValueError(f"{region!r} is not an AWS region name (like eu-west-1)")
+        return tuple(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _required_together(self) -> Settings:
+        if self.sns_topic_arn is None and not self.dry_run:
+            raise _CrossFieldProblem("sns_topic_arn", "required unless dry run is on")
+        if self.s3_bucket is None and Check.S3 in self.checks:
+            raise _CrossFieldProblem("s3_bucket", "required while the s3 check is on")
+        return self
+
+    @property
+    def uses_account_id(self) -> bool:
+        """Whether the template needs ``{account_id}`` (it costs one STS call per run)."""
+        return "account_id" in template_fields(self.prefix_template)
+
+
+# field -> environment variables, preferred first.
+ENVIRONMENT: dict[str, tuple[str, ...]] = {
+    "sns_topic_arn": ("BACKUPWATCH_SNS_TOPIC_ARN", "SNS_TOPIC_ARN"),
+    "s3_bucket": ("BACKUPWATCH_S3_BUCKET", "S3_BUCKET_NAME"),
+    "tenant_tag": ("BACKUPWATCH_TENANT_TAG",),
+    "prefix_template": ("BACKUPWATCH_PREFIX_TEMPLATE",),
+    "max_age_hours": ("BACKUPWATCH_MAX_AGE_HOURS",),
+    "min_object_bytes": ("BACKUPWATCH_MIN_OBJECT_BYTES",),
+    "checks": ("BACKUPWATCH_CHECKS",),
+    "regions": ("BACKUPWATCH_REGIONS",),
+    "dry_run": ("BACKUPWATCH_DRY_RUN",),
+    "notify": ("BACKUPWATCH_NOTIFY",),
+}
+_LISTS = frozenset({"checks", "regions"})
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off", ""})
+
+
+def load_settings(
+    environ: Mapping[str, str],
+    *,
+    default_region: str | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Validate the environment into ``Settings``; raise ``ConfigurationError`` on a bad value.
+
+    ``default_region`` is used when ``BACKUPWATCH_REGIONS`` is unset; without it the standard
+    ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` apply (Lambda always sets ``AWS_REGION``).
+    ``overrides`` take field names (``dry_run=True``) and win over the environment; ``None``
+    values are ignored.
+    """
+    raw: dict[str, Any] = {}
+    source: dict[str, tuple[str, str | None]] = {}
+    for field, variables in ENVIRONMENT.items():
+        variable = next((v for v in variables if environ.get(v, "").strip()), None)
+        if variable is None:
+            continue
+        text = environ[variable].strip()
+        source[field] = (variable, text)
+        raw[field] = _parse(field, variable, text)
+
+    if "regions" not in raw:
+        fallback = default_region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+        raw["regions"] = [fallback] if fallback else []
+        source["regions"] = ("BACKUPWATCH_REGIONS", None)
+    raw["seed_instances"] = _seed_instances(environ)
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise _explain(exc, source) from None
+
+
+def _parse(field: str, variable: str, text: str) -> Any:
+    if field in _LISTS:
+        return [item.strip() for item in text.split(",") if item.strip()]
+    if field == "dry_run":
+        lowered = text.lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ConfigurationError(variable, text, "expected true or false")
+    if field == "max_age_hours":
+        try:
+            number = float(text)
+        except ValueError:
+            raise ConfigurationError(variable, text, "expected a number of hours") from None
+        if not math.isfinite(number):
+            raise ConfigurationError(variable, text, "expected a finite number of hours")
+        return number
+    if field == "min_object_bytes":
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigurationError(variable, text, "expected a whole number of bytes") from None
+    return text
+
+
+def _seed_instances(environ: Mapping[str, str]) -> list[SeedInstance]:
+    identifiers: dict[int, str] = {}
+    folders: dict[int, str] = {}
+    for name, value in environ.items():
+        match = _SEED_VARIABLE.match(name)
+        if not match:
+            continue
+        kind, index = match.group(1), int(match.group(2))
+        if not value.strip():
+            raise ConfigurationError(name, value, "is set but empty")
+        (identifiers if kind == "DB_INSTANCE_IDENTIFIER" else folders)[index] = value.strip()
+    for index in sorted(folders.keys() - identifiers.keys()):
+        raise ConfigurationError(
+            f"S3_FOLDER_{index}", folders[index], f"has no DB_INSTANCE_IDENTIFIER_{index} beside it"
+        )
+    seen: dict[str, SeedInstance] = {}
+    for index in sorted(identifiers):
+        folder = folders.get(index)
+        seed = SeedInstance(
+            index=index,
+            db_instance_identifier=identifiers[index],
+            s3_folder=as_folder(folder) if folder else None,
+        )
+        earlier = seen.get(seed.db_instance_identifier)
+        if earlier is None:
+            seen[seed.db_instance_identifier] = seed
+        elif earlier.s3_folder != seed.s3_folder:
+            raise ConfigurationError(
+                f"DB_INSTANCE_IDENTIFIER_{index}",
+                seed.db_instance_identifier,
+                f"already listed as DB_INSTANCE_IDENTIFIER_{earlier.index} with another folder",
+            )
+    return list(seen.values())
+
+
+def _explain(
+    exc: ValidationError, source: Mapping[str, tuple[str, str | None]]
+) -> ConfigurationError:
+    """Turn pydantic's error into one naming the environment variable and its value."""
+    error = exc.errors()[0]
+    cause = error.get("ctx", {}).get("error")
+    field = cause.field if isinstance(cause, _CrossFieldProblem) else str(error["loc"][0])
+    variable, value = source.get(field, (ENVIRONMENT.get(field, (field,))[0], None))
+    message = str(cause) if cause is not None else error["msg"]
+    if field == "checks" and error["type"] == "enum":
+        message = f"unknown check; known: {', '.join(c.value for c in Check)}"
+    return ConfigurationError(variable, value, message)

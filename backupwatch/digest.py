@@ -1,0 +1,179 @@
+"""The daily digest: one plain-text message for the whole run (pure).
+
+It is shaped by SNS's limits, enforced here because moto does not enforce them all:
+
+- subject: ASCII, one line, at most 100 characters;
+- body + message attributes: at most 262,144 bytes of UTF-8, never empty.
+
+Failing tenants come first, grouped by status (most severe first), one line each; then the OK
+count. When the body would be too large, the list is cut and ends with "... and N more" while
+the counts at the top stay true.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from pydantic import BaseModel, ConfigDict
+
+from .models import Report, Status, TenantReport
+
+SUBJECT_MAX_CHARS = 100
+MESSAGE_MAX_BYTES = 262_144
+FAILING_ATTRIBUTE = "failing"
+
+
+class Digest(BaseModel):
+    """A rendered digest, ready for ``sns.publish``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    subject: str
+    body: str
+    failing: int
+    """Failing tenants plus regions that could not be checked; sent as attribute ``failing``."""
+
+    @property
+    def message_attributes(self) -> dict[str, dict[str, str]]:
+        """SNS ``MessageAttributes``: ``failing`` as a Number, for subscription filters."""
+        return {FAILING_ATTRIBUTE: {"DataType": "Number", "StringValue": str(self.failing)}}
+
+    @property
+    def size_bytes(self) -> int:
+        """What SNS counts against its limit: body plus attribute names, types and values."""
+        return len(self.body.encode()) + _attributes_size(self.message_attributes)
+
+
+def render_digest(report: Report, *, max_bytes: int = MESSAGE_MAX_BYTES) -> Digest:
+    """Render ``report`` as one message that SNS will accept."""
+    summary = report.summary
+    failing = summary.failing + summary.regions_failed
+    attributes_size = _attributes_size(
+        {FAILING_ATTRIBUTE: {"DataType": "Number", "StringValue": str(failing)}}
+    )
+    body = _body(report, budget=max_bytes - attributes_size)
+    return Digest(subject=render_subject(report), body=body, failing=failing)
+
+
+def render_subject(report: Report) -> str:
+    """``backupwatch 2026-11-27: 3 of 120 tenants failing`` and the like; ASCII, <= 100 chars."""
+    summary = report.summary
+    day = report.generated_at.strftime("%Y-%m-%d")
+    if summary.failing:
+        text = f"{summary.failing} of {summary.tenants} tenants failing"
+    elif summary.tenants:
+        text = f"all {summary.tenants} tenants OK"
+    else:
+        text = "no tenants found"
+    if summary.regions_failed:
+        text += f", {summary.regions_failed} region(s) not checked"
+    return to_subject(f"backupwatch {day}: {text}")
+
+
+def to_subject(text: str) -> str:
+    """Make ``text`` a valid SNS subject: printable ASCII, one line, at most 100 characters."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    one_line = " ".join("".join(c if c.isprintable() else " " for c in ascii_text).split())
+    if len(one_line) > SUBJECT_MAX_CHARS:
+        one_line = one_line[: SUBJECT_MAX_CHARS - 3].rstrip() + "..."
+    return one_line or "backupwatch digest"
+
+
+def _body(report: Report, *, budget: int) -> str:
+    summary = report.summary
+    head = [
+        f"backupwatch digest for {report.generated_at:%Y-%m-%d %H:%M} UTC",
+        "",
+        _counts_line(report),
+        f"Regions: {', '.join(report.regions) or '-'}. "
+        f"Checks: {', '.join(c.value for c in report.checks) or '-'}.",
+    ]
+    sections: list[tuple[str, list[str]]] = []
+    if report.region_errors:
+        sections.append(
+            (
+                f"REGIONS NOT CHECKED ({len(report.region_errors)})",
+                [f"  - {clean(e.region)}: {clean(e.reason)}" for e in report.region_errors],
+            )
+        )
+    for status in Status:
+        if not status.failing:
+            continue
+        rows = [row for row in report.tenants if row.status is status]
+        if rows:
+            sections.append((f"{status.value} ({len(rows)})", [_tenant_line(r) for r in rows]))
+    tail = [
+        "",
+        f"OK: {summary.by_status[Status.OK]} tenant(s) with fresh backups."
+        if summary.tenants
+        else "No tenants were found: is the tenant tag set on the DB instances?",
+    ]
+    return _fit([*head], sections, tail, budget=budget)
+
+
+def _counts_line(report: Report) -> str:
+    summary = report.summary
+    failing = ", ".join(
+        f"{count} {status.value}"
+        for status, count in summary.by_status.items()
+        if status.failing and count
+    )
+    line = f"{summary.failing} of {summary.tenants} tenants failing"
+    if failing:
+        line += f" ({failing})"
+    line += f"; {summary.by_status[Status.OK]} OK."
+    if summary.regions_failed:
+        line += f" {summary.regions_failed} region(s) could not be checked."
+    return line
+
+
+def _tenant_line(row: TenantReport) -> str:
+    where = f"{row.db_instance_identifier}, {row.region}"
+    return f"  - {clean(row.tenant)} ({clean(where)}): {clean(row.reason)}"
+
+
+def _fit(
+    head: list[str], sections: list[tuple[str, list[str]]], tail: list[str], *, budget: int
+) -> str:
+    """Join the lines, cutting the tenant lists when the message would exceed ``budget`` bytes.
+
+    The cut is marked "... and N more", N counting the tenant lines left out.
+    """
+    total_rows = sum(len(rows) for _, rows in sections)
+    lines = list(head)
+    used = _size(lines) + _size(tail)
+    kept = 0
+    for title, rows in sections:
+        for index, line in enumerate(["", title, *rows]):
+            is_row = index >= 2
+            remaining = total_rows - kept
+            reserve = _size([f"... and {remaining} more"]) if remaining else 0
+            cost = len(line.encode()) + 1
+            if used + cost + reserve > budget:
+                lines.append(f"... and {remaining} more")
+                return "\n".join([*lines, *tail])
+            lines.append(line)
+            used += cost
+            kept += is_row
+    return "\n".join([*lines, *tail])
+
+
+def clean(text: str) -> str:
+    """One printable line: control characters (newlines included) become spaces."""
+    return "".join(c if c.isprintable() else " " for c in text)
+
+
+def _size(lines: list[str]) -> int:
+    return sum(len(line.encode()) + 1 for line in lines)
+
+
+def _attributes_size(attributes: dict[str, dict[str, str]]) -> int:
+    return sum(
+        len(name.encode()) + len(value["DataType"].encode()) + len(value["StringValue"].encode())
+        for name, value in attributes.items()
+    )
+
+
+def should_publish(report: Report, notify: str) -> bool:
+    """``always``: every run sends its digest. ``failures``: only when something fails."""
+    return notify == "always" or report.failing

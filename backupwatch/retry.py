@@ -1,0 +1,143 @@
+"""The retry policy: which AWS errors are retried, how often, how long. Owned here, only here.
+
+backupwatch, not botocore, owns retries. Every client is built with
+``Config(retries={"total_max_attempts": 1})`` (see ``backupwatch.clients``), so botocore makes
+exactly one attempt per call and ``Retrier`` decides about the next one. Stacking the two would
+multiply attempts (botocore's legacy mode makes 5 per call: 5 x 5 = 25).
+
+Retried: throttling codes (including SNS's ``Throttled``, which botocore never retries), HTTP 429
+and 5xx, and network errors (connection refused/reset, timeouts). Not retried: everything else,
+such as ``AccessDenied`` or ``NoSuchBucket``: asking again will not change the answer.
+
+Backoff is exponential with full jitter (``wait_random_exponential``), bounded both in attempts
+and in total seconds. Each call is retried on its own: a page of a listing, never the listing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import tenacity as _t
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from .errors import AwsCallError
+
+T = TypeVar("T")
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "Throttled",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+        "ProvisionedThroughputExceededException",
+        "BandwidthLimitExceeded",
+        "PriorRequestNotComplete",
+    }
+)
+TRANSIENT_CODES = frozenset(
+    {"RequestTimeout", "RequestTimeoutException", "InternalError", "ServiceUnavailable"}
+)
+TRANSIENT_HTTP_STATUS = frozenset({429, 500, 502, 503, 504})
+NETWORK_ERRORS = (
+    ConnectionClosedError,
+    EndpointConnectionError,
+    ConnectTimeoutError,
+    ReadTimeoutError,
+)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether asking again may succeed: throttling, a 5xx/429, or a network error."""
+    if isinstance(error, NETWORK_ERRORS):
+        return True
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return (
+            code in THROTTLING_CODES or code in TRANSIENT_CODES or status in TRANSIENT_HTTP_STATUS
+        )
+    return False
+
+
+def error_code(error: BaseException) -> str:
+    """The AWS error code of ``error``, or its class name for network errors."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code") or "Unknown")
+    return type(error).__name__
+
+
+def _error_message(error: BaseException) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Message") or error)
+    return str(error)
+
+
+@dataclass(frozen=True)
+class Retrier:
+    """Runs one AWS call with the retry policy; turns its final failure into ``AwsCallError``.
+
+    ``sleep`` is injectable so tests prove attempt counts without waiting; ``on_retry`` sees
+    each retried error (for logs and metrics).
+    """
+
+    attempts: int = 5
+    """Total attempts per call, the first included."""
+    initial_wait_seconds: float = 0.5
+    max_wait_seconds: float = 20.0
+    """Cap on one backoff."""
+    budget_seconds: float = 60.0
+    """Cap on the time one call may spend, retries included."""
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    on_retry: Callable[[str, BaseException, int], None] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("attempts must be at least 1")
+
+    def call(self, operation: str, fn: Callable[[], T]) -> T:
+        """``fn()`` with retries; ``operation`` (``rds:DescribeDBSnapshots``) names it in errors."""
+
+        def before_sleep(state: _t.RetryCallState) -> None:
+            if self.on_retry is not None and state.outcome is not None:
+                error = state.outcome.exception()
+                if error is not None:
+                    self.on_retry(operation, error, state.attempt_number)
+
+        retrying = _t.Retrying(
+            sleep=self.sleep,
+            stop=_t.stop_after_attempt(self.attempts) | _t.stop_after_delay(self.budget_seconds),
+            wait=_t.wait_random_exponential(
+                multiplier=self.initial_wait_seconds, max=self.max_wait_seconds
+            ),
+            retry=_t.retry_if_exception(is_retryable),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        attempts = 0
+
+        def attempt() -> T:
+            nonlocal attempts
+            attempts += 1
+            return fn()
+
+        try:
+            return retrying(attempt)
+        except (ClientError, *NETWORK_ERRORS) as error:
+            raise AwsCallError(
+                operation, error_code(error), _error_message(error), attempts
+            ) from error

@@ -1,0 +1,102 @@
+"""What the Lambda handler and the CLI share: check, render, decide, publish."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from backupwatch import (
+    Digest,
+    PublishError,
+    Report,
+    Retrier,
+    Settings,
+    check_tenants,
+    render_digest,
+    should_publish,
+)
+from backupwatch.clients import sns_client
+from backupwatch.monitor import Clock, utc_now
+
+from .publish import publish_digest, topic_region
+
+logger = logging.getLogger("backupwatch")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    report: Report
+    digest: Digest
+    message_id: str | None
+    """None when nothing was published (dry run, or ``notify=failures`` on a good day)."""
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-serialisable result the Lambda returns."""
+        summary = self.report.summary
+        return {
+            "tenants": summary.tenants,
+            "failing": summary.failing,
+            "by_status": {status.value: count for status, count in summary.by_status.items()},
+            "regions_failed": summary.regions_failed,
+            "message_id": self.message_id,
+            "subject": self.digest.subject,
+        }
+
+
+def check(
+    settings: Settings,
+    *,
+    session: boto3.Session | None = None,
+    clock: Clock = utc_now,
+    retrier: Retrier | None = None,
+) -> tuple[Report, Digest]:
+    """Check every tenant and render the digest; sends nothing."""
+    report = check_tenants(settings, session=session, clock=clock, retrier=retrier)
+    return report, render_digest(report)
+
+
+def publish(
+    settings: Settings,
+    report: Report,
+    digest: Digest,
+    *,
+    session: boto3.Session | None = None,
+    retrier: Retrier | None = None,
+) -> str | None:
+    """Publish the digest at most once, if the settings want it; return the message id.
+
+    Raises ``PublishError`` after logging the full digest, so a failed publish is never silent
+    and the digest text is never lost.
+    """
+    if settings.sns_topic_arn is None or settings.dry_run:
+        return None
+    if not should_publish(report, settings.notify):
+        return None
+    sns = sns_client(session or boto3.Session(), topic_region(settings.sns_topic_arn))
+    run_key = f"{report.generated_at:%Y-%m-%d}|{','.join(settings.regions)}"
+    try:
+        return publish_digest(
+            sns, settings.sns_topic_arn, digest, retrier=retrier or Retrier(), run_key=run_key
+        )
+    except PublishError:
+        logger.error(
+            "digest not published; its text follows\n%s\n\n%s", digest.subject, digest.body
+        )
+        raise
+
+
+def run(
+    settings: Settings,
+    *,
+    session: boto3.Session | None = None,
+    clock: Clock = utc_now,
+    retrier: Retrier | None = None,
+) -> Outcome:
+    """One run: check every tenant, render the digest, publish it at most once."""
+    session = session or boto3.Session()
+    report, digest = check(settings, session=session, clock=clock, retrier=retrier)
+    message_id = publish(settings, report, digest, session=session, retrier=retrier)
+    return Outcome(report=report, digest=digest, message_id=message_id)
