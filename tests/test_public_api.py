@@ -1,0 +1,62 @@
+"""The public surface changes only on purpose."""
+
+import backupwatch
+
+
+def test_exports_match_all() -> None:
+    """Every name in ``__all__`` exists, and the list is exactly what we mean to export."""
+    assert sorted(backupwatch.__all__) == sorted(
+        [
+            "AwsCallError",
+            "BackupwatchError",
+            "Check",
+            "CheckResult",
+            "ConfigurationError",
+            "Digest",
+            "ObjectInfo",
+            "PublishError",
+            "RdsEvidence",
+            "RegionError",
+            "Report",
+            "Retrier",
+            "S3Evidence",
+            "Settings",
+            "SnapshotInfo",
+            "Status",
+            "Summary",
+            "Tenant",
+            "TenantReport",
+            "__version__",
+            "check_tenants",
+            "evaluate_rds",
+            "evaluate_s3",
+            "load_settings",
+            "render_digest",
+            "render_table",
+            "should_publish",
+        ]
+    )
+    for name in backupwatch.__all__:
+        assert hasattr(backupwatch, name), name
+
+
+def test_errors_share_one_root() -> None:
+    """Callers can catch everything backupwatch raises on purpose with one except clause."""
+    for error in (
+        backupwatch.ConfigurationError,
+        backupwatch.AwsCallError,
+        backupwatch.PublishError,
+    ):
+        assert issubclass(error, backupwatch.BackupwatchError)
+
+
+def test_library_imports_no_moto() -> None:
+    """moto is a demo/test extra: importing the library must not need it."""
+    import subprocess
+    import sys
+
+    code = "import sys, backupwatch, handlers.daily_digest; print('moto' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
