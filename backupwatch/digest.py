@@ -13,6 +13,7 @@ the counts at the top stay true.
 from __future__ import annotations
 
 import unicodedata
+from datetime import UTC
 
 from pydantic import BaseModel, ConfigDict
 
@@ -58,7 +59,7 @@ def render_digest(report: Report, *, max_bytes: int = MESSAGE_MAX_BYTES) -> Dige
 def render_subject(report: Report) -> str:
     """``backupwatch 2026-11-27: 3 of 120 tenants failing`` and the like; ASCII, <= 100 chars."""
     summary = report.summary
-    day = report.generated_at.strftime("%Y-%m-%d")
+    day = report.generated_at.astimezone(UTC).strftime("%Y-%m-%d")
     if summary.failing:
         text = f"{summary.failing} of {summary.tenants} tenants failing"
     elif summary.tenants:
@@ -82,7 +83,7 @@ def to_subject(text: str) -> str:
 def _body(report: Report, *, budget: int) -> str:
     summary = report.summary
     head = [
-        f"backupwatch digest for {report.generated_at:%Y-%m-%d %H:%M} UTC",
+        f"backupwatch digest for {report.generated_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         _counts_line(report),
         f"Regions: {', '.join(report.regions) or '-'}. "
@@ -141,21 +142,25 @@ def _fit(
     """
     total_rows = sum(len(rows) for _, rows in sections)
     lines = list(head)
-    used = _size(lines) + _size(tail)
+    used = _size(lines) + _size(tail) - 1  # join() puts no newline after the last line
     kept = 0
     for title, rows in sections:
         for index, line in enumerate(["", title, *rows]):
             is_row = index >= 2
-            remaining = total_rows - kept
-            reserve = _size([f"... and {remaining} more"]) if remaining else 0
-            cost = len(line.encode()) + 1
-            if used + cost + reserve > budget:
-                lines.append(f"... and {remaining} more")
+            # Room must stay for the marker that a later cut would need, if rows remain.
+            left_after = total_rows - kept - is_row
+            reserve = _size([_more(left_after)]) if left_after else 0
+            if used + len(line.encode()) + 1 + reserve > budget:
+                lines.append(_more(total_rows - kept))
                 return "\n".join([*lines, *tail])
             lines.append(line)
-            used += cost
+            used += len(line.encode()) + 1
             kept += is_row
     return "\n".join([*lines, *tail])
+
+
+def _more(count: int) -> str:
+    return f"... and {count} more"
 
 
 def clean(text: str) -> str:

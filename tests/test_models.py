@@ -1,0 +1,297 @@
+"""The value models: status order, ``worst``, the report summary, freezing and JSON shape."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from backupwatch.models import (
+    Check,
+    CheckResult,
+    ObjectInfo,
+    RdsEvidence,
+    RegionError,
+    Report,
+    S3Evidence,
+    SnapshotInfo,
+    Status,
+    Tenant,
+    TenantReport,
+    worst,
+)
+
+from .conftest import NOW, OTHER_REGION, REGION
+
+SEVERITY_ORDER = [
+    Status.ERROR,
+    Status.MISSING,
+    Status.DISABLED,
+    Status.STALE,
+    Status.EMPTY,
+    Status.OK,
+]
+"""Most severe first: the order the brief and the digest promise."""
+
+
+def row(name: str, status: Status = Status.OK, *, region: str = REGION) -> TenantReport:
+    """A tenant row with one RDS check carrying ``status``."""
+    result = CheckResult(check=Check.RDS, status=status, reason=f"{name} is {status.value}")
+    return TenantReport(
+        tenant=name,
+        db_instance_identifier=f"{name}-instance",
+        region=region,
+        status=status,
+        reason=result.reason,
+        checks={Check.RDS: result},
+    )
+
+
+def make_report(*rows: TenantReport, region_errors: tuple[RegionError, ...] = ()) -> Report:
+    """A report generated at NOW over ``rows``."""
+    return Report(
+        generated_at=NOW,
+        regions=(REGION, OTHER_REGION),
+        checks=(Check.RDS, Check.S3),
+        tenants=rows,
+        region_errors=region_errors,
+    )
+
+
+def region_error(region: str = OTHER_REGION) -> RegionError:
+    """A region whose discovery failed."""
+    return RegionError(region=region, reason="AccessDenied: rds:DescribeDBInstances")
+
+
+# --- Status ---------------------------------------------------------------------------------
+
+
+def test_severity_follows_declared_order() -> None:
+    """ERROR > MISSING > DISABLED > STALE > EMPTY > OK by ``severity``."""
+    severities = [status.severity for status in SEVERITY_ORDER]
+    assert severities == sorted(severities, reverse=True)
+    assert len(set(severities)) == len(SEVERITY_ORDER)
+    assert Status.OK.severity == 0
+    assert list(Status) == SEVERITY_ORDER
+
+
+@pytest.mark.parametrize(
+    ("worse", "better"),
+    [
+        (SEVERITY_ORDER[i], SEVERITY_ORDER[j])
+        for i in range(len(SEVERITY_ORDER))
+        for j in range(i + 1, len(SEVERITY_ORDER))
+    ],
+)
+def test_every_pair_is_ordered(worse: Status, better: Status) -> None:
+    """Each status is strictly more severe than every status declared after it."""
+    assert worse.severity > better.severity
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_failing_is_everything_but_ok(status: Status) -> None:
+    """``failing`` is False for OK only."""
+    assert status.failing is (status is not Status.OK)
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        ([], Status.ERROR),
+        ([Status.OK], Status.OK),
+        ([Status.OK, Status.OK], Status.OK),
+        ([Status.OK, Status.EMPTY], Status.EMPTY),
+        ([Status.EMPTY, Status.STALE], Status.STALE),
+        ([Status.STALE, Status.DISABLED, Status.OK], Status.DISABLED),
+        ([Status.DISABLED, Status.MISSING], Status.MISSING),
+        ([Status.OK, Status.ERROR, Status.MISSING], Status.ERROR),
+        (list(reversed(SEVERITY_ORDER)), Status.ERROR),
+    ],
+)
+def test_worst(statuses: list[Status], expected: Status) -> None:
+    """``worst`` picks the most severe status, and ERROR when given none."""
+    assert worst(statuses) is expected
+
+
+def test_worst_accepts_a_generator() -> None:
+    """``worst`` takes any iterable, a one-shot generator included."""
+    assert worst(s for s in (Status.OK, Status.STALE)) is Status.STALE
+    assert worst(s for s in ()) is Status.ERROR
+
+
+# --- Report summary ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "statuses",
+    [
+        [],
+        [Status.OK],
+        [Status.OK, Status.OK, Status.STALE],
+        [Status.ERROR, Status.MISSING, Status.DISABLED, Status.STALE, Status.EMPTY, Status.OK],
+        [Status.EMPTY] * 4 + [Status.OK] * 3,
+    ],
+)
+def test_summary_counts(statuses: list[Status]) -> None:
+    """Summary counts tenants, failing tenants and each status, zeros included."""
+    report = make_report(*(row(f"t{i}", status) for i, status in enumerate(statuses)))
+    summary = report.summary
+    assert summary.tenants == len(statuses)
+    assert summary.failing == sum(1 for status in statuses if status is not Status.OK)
+    assert summary.regions_failed == 0
+    assert list(summary.by_status) == SEVERITY_ORDER
+    assert summary.by_status == {status: statuses.count(status) for status in SEVERITY_ORDER}
+
+
+def test_summary_counts_region_errors() -> None:
+    """``regions_failed`` counts region errors, separately from failing tenants."""
+    report = make_report(row("a"), region_errors=(region_error(), region_error("ap-south-1")))
+    assert report.summary.regions_failed == 2
+    assert report.summary.failing == 0
+
+
+@pytest.mark.parametrize(
+    ("statuses", "errors", "failing"),
+    [
+        ([], 0, False),
+        ([Status.OK, Status.OK], 0, False),
+        ([Status.OK, Status.EMPTY], 0, True),
+        ([Status.ERROR], 0, True),
+        ([Status.OK, Status.OK], 1, True),
+        ([], 1, True),
+    ],
+)
+def test_report_failing(statuses: list[Status], errors: int, failing: bool) -> None:
+    """A report fails on any failing tenant or any region error, even when all tenants are OK."""
+    report = make_report(
+        *(row(f"t{i}", status) for i, status in enumerate(statuses)),
+        region_errors=tuple(region_error(f"region-{i}") for i in range(errors)),
+    )
+    assert report.failing is failing
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_tenant_report_failing_follows_status(status: Status) -> None:
+    """``TenantReport.failing`` is its status's ``failing``."""
+    assert row("a", status).failing is status.failing
+
+
+# --- Frozen models ----------------------------------------------------------------------------
+
+
+def _instances() -> list[tuple[Any, str, Any]]:
+    snapshot = SnapshotInfo(snapshot_id="rds:db1-2026-11-27", created_at=NOW)
+    item = ObjectInfo(key="db1/a.dump", last_modified=NOW, size=10)
+    return [
+        (snapshot, "snapshot_id", "other"),
+        (
+            RdsEvidence(db_instance_identifier="db1", backup_retention_period=7),
+            "newest_snapshot",
+            snapshot,
+        ),
+        (item, "size", 0),
+        (S3Evidence(bucket="b", prefix="p/", min_object_bytes=1), "newest", item),
+        (
+            Tenant(
+                name="db1",
+                db_instance_identifier="db1",
+                region=REGION,
+                max_age_hours=24,
+                min_object_bytes=1,
+            ),
+            "max_age_hours",
+            48,
+        ),
+        (CheckResult(check=Check.RDS, status=Status.OK, reason="fine"), "status", Status.ERROR),
+        (row("db1"), "status", Status.ERROR),
+        (region_error(), "reason", "fine now"),
+        (make_report(row("db1")), "tenants", ()),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("instance", "field", "value"),
+    _instances(),
+    ids=[type(instance).__name__ for instance, _, _ in _instances()],
+)
+def test_models_are_frozen(instance: Any, field: str, value: Any) -> None:
+    """Assigning to a field of any model raises: reports cannot change after the fact."""
+    with pytest.raises(ValidationError):
+        setattr(instance, field, value)
+
+
+@pytest.mark.parametrize(
+    ("model", "kwargs"),
+    [
+        (RegionError, {"region": REGION, "reason": "x", "extra": 1}),
+        (SnapshotInfo, {"snapshot_id": "s", "created_at": NOW.replace(tzinfo=None)}),
+        (ObjectInfo, {"key": "k", "last_modified": NOW.replace(tzinfo=None), "size": 1}),
+    ],
+)
+def test_models_reject_extra_fields_and_naive_times(model: Any, kwargs: dict[str, Any]) -> None:
+    """Unknown fields and naive datetimes are rejected at construction."""
+    with pytest.raises(ValidationError):
+        model(**kwargs)
+
+
+# --- JSON -------------------------------------------------------------------------------------
+
+
+def test_report_json_shape() -> None:
+    """``model_dump(mode="json")`` is JSON-serialisable and carries summary and per-check status."""
+    rds = CheckResult(
+        check=Check.RDS,
+        status=Status.STALE,
+        reason="old",
+        evidence_at=NOW - timedelta(hours=31),
+        age_hours=31.0,
+        key="rds:db1-2026-11-26",
+    )
+    s3 = CheckResult(check=Check.S3, status=Status.OK, reason="fine", size_bytes=1024)
+    stale = TenantReport(
+        tenant="db1",
+        db_instance_identifier="db1",
+        region=REGION,
+        status=Status.STALE,
+        reason="rds: old",
+        checks={Check.RDS: rds, Check.S3: s3},
+    )
+    report = make_report(stale, row("db2"), region_errors=(region_error(),))
+
+    data = report.model_dump(mode="json")
+    decoded = json.loads(json.dumps(data))
+
+    assert decoded == data
+    assert decoded["summary"]["tenants"] == 2
+    assert decoded["summary"]["failing"] == 1
+    assert decoded["summary"]["regions_failed"] == 1
+    assert list(decoded["summary"]["by_status"]) == [s.value for s in SEVERITY_ORDER]
+    assert decoded["summary"]["by_status"]["STALE"] == 1
+    assert decoded["summary"]["by_status"]["OK"] == 1
+    assert decoded["summary"]["by_status"]["ERROR"] == 0
+    first = decoded["tenants"][0]
+    assert first["status"] == "STALE"
+    assert first["checks"]["rds"]["status"] == "STALE"
+    assert first["checks"]["rds"]["age_hours"] == 31.0
+    assert first["checks"]["s3"]["status"] == "OK"
+    assert first["checks"]["rds"]["evidence_at"].startswith("2026-11-26T00:00:00")
+    assert decoded["tenants"][1]["checks"]["rds"]["status"] == "OK"
+    assert decoded["region_errors"] == [
+        {"region": OTHER_REGION, "reason": "AccessDenied: rds:DescribeDBInstances"}
+    ]
+    assert decoded["generated_at"].startswith("2026-11-27T07:00:00")
+
+
+def test_empty_report_json() -> None:
+    """An empty report still serialises, with every status counted as zero."""
+    data = json.loads(json.dumps(make_report().model_dump(mode="json")))
+    assert data["summary"] == {
+        "tenants": 0,
+        "failing": 0,
+        "by_status": dict.fromkeys((s.value for s in SEVERITY_ORDER), 0),
+        "regions_failed": 0,
+    }
+    assert data["tenants"] == []
