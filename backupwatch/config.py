@@ -85,9 +85,13 @@ class Settings(BaseModel):
     @field_validator("prefix_template")
     @classmethod
     def _template_is_known(cls, value: str) -> str:
-        if not value.strip("/"):
-            raise ValueError("the template must name a folder, e.g. {tenant}-backups/")
-        template_fields(value)  # raises ValueError naming the bad placeholder
+        fields = template_fields(value)  # raises ValueError naming a bad placeholder
+        if not fields & {"tenant", "db_instance_identifier"}:
+            # Without one, every tenant shares a folder: one fresh object would vouch for all.
+            raise ValueError(
+                "the template must contain {tenant} or {db_instance_identifier}, "
+                "so that each tenant has a folder of its own"
+            )
         return value
 
     @field_validator("checks")
@@ -153,7 +157,7 @@ def load_settings(
     values are ignored.
     """
     raw: dict[str, Any] = {}
-    source: dict[str, tuple[str, str | None]] = {}
+    source: dict[str, tuple[str, Any]] = {}
     for field, variables in ENVIRONMENT.items():
         variable = next((v for v in variables if environ.get(v, "").strip()), None)
         if variable is None:
@@ -163,11 +167,20 @@ def load_settings(
         raw[field] = _parse(field, variable, text)
 
     if "regions" not in raw:
-        fallback = default_region or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
-        raw["regions"] = [fallback] if fallback else []
-        source["regions"] = ("BACKUPWATCH_REGIONS", None)
+        fallbacks = [
+            ("the session's default region", default_region),
+            ("AWS_REGION", environ.get("AWS_REGION")),
+            ("AWS_DEFAULT_REGION", environ.get("AWS_DEFAULT_REGION")),
+        ]
+        named, region = next(((n, r) for n, r in fallbacks if r), ("BACKUPWATCH_REGIONS", None))
+        raw["regions"] = [region] if region else []
+        source["regions"] = (named, region)
     raw["seed_instances"] = _seed_instances(environ)
-    raw.update({k: v for k, v in overrides.items() if v is not None})
+    for field, value in overrides.items():
+        if value is not None:
+            raw[field] = value
+            # Named after the variable it stands in for, shown with its own value.
+            source[field] = (ENVIRONMENT.get(field, (field,))[0], value)
 
     try:
         return Settings.model_validate(raw)
@@ -202,36 +215,49 @@ def _parse(field: str, variable: str, text: str) -> Any:
 
 
 def _seed_instances(environ: Mapping[str, str]) -> list[SeedInstance]:
-    identifiers: dict[int, str] = {}
-    folders: dict[int, str] = {}
-    for name, value in environ.items():
+    """The seed's ``DB_INSTANCE_IDENTIFIER_<n>`` / ``S3_FOLDER_<n>`` pairs, checked.
+
+    Errors name each variable exactly as it was spelled. ``_1`` and ``_01`` are the same
+    number; two variables for one number are rejected rather than one silently dropped.
+    """
+    identifiers: dict[int, tuple[str, str]] = {}  # n -> (variable, value)
+    folders: dict[int, tuple[str, str]] = {}
+    for name, value in sorted(environ.items()):
         match = _SEED_VARIABLE.match(name)
         if not match:
             continue
         kind, index = match.group(1), int(match.group(2))
         if not value.strip():
             raise ConfigurationError(name, value, "is set but empty")
-        (identifiers if kind == "DB_INSTANCE_IDENTIFIER" else folders)[index] = value.strip()
-    for index in sorted(folders.keys() - identifiers.keys()):
+        found = identifiers if kind == "DB_INSTANCE_IDENTIFIER" else folders
+        if index in found:
+            raise ConfigurationError(
+                name, value, f"has the same number as {found[index][0]}; number each pair once"
+            )
+        found[index] = (name, value.strip())
+    orphans = sorted(folders.keys() - identifiers.keys())
+    if orphans:
+        name, value = folders[orphans[0]]
         raise ConfigurationError(
-            f"S3_FOLDER_{index}", folders[index], f"has no DB_INSTANCE_IDENTIFIER_{index} beside it"
+            name, value, f"has no DB_INSTANCE_IDENTIFIER_{orphans[0]} beside it"
         )
     seen: dict[str, SeedInstance] = {}
     for index in sorted(identifiers):
-        folder = folders.get(index)
+        name, identifier = identifiers[index]
+        folder = folders.get(index, ("", ""))[1]
         seed = SeedInstance(
             index=index,
-            db_instance_identifier=identifiers[index],
+            db_instance_identifier=identifier,
             s3_folder=as_folder(folder) if folder else None,
         )
-        earlier = seen.get(seed.db_instance_identifier)
+        earlier = seen.get(identifier)
         if earlier is None:
-            seen[seed.db_instance_identifier] = seed
+            seen[identifier] = seed
         elif earlier.s3_folder != seed.s3_folder:
             raise ConfigurationError(
-                f"DB_INSTANCE_IDENTIFIER_{index}",
-                seed.db_instance_identifier,
-                f"already listed as DB_INSTANCE_IDENTIFIER_{earlier.index} with another folder",
+                name,
+                identifier,
+                f"already listed as {identifiers[earlier.index][0]} with another folder",
             )
     return list(seen.values())
 

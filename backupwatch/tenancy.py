@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 
 from .config import SeedInstance, Settings
 from .models import Tenant
-from .naming import as_folder, render_prefix
+from .naming import as_folder, render_prefix, template_fields
 
 TAG_S3_PREFIX = "backupwatch:s3-prefix"
 TAG_MAX_AGE_HOURS = "backupwatch:max-age-hours"
@@ -100,10 +100,18 @@ def tenant_not_found(
     if regions_failed:
         problem += f" (could not list {', '.join(regions_failed)})"
     identifier = seed.db_instance_identifier
-    prefix = seed.s3_folder or _templated_prefix(
-        settings, identifier, identifier, region, account_id
-    )
-    problems = (problem,) if prefix else (problem, _NO_ACCOUNT_ID)
+    problems = [problem]
+    prefix = seed.s3_folder
+    if (
+        prefix is None
+        and len(regions_searched) > 1
+        and "region" in template_fields(settings.prefix_template)
+    ):
+        problems.append("the prefix template uses {region}, and the instance's region is unknown")
+    elif prefix is None:
+        prefix = _templated_prefix(settings, identifier, identifier, region, account_id)
+        if prefix is None:
+            problems.append(_NO_ACCOUNT_ID)
     return Tenant(
         name=seed.db_instance_identifier,
         db_instance_identifier=seed.db_instance_identifier,
@@ -113,7 +121,7 @@ def tenant_not_found(
         max_age_hours=settings.max_age_hours,
         min_object_bytes=settings.min_object_bytes,
         source="environment",
-        problems=problems,
+        problems=tuple(problems),
     )
 
 
