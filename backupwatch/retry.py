@@ -120,7 +120,9 @@ class Retrier:
 
         retrying = _t.Retrying(
             sleep=self.sleep,
-            stop=_t.stop_after_attempt(self.attempts) | _t.stop_after_delay(self.budget_seconds),
+            # stop_before_delay: no backoff may end past the budget (stop_after_delay would let
+            # the last wait overrun it by up to max_wait_seconds).
+            stop=_t.stop_after_attempt(self.attempts) | _t.stop_before_delay(self.budget_seconds),
             wait=_t.wait_random_exponential(
                 multiplier=self.initial_wait_seconds, max=self.max_wait_seconds
             ),
