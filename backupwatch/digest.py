@@ -32,7 +32,8 @@ class Digest(BaseModel):
     subject: str
     body: str
     failing: int
-    """Failing tenants plus regions that could not be checked; sent as attribute ``failing``."""
+    """What needs attention, sent as attribute ``failing``: failing tenants plus regions that
+    could not be checked, or 1 when no tenant was found at all. Zero exactly on a good day."""
 
     @property
     def message_attributes(self) -> dict[str, dict[str, str]]:
@@ -48,7 +49,7 @@ class Digest(BaseModel):
 def render_digest(report: Report, *, max_bytes: int = MESSAGE_MAX_BYTES) -> Digest:
     """Render ``report`` as one message that SNS will accept."""
     summary = report.summary
-    failing = summary.failing + summary.regions_failed
+    failing = summary.failing + summary.regions_failed + (0 if summary.tenants else 1)
     attributes_size = _attributes_size(
         {FAILING_ATTRIBUTE: {"DataType": "Number", "StringValue": str(failing)}}
     )
@@ -65,7 +66,7 @@ def render_subject(report: Report) -> str:
     elif summary.tenants:
         text = f"all {summary.tenants} tenants OK"
     else:
-        text = "no tenants found"
+        text = "no tenants found" + ("" if summary.regions_failed else ", check the tenant tag")
     if summary.regions_failed:
         text += f", {summary.regions_failed} region(s) not checked"
     return to_subject(f"backupwatch {day}: {text}")

@@ -67,6 +67,10 @@ def evaluate_s3(evidence: S3Evidence, *, max_age_hours: float, now: datetime) ->
             f"fresh objects are all smaller than {minimum}: newest {newest.key!r} "
             f"is {format_bytes(newest.size)}, {_aged(newest.last_modified, now)} old"
         )
+        if countable is not None:
+            reason += f"; last backup object of full size {_aged(countable.last_modified, now)} old"
+        else:
+            reason += "; no backup object of full size at all"
         return _object_result(Status.EMPTY, reason, newest, now)
     if countable is not None:
         reason = (

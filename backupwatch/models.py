@@ -197,5 +197,8 @@ class Report(_Value):
 
     @property
     def failing(self) -> bool:
-        """True when any tenant fails or any region could not be checked."""
-        return bool(self.region_errors) or any(row.failing for row in self.tenants)
+        """True when the run needs a human: a tenant fails, a region could not be checked, or
+        no tenant was found at all (a mistyped tag key must never read as an all-clear)."""
+        return (
+            not self.tenants or bool(self.region_errors) or any(row.failing for row in self.tenants)
+        )

@@ -109,41 +109,33 @@ def _rds_results(
             by_region.setdefault(tenant.region, []).append(tenant)
 
     for region, members in by_region.items():
-        snapshots: dict[str, SnapshotInfo] | None = None
-        failure: AwsCallError | None = None
-        if any(t.backup_retention_period for t in members):
-            try:
-                snapshots = newest_automated_snapshots(
-                    rds_by_region[region],
-                    retrier,
-                    [t.db_instance_identifier for t in members],
-                )
-            except AwsCallError as error:
-                logger.error("rds evidence for %s failed: %s", region, error)
-                failure = error
-        for tenant in members:
-            retention = tenant.backup_retention_period or 0
-            if retention == 0:
-                # Backups are off: that verdict needs no snapshot listing.
-                evidence = RdsEvidence(
-                    db_instance_identifier=tenant.db_instance_identifier,
-                    backup_retention_period=0,
-                    newest_snapshot=(snapshots or {}).get(tenant.db_instance_identifier),
-                )
-            elif failure is not None or snapshots is None:
-                reason = f"could not list snapshots: {failure.short if failure else 'unknown'}"
-                results[_key(tenant)] = error_result(Check.RDS, reason)
-                continue
-            else:
-                evidence = RdsEvidence(
-                    db_instance_identifier=tenant.db_instance_identifier,
-                    backup_retention_period=retention,
-                    newest_snapshot=snapshots.get(tenant.db_instance_identifier),
-                )
-            results[_key(tenant)] = evaluate_rds(
-                evidence, max_age_hours=tenant.max_age_hours, now=now
+        try:
+            snapshots = newest_automated_snapshots(
+                rds_by_region[region], retrier, [t.db_instance_identifier for t in members]
             )
+        except AwsCallError as error:
+            logger.error("rds evidence for %s failed: %s", region, error)
+            for tenant in members:
+                # Retention 0 needs no snapshot to be judged DISABLED; all else is unknown.
+                results[_key(tenant)] = (
+                    _judge_rds(tenant, None, now)
+                    if tenant.backup_retention_period == 0
+                    else error_result(Check.RDS, f"could not list snapshots: {error.short}")
+                )
+            continue
+        for tenant in members:
+            newest = snapshots.get(tenant.db_instance_identifier)
+            results[_key(tenant)] = _judge_rds(tenant, newest, now)
     return results
+
+
+def _judge_rds(tenant: Tenant, newest: SnapshotInfo | None, now: datetime) -> CheckResult:
+    evidence = RdsEvidence(
+        db_instance_identifier=tenant.db_instance_identifier,
+        backup_retention_period=tenant.backup_retention_period or 0,
+        newest_snapshot=newest,
+    )
+    return evaluate_rds(evidence, max_age_hours=tenant.max_age_hours, now=now)
 
 
 def _s3_result(

@@ -22,6 +22,7 @@ from typing import TypeVar
 
 import tenacity as _t
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -74,6 +75,20 @@ def is_retryable(error: BaseException) -> bool:
     return False
 
 
+def is_safe_to_resend(error: BaseException) -> bool:
+    """Whether a call that must not run twice (``sns:Publish``) may be sent again.
+
+    Only when the request surely did not take effect: throttled, or the connection never
+    opened. A read timeout or a dropped connection may come after SNS accepted the message,
+    and a standard topic cannot deduplicate: sending again could deliver the digest twice.
+    """
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
+        return True
+    if isinstance(error, ClientError):
+        return error.response.get("Error", {}).get("Code", "") in THROTTLING_CODES
+    return False
+
+
 def error_code(error: BaseException) -> str:
     """The AWS error code of ``error``, or its class name for network errors."""
     if isinstance(error, ClientError):
@@ -109,8 +124,18 @@ class Retrier:
         if self.attempts < 1:
             raise ValueError("attempts must be at least 1")
 
-    def call(self, operation: str, fn: Callable[[], T]) -> T:
-        """``fn()`` with retries; ``operation`` (``rds:DescribeDBSnapshots``) names it in errors."""
+    def call(
+        self,
+        operation: str,
+        fn: Callable[[], T],
+        *,
+        retryable: Callable[[BaseException], bool] = is_retryable,
+    ) -> T:
+        """``fn()`` with retries; ``operation`` (``rds:DescribeDBSnapshots``) names it in errors.
+
+        Any botocore error (HTTP or not: missing credentials, invalid parameters) ends as
+        ``AwsCallError``, so callers turn it into an ``ERROR`` row instead of crashing.
+        """
 
         def before_sleep(state: _t.RetryCallState) -> None:
             if self.on_retry is not None and state.outcome is not None:
@@ -126,7 +151,7 @@ class Retrier:
             wait=_t.wait_random_exponential(
                 multiplier=self.initial_wait_seconds, max=self.max_wait_seconds
             ),
-            retry=_t.retry_if_exception(is_retryable),
+            retry=_t.retry_if_exception(retryable),
             before_sleep=before_sleep,
             reraise=True,
         )
@@ -139,7 +164,7 @@ class Retrier:
 
         try:
             return retrying(attempt)
-        except (ClientError, *NETWORK_ERRORS) as error:
+        except (ClientError, BotoCoreError) as error:
             raise AwsCallError(
                 operation, error_code(error), _error_message(error), attempts
             ) from error

@@ -41,6 +41,7 @@ class Outcome:
             "failing": summary.failing,
             "by_status": {status.value: count for status, count in summary.by_status.items()},
             "regions_failed": summary.regions_failed,
+            "ok": not self.report.failing,
             "message_id": self.message_id,
             "subject": self.digest.subject,
         }

@@ -11,7 +11,7 @@ import logging
 import os
 from typing import Any
 
-from backupwatch import load_settings
+from backupwatch import ConfigurationError, load_settings
 
 from ._pipeline import run
 
@@ -25,9 +25,21 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     when the digest could not be sent, so the function's error metric and alarms fire.
     """
     logging.getLogger("backupwatch").setLevel(logging.INFO)
-    dry_run = bool(event.get("dry_run")) if isinstance(event, dict) else False
-    settings = load_settings(os.environ, dry_run=dry_run or None)
+    settings = load_settings(os.environ, dry_run=_dry_run(event))
     outcome = run(settings)
     result = outcome.summary()
     logger.info("backupwatch run done: %s", result)
     return result
+
+
+def _dry_run(event: Any) -> bool | None:
+    """``{"dry_run": true}`` (or ``"true"``) in the event; None leaves the environment's choice."""
+    value = event.get("dry_run") if isinstance(event, dict) else None
+    if value is None or isinstance(value, bool):
+        return value or None
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes"}:
+        return True
+    if text in {"false", "0", "no", ""}:
+        return None
+    raise ConfigurationError("event.dry_run", value, "expected true or false")

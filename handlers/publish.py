@@ -6,6 +6,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from backupwatch import AwsCallError, Digest, PublishError, Retrier
+from backupwatch.retry import is_safe_to_resend
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -17,7 +18,8 @@ def publish_digest(
 ) -> str:
     """Publish ``digest`` once and return its message id; raise ``PublishError`` on failure.
 
-    Throttling (``Throttled``, which botocore never retries) is retried by ``retrier``. On a FIFO
+    Throttling (``Throttled``, which botocore never retries) is retried by ``retrier``; a read
+    timeout is not, because SNS may already have the message (see ``is_safe_to_resend``). On a FIFO
     topic the deduplication id is derived from ``run_key`` (date and scope), so a repeated
     invocation for the same run within SNS's 5-minute window is not delivered twice.
     """
@@ -31,7 +33,9 @@ def publish_digest(
         request["MessageGroupId"] = "backupwatch"
         request["MessageDeduplicationId"] = hashlib.sha256(run_key.encode()).hexdigest()[:64]
     try:
-        response = retrier.call("sns:Publish", lambda: sns.publish(**request))
+        response = retrier.call(
+            "sns:Publish", lambda: sns.publish(**request), retryable=is_safe_to_resend
+        )
     except AwsCallError as error:
         raise PublishError(f"could not publish the digest to {topic_arn}: {error.short}") from error
     return response["MessageId"]

@@ -14,6 +14,8 @@ from typing import Any
 from unittest import mock
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
@@ -44,6 +46,15 @@ def hours_ago(hours: float, now: datetime = NOW) -> datetime:
 def _naive_utc(when: datetime) -> datetime:
     """moto keeps naive UTC datetimes internally."""
     return when.astimezone(UTC).replace(tzinfo=None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_model_loader() -> Iterator[None]:
+    """One botocore model loader for all sessions: service JSON is parsed once, not per test."""
+    loader = botocore.loaders.create_loader()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", lambda *_args, **_kwargs: loader)
+        yield
 
 
 @pytest.fixture

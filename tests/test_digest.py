@@ -94,7 +94,7 @@ def assert_valid_subject(subject: str) -> None:
     [
         (mixed(3, 7), "backupwatch 2026-11-27: 3 of 10 tenants failing"),
         (mixed(0, 5), "backupwatch 2026-11-27: all 5 tenants OK"),
-        (mixed(0, 0), "backupwatch 2026-11-27: no tenants found"),
+        (mixed(0, 0), "backupwatch 2026-11-27: no tenants found, check the tenant tag"),
         (mixed(6, 0), "backupwatch 2026-11-27: 6 of 6 tenants failing"),
         (
             make_report(row("a", Status.OK), region_errors=region_errors(OTHER_REGION)),
@@ -295,12 +295,12 @@ def test_region_error_text_is_cleaned() -> None:
 
 @pytest.mark.parametrize(
     ("failing", "ok", "regions", "expected"),
-    [(0, 0, 0, 0), (0, 5, 0, 0), (3, 7, 0, 3), (0, 2, 1, 1), (4, 1, 2, 6)],
+    [(0, 0, 0, 1), (0, 5, 0, 0), (3, 7, 0, 3), (0, 2, 1, 1), (4, 1, 2, 6), (0, 0, 2, 3)],
 )
 def test_failing_counts_tenants_and_regions(
     failing: int, ok: int, regions: int, expected: int
 ) -> None:
-    """Digest.failing is failing tenants plus regions not checked, sent as a Number attribute."""
+    """Digest.failing: failing tenants + regions not checked (1 when no tenant was found)."""
     base = mixed(failing, ok)
     report = make_report(
         *base.tenants, region_errors=region_errors(*(f"r-{i}" for i in range(regions)))
@@ -433,7 +433,7 @@ def test_non_utc_generated_at_is_shown_in_utc() -> None:
         (mixed(0, 0), "always", True),
         (mixed(2, 3), "always", True),
         (mixed(0, 3), "failures", False),
-        (mixed(0, 0), "failures", False),
+        (mixed(0, 0), "failures", True),  # no tenant found: never a silent all-clear
         (mixed(2, 3), "failures", True),
         (make_report(row("a", Status.OK), region_errors=region_errors(REGION)), "failures", True),
         (make_report(region_errors=region_errors(REGION)), "failures", True),

@@ -263,8 +263,18 @@ def test_s3_empty_reason_names_minimum_and_object() -> None:
     assert verdict.status is Status.EMPTY
     assert verdict.reason == (
         f"fresh objects are all smaller than 1 KiB: newest '{PREFIX}tiny.dump' is 10 B, 1 h old"
+        "; no backup object of full size at all"
     )
     assert (verdict.size_bytes, verdict.age_hours) == (10, 1.0)
+
+
+def test_s3_empty_reason_also_dates_the_last_full_size_backup() -> None:
+    """Fresh tiny objects over an old real backup: EMPTY, and the reason says how old it is."""
+    verdict = evaluate_s3(
+        s3(obj("tiny.dump", H, 0), obj("real.dump", 50 * H, 4096)), max_age_hours=24, now=NOW
+    )
+    assert verdict.status is Status.EMPTY
+    assert verdict.reason.endswith("; last backup object of full size 50 h old")
 
 
 def test_s3_stale_reason_states_age_and_window() -> None:

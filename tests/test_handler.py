@@ -58,6 +58,7 @@ def test_one_run_publishes_exactly_one_digest(
         "failing": 1,
         "by_status": {"ERROR": 0, "MISSING": 0, "DISABLED": 0, "STALE": 1, "EMPTY": 0, "OK": 1},
         "regions_failed": 0,
+        "ok": False,
         "message_id": sent[0]["message_id"],
         "subject": "backupwatch 2026-11-27: 1 of 2 tenants failing",
     }
@@ -178,3 +179,30 @@ def test_three_thousand_failing_long_names_fit_sns_limits(
     shown = sum(1 for line in message.splitlines() if line.startswith("  - "))
     assert 0 < shown < 3000
     assert f"... and {3000 - shown} more" in message
+
+
+@pytest.mark.parametrize(("value", "published"), [("false", True), ("true", False), (False, True)])
+def test_event_dry_run_is_parsed_not_truthy(
+    world: World, patch_env: SetEnv, clock: object, value: object, published: bool
+) -> None:
+    """``{"dry_run": "false"}`` is not a dry run: the string is parsed, not tested for truth."""
+    two_tenants(world)
+    topic = world.topic()
+    patch_env(settings_env(topic))
+    lambda_handler({"dry_run": value}, None)
+    assert len(world.published(topic)) == (1 if published else 0)
+
+
+def test_no_tenants_found_is_not_an_all_clear(
+    world: World, patch_env: SetEnv, clock: object
+) -> None:
+    """A run that finds no tenant (a mistyped tag key?) is reported even with NOTIFY=failures."""
+    world.bucket()
+    world.instance("db-a", tenant=None, tags={"backupwatch:tennant": "a"})
+    topic = world.topic()
+    patch_env(settings_env(topic, BACKUPWATCH_NOTIFY="failures"))
+    result = lambda_handler({}, None)
+    assert (result["tenants"], result["ok"]) == (0, False)
+    [sent] = world.published(topic)
+    assert sent["subject"] == "backupwatch 2026-11-27: no tenants found, check the tenant tag"
+    assert sent["attributes"]["failing"] == {"Type": "Number", "Value": "1"}

@@ -156,7 +156,7 @@ def test_summary_counts_region_errors() -> None:
 @pytest.mark.parametrize(
     ("statuses", "errors", "failing"),
     [
-        ([], 0, False),
+        ([], 0, True),
         ([Status.OK, Status.OK], 0, False),
         ([Status.OK, Status.EMPTY], 0, True),
         ([Status.ERROR], 0, True),
@@ -165,7 +165,7 @@ def test_summary_counts_region_errors() -> None:
     ],
 )
 def test_report_failing(statuses: list[Status], errors: int, failing: bool) -> None:
-    """A report fails on any failing tenant or any region error, even when all tenants are OK."""
+    """A report fails on a failing tenant, a region error, or no tenant at all (never all-clear)."""
     report = make_report(
         *(row(f"t{i}", status) for i, status in enumerate(statuses)),
         region_errors=tuple(region_error(f"region-{i}") for i in range(errors)),

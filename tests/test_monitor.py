@@ -398,3 +398,36 @@ def test_every_tenant_appears_exactly_once(world: World, retrier: Retrier) -> No
     )
     keys = [(row.region, row.db_instance_identifier) for row in report.tenants]
     assert len(keys) == len(set(keys)) == 6
+
+
+def test_missing_credentials_are_region_errors_not_a_crash(
+    fake_env: None, monkeypatch: pytest.MonkeyPatch, retrier: Retrier
+) -> None:
+    """No credentials at all: every region is reported as not checked; nothing raises."""
+    import boto3
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    session = boto3.Session(region_name=REGION)
+    report = check_tenants(
+        load_settings(env_for()), session=session, clock=lambda: NOW, retrier=retrier
+    )
+    assert report.tenants == ()
+    assert "NoCredentialsError" in report.region_errors[0].reason
+    assert report.failing
+
+
+def test_retention_zero_tenant_is_disabled_even_when_listing_fails(
+    world: World, faults: Faults, retrier: Retrier
+) -> None:
+    """Backups off needs no snapshot to judge: DISABLED survives a denied snapshot listing."""
+    world.bucket()
+    world.instance("db-off", tenant="off", retention=0)
+    world.instance("db-on", tenant="on")
+    faults.fail("rds", "DescribeDBSnapshots", "AccessDenied", status=403)
+    rows = by_name(run(world, retrier))
+    assert rows["off"].checks[Check.RDS].status is Status.DISABLED
+    assert rows["on"].checks[Check.RDS].status is Status.ERROR

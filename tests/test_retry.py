@@ -11,8 +11,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
 import tenacity
 from botocore.awsrequest import AWSResponse
@@ -37,7 +35,7 @@ from backupwatch import (
 )
 from backupwatch.clients import client_config, rds_client, s3_client, sns_client, sts_client
 from backupwatch.pagination import pages
-from backupwatch.retry import is_retryable
+from backupwatch.retry import is_retryable, is_safe_to_resend
 from backupwatch.s3_evidence import newest_objects
 from handlers.publish import publish_digest
 
@@ -134,15 +132,6 @@ def throttle_sends(
         return AWSResponse(request.url, 400, {}, _Raw(RDS_THROTTLE_BODY))
 
     session.events.register_first(f"before-send.{event}", hook)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _shared_model_loader() -> Iterator[None]:
-    """One botocore model loader for every session here: the JSON is parsed once, not per test."""
-    loader = botocore.loaders.create_loader()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(botocore.session, "create_loader", lambda *_args, **_kwargs: loader)
-        yield
 
 
 # --- is_retryable -----------------------------------------------------------------------------
@@ -593,3 +582,20 @@ def test_publish_throttled_forever_raises(world: World, faults: Faults, retrier:
         )
     assert world.published(topic) == []
     assert faults.calls["sns:Publish"] == retrier.attempts
+
+
+@pytest.mark.parametrize(
+    ("error", "safe"),
+    [
+        (client_error("Throttled"), True),
+        (client_error("Throttling"), True),
+        (EndpointConnectionError(endpoint_url="https://sns.invalid"), True),
+        (ReadTimeoutError(endpoint_url="https://sns.invalid"), False),
+        (ConnectionClosedError(endpoint_url="https://sns.invalid"), False),
+        (client_error("InternalError", status=500), False),
+        (client_error("AuthorizationError", status=403), False),
+    ],
+)
+def test_publish_is_resent_only_when_it_surely_did_not_land(error: Exception, safe: bool) -> None:
+    """A read timeout may follow an accepted publish: resending could double the digest."""
+    assert is_safe_to_resend(error) is safe
