@@ -55,7 +55,7 @@ def check_tenants(
     if now.tzinfo is None:
         raise ValueError("clock() must return an aware datetime (AWS timestamps are aware)")
     session = session or boto3.Session()
-    retrier = retrier or Retrier(on_retry=_log_retry)
+    retrier = retrier or Retrier()
 
     account_id = _account_id(settings, session, retrier) if settings.uses_account_id else None
     rds_by_region = {region: rds_client(session, region) for region in settings.regions}
@@ -64,7 +64,7 @@ def check_tenants(
         logger.error("region %s not checked: %s", region_error.region, region_error.reason)
 
     rds_results = (
-        _rds_results(found.tenants, rds_by_region, retrier, settings, now)
+        _rds_results(found.tenants, rds_by_region, retrier, now)
         if Check.RDS in settings.checks
         else {}
     )
@@ -96,7 +96,6 @@ def _rds_results(
     tenants: Iterable[Tenant],
     rds_by_region: Mapping[str, RDSClient],
     retrier: Retrier,
-    settings: Settings,
     now: datetime,
 ) -> dict[tuple[str, str], CheckResult]:
     """RDS verdict per tenant, from one bulk snapshot listing per region that has tenants."""
@@ -168,7 +167,3 @@ def _account_id(settings: Settings, session: boto3.Session, retrier: Retrier) ->
         logger.error("cannot read the account id for the prefix template: %s", error)
         return None
     return identity["Account"]
-
-
-def _log_retry(operation: str, error: BaseException, attempt: int) -> None:
-    logger.warning("retrying %s after attempt %d: %s", operation, attempt, error)

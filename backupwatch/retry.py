@@ -15,6 +15,7 @@ and in total seconds. Each call is retried on its own: a page of a listing, neve
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from botocore.exceptions import (
 from .errors import AwsCallError
 
 T = TypeVar("T")
+
+logger = logging.getLogger("backupwatch")
 
 THROTTLING_CODES = frozenset(
     {
@@ -106,8 +109,8 @@ def _error_message(error: BaseException) -> str:
 class Retrier:
     """Runs one AWS call with the retry policy; turns its final failure into ``AwsCallError``.
 
-    ``sleep`` is injectable so tests prove attempt counts without waiting; ``on_retry`` sees
-    each retried error (for logs and metrics).
+    Each retry is logged (WARNING, logger ``backupwatch``). ``sleep`` is injectable so tests
+    prove attempt counts without waiting; ``on_retry`` sees each retried error (for metrics).
     """
 
     attempts: int = 5
@@ -138,10 +141,17 @@ class Retrier:
         """
 
         def before_sleep(state: _t.RetryCallState) -> None:
-            if self.on_retry is not None and state.outcome is not None:
-                error = state.outcome.exception()
-                if error is not None:
-                    self.on_retry(operation, error, state.attempt_number)
+            error = state.outcome.exception() if state.outcome is not None else None
+            if error is None:
+                return
+            logger.warning(
+                "retrying %s after attempt %d: %s",
+                operation,
+                state.attempt_number,
+                error_code(error),
+            )
+            if self.on_retry is not None:
+                self.on_retry(operation, error, state.attempt_number)
 
         retrying = _t.Retrying(
             sleep=self.sleep,
