@@ -151,8 +151,8 @@ def load_settings(
 ) -> Settings:
     """Validate the environment into ``Settings``; raise ``ConfigurationError`` on a bad value.
 
-    ``default_region`` is used when ``BACKUPWATCH_REGIONS`` is unset; without it the standard
-    ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` apply (Lambda always sets ``AWS_REGION``).
+    When ``BACKUPWATCH_REGIONS`` is unset, the region is ``AWS_REGION`` (Lambda always sets
+    it), else ``AWS_DEFAULT_REGION``, else ``default_region`` (the CLI passes the profile's).
     ``overrides`` take field names (``dry_run=True``) and win over the environment; ``None``
     values are ignored.
     """
@@ -168,9 +168,9 @@ def load_settings(
 
     if "regions" not in raw:
         fallbacks = [
-            ("the session's default region", default_region),
             ("AWS_REGION", environ.get("AWS_REGION")),
             ("AWS_DEFAULT_REGION", environ.get("AWS_DEFAULT_REGION")),
+            ("the AWS profile's region", default_region),
         ]
         named, region = next(((n, r) for n, r in fallbacks if r), ("BACKUPWATCH_REGIONS", None))
         raw["regions"] = [region] if region else []
@@ -192,12 +192,7 @@ def _parse(field: str, variable: str, text: str) -> Any:
     if field in _LISTS:
         return [item.strip() for item in text.split(",") if item.strip()]
     if field == "dry_run":
-        lowered = text.lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise ConfigurationError(variable, text, "expected true or false")
+        return parse_bool(variable, text)
     if field == "max_age_hours":
         try:
             number = float(text)
@@ -212,6 +207,16 @@ def _parse(field: str, variable: str, text: str) -> Any:
         except ValueError:
             raise ConfigurationError(variable, text, "expected a whole number of bytes") from None
     return text
+
+
+def parse_bool(variable: str, text: str) -> bool:
+    """``true``/``1``/``yes``/``on`` or ``false``/``0``/``no``/``off``/empty, any case."""
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigurationError(variable, text, "expected true or false")
 
 
 def _seed_instances(environ: Mapping[str, str]) -> list[SeedInstance]:
@@ -238,9 +243,8 @@ def _seed_instances(environ: Mapping[str, str]) -> list[SeedInstance]:
     orphans = sorted(folders.keys() - identifiers.keys())
     if orphans:
         name, value = folders[orphans[0]]
-        raise ConfigurationError(
-            name, value, f"has no DB_INSTANCE_IDENTIFIER_{orphans[0]} beside it"
-        )
+        partner = name.replace("S3_FOLDER_", "DB_INSTANCE_IDENTIFIER_")
+        raise ConfigurationError(name, value, f"has no {partner} beside it")
     seen: dict[str, SeedInstance] = {}
     for index in sorted(identifiers):
         name, identifier = identifiers[index]

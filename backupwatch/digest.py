@@ -32,8 +32,8 @@ class Digest(BaseModel):
     subject: str
     body: str
     failing: int
-    """What needs attention, sent as attribute ``failing``: failing tenants plus regions that
-    could not be checked, or 1 when no tenant was found at all. Zero exactly on a good day."""
+    """What needs attention, sent as attribute ``failing``: failing tenants, plus regions that
+    could not be checked, plus 1 when no tenant was found at all. Zero exactly on a good day."""
 
     @property
     def message_attributes(self) -> dict[str, dict[str, str]]:

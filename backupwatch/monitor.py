@@ -141,7 +141,7 @@ def _s3_result(
     tenant: Tenant, s3: S3Client, retrier: Retrier, bucket: str, now: datetime
 ) -> CheckResult:
     if tenant.s3_prefix is None:
-        return error_result(Check.S3, "no prefix to check (see the tag problem)")
+        return error_result(Check.S3, "no folder to check (see the tenant's problems)")
     try:
         evidence = newest_objects(
             s3,

@@ -26,6 +26,8 @@ def render_table(report: Report) -> str:
         lines.append(f"{lead}  {clean(row[-1])}")
     for error in report.region_errors:
         lines.append(f"region {error.region} not checked: {clean(error.reason)}")
+    if not report.tenants:
+        lines.append("No tenants were found: is the tenant tag set on the DB instances?")
     summary = report.summary
     counts = ", ".join(f"{n} {s.value}" for s, n in summary.by_status.items() if n)
     lines.append(f"\n{summary.failing} of {summary.tenants} tenants failing ({counts or 'none'})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 import boto3
@@ -77,7 +78,7 @@ def publish(
     if not should_publish(report, settings.notify):
         return None
     sns = sns_client(session or boto3.Session(), topic_region(settings.sns_topic_arn))
-    run_key = f"{report.generated_at:%Y-%m-%d}|{','.join(settings.regions)}"
+    run_key = f"{report.generated_at.astimezone(UTC):%Y-%m-%d}|{','.join(settings.regions)}"
     try:
         return publish_digest(
             sns, settings.sns_topic_arn, digest, retrier=retrier or Retrier(), run_key=run_key

@@ -11,7 +11,8 @@ import logging
 import os
 from typing import Any
 
-from backupwatch import ConfigurationError, load_settings
+from backupwatch import load_settings
+from backupwatch.config import parse_bool
 
 from ._pipeline import run
 
@@ -19,7 +20,11 @@ logger = logging.getLogger("backupwatch")
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    """Check, publish one digest, return ``tenants``, ``failing``, ``by_status``, ``message_id``.
+    """Check, publish one digest, and return a JSON-serialisable summary.
+
+    The summary: ``tenants``, ``failing`` (failing tenants), ``by_status``, ``regions_failed``,
+    ``ok`` (false whenever the run needs attention), ``message_id`` (None when nothing was
+    published) and ``subject``.
 
     Raises ``ConfigurationError`` (before any AWS call) for bad settings and ``PublishError``
     when the digest could not be sent, so the function's error metric and alarms fire.
@@ -35,11 +40,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 def _dry_run(event: Any) -> bool | None:
     """``{"dry_run": true}`` (or ``"true"``) in the event; None leaves the environment's choice."""
     value = event.get("dry_run") if isinstance(event, dict) else None
-    if value is None or isinstance(value, bool):
-        return value or None
-    text = str(value).strip().lower()
-    if text in {"true", "1", "yes"}:
-        return True
-    if text in {"false", "0", "no", ""}:
+    if value is None:
         return None
-    raise ConfigurationError("event.dry_run", value, "expected true or false")
+    dry_run = value if isinstance(value, bool) else parse_bool("event.dry_run", str(value))
+    return dry_run or None

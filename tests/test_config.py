@@ -288,8 +288,9 @@ def test_regions_parse_as_a_comma_list_without_duplicates(
         (
             {"AWS_REGION": "us-east-2", "AWS_DEFAULT_REGION": "us-west-2"},
             "ap-south-1",
-            "ap-south-1",
+            "us-east-2",
         ),
+        ({}, "ap-south-1", "ap-south-1"),
         ({"AWS_REGION": "us-east-2", "AWS_DEFAULT_REGION": "us-west-2"}, None, "us-east-2"),
         ({"AWS_DEFAULT_REGION": "us-west-2"}, None, "us-west-2"),
         ({"AWS_REGION": "", "AWS_DEFAULT_REGION": "us-west-2"}, None, "us-west-2"),
@@ -299,7 +300,7 @@ def test_regions_parse_as_a_comma_list_without_duplicates(
 def test_region_precedence(
     environ: dict[str, str], default_region: str | None, expected: str
 ) -> None:
-    """BACKUPWATCH_REGIONS, then default_region, then AWS_REGION, then AWS_DEFAULT_REGION."""
+    """BACKUPWATCH_REGIONS, then AWS_REGION, then AWS_DEFAULT_REGION, then default_region."""
     full = {**without("BACKUPWATCH_REGIONS"), **environ}
     settings = load_settings(full, default_region=default_region)
     assert settings.regions == (expected,)
@@ -699,3 +700,10 @@ def test_bad_fallback_region_names_where_it_came_from() -> None:
     environ = without("BACKUPWATCH_REGIONS", AWS_REGION="moon-base-1")
     error = config_error(environ)
     assert (error.variable, error.value) == ("AWS_REGION", "moon-base-1")
+
+
+def test_orphan_folder_error_names_its_partner_as_spelled() -> None:
+    """A stray S3_FOLDER_02 is told it lacks DB_INSTANCE_IDENTIFIER_02, spelled the same way."""
+    error = config_error(env(S3_FOLDER_02="x/"))
+    assert error.variable == "S3_FOLDER_02"
+    assert "DB_INSTANCE_IDENTIFIER_02" in str(error)

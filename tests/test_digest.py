@@ -513,3 +513,8 @@ def test_every_budget_is_respected_and_counts_stay_true() -> None:
             assert f"... and {40 - shown} more" in digest.body
         else:
             assert "... and" not in digest.body
+
+
+def test_table_says_why_an_empty_run_fails() -> None:
+    """A run with no tenants says so in the table, not only '0 of 0'."""
+    assert "No tenants were found" in render_table(make_report())

@@ -181,7 +181,9 @@ def test_three_thousand_failing_long_names_fit_sns_limits(
     assert f"... and {3000 - shown} more" in message
 
 
-@pytest.mark.parametrize(("value", "published"), [("false", True), ("true", False), (False, True)])
+@pytest.mark.parametrize(
+    ("value", "published"), [("false", True), ("true", False), (False, True), ("on", False)]
+)
 def test_event_dry_run_is_parsed_not_truthy(
     world: World, patch_env: SetEnv, clock: object, value: object, published: bool
 ) -> None:
@@ -206,3 +208,10 @@ def test_no_tenants_found_is_not_an_all_clear(
     [sent] = world.published(topic)
     assert sent["subject"] == "backupwatch 2026-11-27: no tenants found, check the tenant tag"
     assert sent["attributes"]["failing"] == {"Type": "Number", "Value": "1"}
+
+
+def test_bad_event_dry_run_is_a_configuration_error(world: World, patch_env: SetEnv) -> None:
+    """An event dry_run that is neither true nor false is refused, naming event.dry_run."""
+    patch_env(settings_env(world.topic()))
+    with pytest.raises(ConfigurationError, match=r"event\.dry_run='maybe'"):
+        lambda_handler({"dry_run": "maybe"}, None)
