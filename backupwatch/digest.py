@@ -2,7 +2,7 @@
 
 It is shaped by SNS's limits, enforced here because moto does not enforce them all:
 
-- subject: ASCII, one line, at most 100 characters;
+- subject: printable ASCII, one line, fewer than 100 characters (AWS: "less than 100");
 - body + message attributes: at most 262,144 bytes of UTF-8, never empty.
 
 Failing tenants come first, grouped by status (most severe first), one line each; then the OK
@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .models import Report, Status, TenantReport
 
-SUBJECT_MAX_CHARS = 100
+SUBJECT_MAX_CHARS = 99
 MESSAGE_MAX_BYTES = 262_144
 FAILING_ATTRIBUTE = "failing"
 
@@ -58,7 +58,7 @@ def render_digest(report: Report, *, max_bytes: int = MESSAGE_MAX_BYTES) -> Dige
 
 
 def render_subject(report: Report) -> str:
-    """``backupwatch 2026-11-27: 3 of 120 tenants failing`` and the like; ASCII, <= 100 chars."""
+    """``backupwatch 2026-11-27: 3 of 120 tenants failing`` and the like; ASCII, < 100 chars."""
     summary = report.summary
     day = report.generated_at.astimezone(UTC).strftime("%Y-%m-%d")
     if summary.failing:
@@ -73,7 +73,7 @@ def render_subject(report: Report) -> str:
 
 
 def to_subject(text: str) -> str:
-    """Make ``text`` a valid SNS subject: printable ASCII, one line, at most 100 characters."""
+    """Make ``text`` a valid SNS subject: printable ASCII, one line, under 100 characters."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     one_line = " ".join("".join(c if c.isprintable() else " " for c in ascii_text).split())
     if len(one_line) > SUBJECT_MAX_CHARS:

@@ -151,16 +151,16 @@ def test_to_subject_cleans(text: str, expected: str) -> None:
     assert_valid_subject(to_subject(text))
 
 
-@pytest.mark.parametrize("length", [101, 150, 5000])
+@pytest.mark.parametrize("length", [100, 101, 150, 5000])
 def test_to_subject_cuts_long_text(length: int) -> None:
-    """Text over 100 characters is cut and marked with "..."."""
+    """Text of 100 characters or more is cut and marked with "..." (SNS wants fewer than 100)."""
     subject = to_subject("x" * length)
     assert subject == "x" * (SUBJECT_MAX_CHARS - 3) + "..."
     assert len(subject) == SUBJECT_MAX_CHARS
 
 
-def test_to_subject_keeps_exactly_100() -> None:
-    """Text of exactly 100 characters is kept whole."""
+def test_to_subject_keeps_exactly_99() -> None:
+    """Text of exactly 99 characters is kept whole."""
     assert to_subject("y" * SUBJECT_MAX_CHARS) == "y" * SUBJECT_MAX_CHARS
 
 
