@@ -131,7 +131,7 @@ def _counts_line(report: Report) -> str:
 
 def _tenant_line(row: TenantReport) -> str:
     where = f"{row.db_instance_identifier}, {row.region}"
-    return f"  - {clean(row.tenant)} ({clean(where)}): {clean(row.reason)}"
+    return f"  - {clean(row.tenant)} [{row.status.value}] ({clean(where)}): {clean(row.reason)}"
 
 
 def _fit(

@@ -22,7 +22,7 @@ from backupwatch.table import render_table
 from .conftest import NOW, OTHER_REGION, REGION
 
 FAILING = [status for status in Status if status.failing]
-TENANT_LINE = re.compile(r"^  - .* \(db-[^,]*, [a-z0-9-]+\): ")
+TENANT_LINE = re.compile(r"^  - .* \[[A-Z]+\] \(db-[^,]*, [a-z0-9-]+\): ")
 MORE_LINE = re.compile(r"^\.\.\. and (\d+) more$")
 
 
@@ -200,15 +200,17 @@ def test_body_groups_failing_tenants_by_status_most_severe_first() -> None:
     assert positions == sorted(positions)
     for (header, names), start in zip(headers.items(), positions, strict=True):
         section = lines[start + 1 : start + 1 + len(names)]
-        assert section == [f"  - {n} (db-{n}, {REGION}): {n} reason" for n in names], header
+        assert section == [
+            f"  - {n} [{header.split()[0]}] (db-{n}, {REGION}): {n} reason" for n in names
+        ], header
     assert "OK (" not in body
     assert "ok1" not in body
 
 
 def test_body_tenant_line_has_name_instance_region_and_reason() -> None:
-    """Each failing tenant is one line: name, instance, region, reason."""
+    """Each failing tenant is one line: name, status, instance, region, reason."""
     body = render_digest(make_report(row("acme", Status.MISSING, reason="no snapshot"))).body
-    assert f"  - acme (db-acme, {REGION}): no snapshot" in body.split("\n")
+    assert f"  - acme [MISSING] (db-acme, {REGION}): no snapshot" in body.split("\n")
 
 
 def test_body_head_and_tail() -> None:
@@ -280,7 +282,7 @@ def test_control_characters_do_not_break_lines(name: str) -> None:
     assert body.splitlines() == lines
     shown = "".join(c if c.isprintable() else " " for c in name)
     stale = lines.index("STALE (1)")
-    assert lines[stale + 1] == f"  - {shown} (db-1, {REGION}): bad reason {shown}"
+    assert lines[stale + 1] == f"  - {shown} [STALE] (db-1, {REGION}): bad reason {shown}"
     assert lines[stale + 2] == ""
 
 

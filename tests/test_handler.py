@@ -65,7 +65,7 @@ def test_one_run_publishes_exactly_one_digest(
     json.dumps(result)  # the Lambda runtime must be able to serialise it
     assert sent[0]["subject"] == result["subject"]
     assert "STALE (1)" in sent[0]["message"]
-    assert "  - stale (db-stale, us-east-1):" in sent[0]["message"]
+    assert "  - stale [STALE] (db-stale, us-east-1):" in sent[0]["message"]
     assert sent[0]["attributes"]["failing"] == {"Type": "Number", "Value": "1"}
 
 
@@ -151,7 +151,7 @@ def test_failed_publish_raises_and_logs_the_digest(
         lambda_handler({}, None)
     logged = caplog.text
     assert "1 of 2 tenants failing" in logged
-    assert "  - stale (db-stale, us-east-1):" in logged
+    assert "  - stale [STALE] (db-stale, us-east-1):" in logged
 
 
 def test_three_thousand_failing_long_names_fit_sns_limits(
