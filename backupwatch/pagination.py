@@ -7,6 +7,7 @@ page is retried with the same marker, so page 40 of 50 never costs pages 1 to 39
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from .errors import AwsCallError
@@ -32,7 +33,7 @@ def pages(
     seen: set[str] = set()
     while True:
         request = dict(params, **({token_in: token} if token else {}))
-        page = retrier.call(operation, lambda request=request: call(**request))  # type: ignore[misc]
+        page = retrier.call(operation, partial(call, **request))
         yield page
         token = page.get(token_out)
         if not token:

@@ -29,6 +29,8 @@ logger = logging.getLogger("backupwatch")
 
 @dataclass(frozen=True)
 class Outcome:
+    """What one run produced: the report, its digest, and the id of the published message."""
+
     report: Report
     digest: Digest
     message_id: str | None
