@@ -31,7 +31,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     if args.command == "demo":
-        from .demo import run_demo  # moto is an optional extra: import it only here
+        try:
+            import moto  # noqa: F401  (an optional extra: checked only here)
+        except ImportError:
+            print(
+                "backupwatch: the demo needs moto: pip install 'backupwatch[demo]'", file=sys.stderr
+            )
+            return EXIT_USAGE
+        from .demo import run_demo
 
         return run_demo(as_json=args.json)
     return _check(as_json=args.json, dry_run=args.dry_run)

@@ -33,3 +33,21 @@ def test_demo_command(fake_env: None, capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     assert out.lstrip().startswith("{")
     assert '"tenants": 8' in out
+
+
+def test_demo_without_moto_says_how_to_get_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without the demo extra, ``demo`` exits 2 with the install command, not a traceback."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_moto(name: str, *args: object, **kwargs: object) -> object:
+        if name == "moto" or name.startswith("moto."):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_moto)
+    assert main(["demo"]) == 2
+    assert "pip install 'backupwatch[demo]'" in capsys.readouterr().err
