@@ -68,15 +68,17 @@ def check_tenants(
         if Check.RDS in settings.checks
         else {}
     )
-    s3 = s3_client(session, settings.regions[0]) if Check.S3 in settings.checks else None
+    # Settings guarantee a bucket whenever the s3 check is on.
+    bucket = settings.s3_bucket if Check.S3 in settings.checks else None
+    s3 = s3_client(session, settings.regions[0]) if bucket is not None else None
 
     rows: list[TenantReport] = []
     for tenant in found.tenants:
         results: dict[Check, CheckResult] = {}
         if Check.RDS in settings.checks:
             results[Check.RDS] = rds_results[_key(tenant)]
-        if s3 is not None and settings.s3_bucket is not None:
-            results[Check.S3] = _s3_result(tenant, s3, retrier, settings.s3_bucket, now)
+        if s3 is not None and bucket is not None:
+            results[Check.S3] = _s3_result(tenant, s3, retrier, bucket, now)
         rows.append(tenant_report(tenant, results))
 
     return Report(

@@ -33,10 +33,14 @@ def settings_env(topic_arn: str, **extra: str) -> dict[str, str]:
     }
 
 
-def two_tenants(world: World) -> None:
+def one_ok_tenant(world: World) -> None:
     world.bucket()
     world.instance("db-ok", tenant="ok")
     world.put("ok-backups/x.dump", hours_ago(1))
+
+
+def two_tenants(world: World) -> None:
+    one_ok_tenant(world)
     world.instance("db-stale", tenant="stale", snapshot_at=hours_ago(30))
     world.put("stale-backups/x.dump", hours_ago(30))
 
@@ -73,9 +77,7 @@ def test_all_ok_still_sends_the_daily_digest(
     world: World, patch_env: SetEnv, clock: object
 ) -> None:
     """BACKUPWATCH_NOTIFY=always (default): a good day is reported too."""
-    world.bucket()
-    world.instance("db-ok", tenant="ok")
-    world.put("ok-backups/x.dump", hours_ago(1))
+    one_ok_tenant(world)
     topic = world.topic()
     patch_env(settings_env(topic))
     result = lambda_handler({}, None)
@@ -89,9 +91,7 @@ def test_notify_failures_with_all_ok_publishes_nothing(
     world: World, patch_env: SetEnv, clock: object
 ) -> None:
     """BACKUPWATCH_NOTIFY=failures stays silent on a good day and says so in the result."""
-    world.bucket()
-    world.instance("db-ok", tenant="ok")
-    world.put("ok-backups/x.dump", hours_ago(1))
+    one_ok_tenant(world)
     topic = world.topic()
     patch_env(settings_env(topic, BACKUPWATCH_NOTIFY="failures"))
     result = lambda_handler({}, None)
