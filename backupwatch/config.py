@@ -64,6 +64,21 @@ class Settings(BaseModel):
     notify: Literal["always", "failures"] = "always"
     seed_instances: tuple[SeedInstance, ...] = ()
 
+    # Reliability: time kept back, when a deadline is known, for rendering and publishing.
+    publish_reserve_seconds: float = Field(default=30.0, ge=0, le=600, allow_inf_nan=False)
+
+    # Performance: see docs/performance.md.
+    s3_concurrency: int = Field(default=16, ge=1, le=128)
+    rds_requests_per_second: float = Field(default=10.0, gt=0, le=100, allow_inf_nan=False)
+    rds_burst: int = Field(default=10, ge=1, le=300)
+    s3_date_layout: str | None = None
+    """strftime layout of the dated part of keys after the prefix (``%Y/%m/%d/``), or None."""
+
+    # Tenant lifecycle: see docs/evidence.md.
+    new_tenant_grace_hours: float = Field(default=2.0, ge=0, allow_inf_nan=False)
+    stopped_is_failing: bool = False
+    pitr_max_lag_hours: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+
     @field_validator("sns_topic_arn")
     @classmethod
     def _topic_is_an_sns_arn(cls, value: str | None) -> str | None:
@@ -93,6 +108,13 @@ class Settings(BaseModel):
                 "so that each tenant has a folder of its own"
             )
         return value
+
+    @field_validator("s3_date_layout")
+    @classmethod
+    def _layout_sorts_by_date(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return check_date_layout(value)
 
     @field_validator("checks")
     @classmethod
@@ -137,7 +159,27 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "regions": ("BACKUPWATCH_REGIONS",),
     "dry_run": ("BACKUPWATCH_DRY_RUN",),
     "notify": ("BACKUPWATCH_NOTIFY",),
+    "publish_reserve_seconds": ("BACKUPWATCH_PUBLISH_RESERVE_SECONDS",),
+    "s3_concurrency": ("BACKUPWATCH_S3_CONCURRENCY",),
+    "rds_requests_per_second": ("BACKUPWATCH_RDS_REQUESTS_PER_SECOND",),
+    "rds_burst": ("BACKUPWATCH_RDS_BURST",),
+    "s3_date_layout": ("BACKUPWATCH_S3_DATE_LAYOUT",),
+    "new_tenant_grace_hours": ("BACKUPWATCH_NEW_TENANT_GRACE_HOURS",),
+    "stopped_is_failing": ("BACKUPWATCH_STOPPED_IS_FAILING",),
+    "pitr_max_lag_hours": ("BACKUPWATCH_PITR_MAX_LAG_HOURS",),
 }
+_BOOLEANS = frozenset({"dry_run", "stopped_is_failing"})
+_NUMBERS = {
+    "max_age_hours": "hours",
+    "publish_reserve_seconds": "seconds",
+    "rds_requests_per_second": "requests per second",
+    "new_tenant_grace_hours": "hours",
+    "pitr_max_lag_hours": "hours",
+}
+_WHOLE_NUMBERS = {"min_object_bytes": "bytes", "s3_concurrency": "threads", "rds_burst": "requests"}
+# Directives whose zero-padded output sorts the same way as time does, biggest unit first.
+_DATE_DIRECTIVES = ("%Y", "%m", "%d", "%H")
+_DIRECTIVE = re.compile(r"%.")
 _LISTS = frozenset({"checks", "regions"})
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
@@ -191,22 +233,44 @@ def load_settings(
 def _parse(field: str, variable: str, text: str) -> Any:
     if field in _LISTS:
         return [item.strip() for item in text.split(",") if item.strip()]
-    if field == "dry_run":
+    if field in _BOOLEANS:
         return parse_bool(variable, text)
-    if field == "max_age_hours":
+    if field in _NUMBERS:
+        unit = _NUMBERS[field]
         try:
             number = float(text)
         except ValueError:
-            raise ConfigurationError(variable, text, "expected a number of hours") from None
+            raise ConfigurationError(variable, text, f"expected a number of {unit}") from None
         if not math.isfinite(number):
-            raise ConfigurationError(variable, text, "expected a finite number of hours")
+            raise ConfigurationError(variable, text, f"expected a finite number of {unit}")
         return number
-    if field == "min_object_bytes":
+    if field in _WHOLE_NUMBERS:
         try:
             return int(text)
         except ValueError:
-            raise ConfigurationError(variable, text, "expected a whole number of bytes") from None
+            unit = _WHOLE_NUMBERS[field]
+            raise ConfigurationError(variable, text, f"expected a whole number of {unit}") from None
     return text
+
+
+def check_date_layout(layout: str) -> str:
+    """Accept a key date layout only if sorting keys by name sorts them by date.
+
+    S3 lists keys in name order; the fast path (``StartAfter``) is only right when the dated
+    part of a key sorts like time: ``%Y`` then ``%m`` then ``%d`` (then ``%H``), in that order,
+    starting with ``%Y``, with nothing but literal text between them.
+    """
+    directives = _DIRECTIVE.findall(layout)
+    unknown = [d for d in directives if d not in _DATE_DIRECTIVES]
+    if unknown:
+        raise ValueError(
+            f"unsupported directive {unknown[0]}; use {', '.join(_DATE_DIRECTIVES)} only"
+        )
+    if not directives or list(directives) != list(_DATE_DIRECTIVES[: len(directives)]):
+        raise ValueError("directives must be %Y, then %m, then %d, then %H, in that order")
+    if not layout.startswith("%Y"):
+        raise ValueError("the layout must start with %Y, right after the tenant's prefix")
+    return layout
 
 
 def parse_bool(variable: str, text: str) -> bool:
