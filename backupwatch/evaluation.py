@@ -78,6 +78,13 @@ def evaluate_s3(evidence: S3Evidence, *, max_age_hours: float, now: datetime) ->
             f"(window {format_age(window)})"
         )
         return _object_result(Status.STALE, reason, countable, now)
+    if evidence.unread_older_objects:
+        # The fast path read only keys dated inside the window; older backups exist, unread.
+        reason = (
+            f"no backup object of at least {minimum} dated after "
+            f"{evidence.listed_after!r} (window {format_age(window)}); older keys exist"
+        )
+        return _object_result(Status.STALE, reason, None, now)
     reason = f"no object of at least {minimum} under s3://{evidence.bucket}/{evidence.prefix}"
     if evidence.objects_seen:
         reason += f" ({evidence.objects_seen} smaller object(s) found)"

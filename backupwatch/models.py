@@ -124,6 +124,10 @@ class S3Evidence(_Value):
     newest: ObjectInfo | None = None
     newest_countable: ObjectInfo | None = None
     """Newest object with ``size >= min_object_bytes``."""
+    listed_after: str | None = None
+    """Set by the dated-keys fast path: only keys after this one were read (None: all were)."""
+    unread_older_objects: bool = False
+    """Fast path only: keys dated before the window exist, and were deliberately not read."""
 
 
 class CheckResult(_Value):
