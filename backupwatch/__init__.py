@@ -4,6 +4,7 @@ The public API, all of it::
 
     settings = load_settings(os.environ)          # ConfigurationError on a bad value
     report = check_tenants(settings)              # never raises for AWS trouble
+    report = check_tenants(settings, deadline=Deadline.after(600))  # stops in time
     digest = render_digest(report)                # subject + body that SNS accepts
     if should_publish(report, settings.notify):
         ...                                       # publishing is the caller's job
@@ -14,6 +15,7 @@ Everything else in the package is an implementation detail.
 from __future__ import annotations
 
 from .config import Settings, load_settings
+from .deadline import Deadline
 from .digest import Digest, render_digest, should_publish
 from .errors import AwsCallError, BackupwatchError, ConfigurationError, PublishError
 from .evaluation import evaluate_rds, evaluate_s3
@@ -43,6 +45,7 @@ __all__ = [
     "Check",
     "CheckResult",
     "ConfigurationError",
+    "Deadline",
     "Digest",
     "ObjectInfo",
     "PublishError",

@@ -25,14 +25,18 @@ def client_config(*, max_pool_connections: int = 10) -> Config:
     return Config(
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=5,
-        read_timeout=30,
+        # Bounded so one hung call cannot eat the publish reserve (30 s by default).
+        read_timeout=20,
         max_pool_connections=max_pool_connections,
         user_agent_extra=USER_AGENT_EXTRA,
     )
 
 
-def _client(session: boto3.Session, service: str, region: str | None) -> Any:
-    return session.client(service, region_name=region, config=client_config())  # type: ignore[call-overload]
+def _client(
+    session: boto3.Session, service: str, region: str | None, *, max_pool_connections: int = 10
+) -> Any:
+    config = client_config(max_pool_connections=max_pool_connections)
+    return session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
 
 
 def rds_client(session: boto3.Session, region: str) -> RDSClient:
@@ -40,8 +44,11 @@ def rds_client(session: boto3.Session, region: str) -> RDSClient:
     return client
 
 
-def s3_client(session: boto3.Session, region: str | None) -> S3Client:
-    client: S3Client = _client(session, "s3", region)
+def s3_client(
+    session: boto3.Session, region: str | None, *, max_pool_connections: int = 10
+) -> S3Client:
+    """``max_pool_connections`` should match the threads sharing the client (urllib3 pool)."""
+    client: S3Client = _client(session, "s3", region, max_pool_connections=max_pool_connections)
     return client
 
 

@@ -50,6 +50,8 @@ class AwsCallError(BackupwatchError):
     @property
     def short(self) -> str:
         """One line for a digest: what failed and why, without the AWS request noise."""
+        if self.code == "DeadlineExceeded":
+            return f"time budget exhausted before {self.operation}"
         tries = "" if self.attempts == 1 else f" (after {self.attempts} attempts)"
         return f"{self.code} on {self.operation}{tries}"
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -16,12 +18,14 @@ import boto3
 
 from .clients import rds_client, s3_client, sts_client
 from .config import Settings
+from .deadline import Deadline
 from .discovery import discover
 from .errors import AwsCallError
 from .evaluation import error_result, evaluate_rds, evaluate_s3, tenant_report
 from .models import Check, CheckResult, RdsEvidence, Report, SnapshotInfo, Tenant, TenantReport
+from .ratelimit import TokenBucket
 from .rds_evidence import newest_automated_snapshots
-from .retry import Retrier
+from .retry import DEADLINE_EXCEEDED, Retrier
 from .s3_evidence import newest_objects
 
 if TYPE_CHECKING:
@@ -31,6 +35,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger("backupwatch")
 
 Clock = Callable[[], datetime]
+
+NOT_CHECKED = "not checked"
+"""How the reason of a check cut off by the deadline begins."""
 
 
 def utc_now() -> datetime:
@@ -44,42 +51,82 @@ def check_tenants(
     session: boto3.Session | None = None,
     clock: Clock = utc_now,
     retrier: Retrier | None = None,
+    deadline: Deadline | None = None,
 ) -> Report:
     """Discover every tenant, check each one, and return the report.
 
     Never raises for AWS trouble: a denied or throttled-out call becomes an ``ERROR`` row for
     the tenants it concerns (or a region error when discovery itself fails). Every discovered
     tenant appears in the report exactly once.
+
+    With a ``deadline`` (the caller keeps its own publish reserve out of it), no check starts
+    after it: tenants not reached are ``ERROR`` "not checked: time budget exhausted", and the
+    call returns in time for the caller to publish.
+
+    RDS snapshot listings (one per region) and S3 listings (one per tenant) run on a pool of
+    ``settings.s3_concurrency`` threads; every RDS request waits for a token of the region's
+    rate limit (``settings.rds_requests_per_second``).
     """
     now = clock()
     if now.tzinfo is None:
         raise ValueError("clock() must return an aware datetime (AWS timestamps are aware)")
     session = session or boto3.Session()
     retrier = retrier or Retrier()
+    if deadline is not None:
+        retrier = replace(retrier, deadline=deadline)
 
+    # Clients are built here, on this thread: boto3 sessions are not thread-safe, clients are.
     account_id = _account_id(settings, session, retrier) if settings.uses_account_id else None
     rds_by_region = {region: rds_client(session, region) for region in settings.regions}
+    for client in rds_by_region.values():
+        # The retrier's sleep: whoever controls waiting (tests, a caller) controls it here too.
+        limit = TokenBucket(
+            settings.rds_requests_per_second, settings.rds_burst, sleep=retrier.sleep
+        )
+        client.meta.events.register_first("before-send.rds", limit.hook)
     found = discover(settings, rds_by_region, retrier, account_id=account_id)
     for region_error in found.region_errors:
         logger.error("region %s not checked: %s", region_error.region, region_error.reason)
 
-    rds_results = (
-        _rds_results(found.tenants, rds_by_region, retrier, now)
-        if Check.RDS in settings.checks
-        else {}
-    )
     # Settings guarantee a bucket whenever the s3 check is on.
     bucket = settings.s3_bucket if Check.S3 in settings.checks else None
-    s3 = s3_client(session, settings.regions[0]) if bucket is not None else None
+    s3 = (
+        s3_client(session, settings.regions[0], max_pool_connections=settings.s3_concurrency)
+        if bucket is not None
+        else None
+    )
+
+    with ThreadPoolExecutor(
+        max_workers=settings.s3_concurrency, thread_name_prefix="backupwatch"
+    ) as pool:
+        # RDS first: one long listing per region, overlapping with the many short S3 ones.
+        rds_pending = (
+            pool.submit(_rds_results, found.tenants, rds_by_region, retrier, now, deadline)
+            if Check.RDS in settings.checks
+            else None
+        )
+        s3_pending = (
+            [
+                pool.submit(_s3_result, tenant, s3, retrier, bucket, now, deadline)
+                for tenant in found.tenants
+            ]
+            if s3 is not None and bucket is not None
+            else None
+        )
+        rds_results = _rds_outcome(rds_pending, found.tenants) if rds_pending else {}
+        s3_results = [_s3_outcome(f) for f in s3_pending] if s3_pending is not None else None
 
     rows: list[TenantReport] = []
-    for tenant in found.tenants:
+    for index, tenant in enumerate(found.tenants):
         results: dict[Check, CheckResult] = {}
         if Check.RDS in settings.checks:
             results[Check.RDS] = rds_results[_key(tenant)]
-        if s3 is not None and bucket is not None:
-            results[Check.S3] = _s3_result(tenant, s3, retrier, bucket, now)
+        if s3_results is not None:
+            results[Check.S3] = s3_results[index]
         rows.append(tenant_report(tenant, results))
+    unchecked = sum(1 for row in rows if _not_checked(row))
+    if unchecked:
+        logger.error("time budget exhausted: %d tenant(s) not fully checked", unchecked)
 
     return Report(
         generated_at=now,
@@ -88,6 +135,34 @@ def check_tenants(
         tenants=tuple(rows),
         region_errors=found.region_errors,
     )
+
+
+def _rds_outcome(
+    pending: Future[dict[tuple[str, str], CheckResult]], tenants: Iterable[Tenant]
+) -> dict[tuple[str, str], CheckResult]:
+    """The RDS results; a bug (not an AWS error) marks every tenant instead of ending the run."""
+    try:
+        return pending.result()
+    except Exception as error:
+        logger.exception("rds check crashed")
+        return {_key(t): _crashed(Check.RDS, error) for t in tenants}
+
+
+def _s3_outcome(pending: Future[CheckResult]) -> CheckResult:
+    """One tenant's S3 result; a bug in its check marks that tenant, not the whole run."""
+    try:
+        return pending.result()
+    except Exception as error:
+        logger.exception("s3 check crashed")
+        return _crashed(Check.S3, error)
+
+
+def _crashed(check: Check, error: Exception) -> CheckResult:
+    return error_result(check, f"check failed unexpectedly: {type(error).__name__}: {error}")
+
+
+def _not_checked(row: TenantReport) -> bool:
+    return any(result.reason.startswith(NOT_CHECKED) for result in row.checks.values())
 
 
 def _key(tenant: Tenant) -> tuple[str, str]:
@@ -99,6 +174,7 @@ def _rds_results(
     rds_by_region: Mapping[str, RDSClient],
     retrier: Retrier,
     now: datetime,
+    deadline: Deadline | None,
 ) -> dict[tuple[str, str], CheckResult]:
     """RDS verdict per tenant, from one bulk snapshot listing per region that has tenants."""
     by_region: dict[str, list[Tenant]] = {}
@@ -110,6 +186,10 @@ def _rds_results(
             by_region.setdefault(tenant.region, []).append(tenant)
 
     for region, members in by_region.items():
+        if deadline is not None and deadline.expired:
+            for tenant in members:
+                results[_key(tenant)] = _unchecked(Check.RDS)
+            continue
         try:
             snapshots = newest_automated_snapshots(
                 rds_by_region[region], retrier, [t.db_instance_identifier for t in members]
@@ -121,6 +201,8 @@ def _rds_results(
                 results[_key(tenant)] = (
                     _judge_rds(tenant, None, now)
                     if tenant.backup_retention_period == 0
+                    else _unchecked(Check.RDS)
+                    if error.code == DEADLINE_EXCEEDED
                     else error_result(Check.RDS, f"could not list snapshots: {error.short}")
                 )
             continue
@@ -139,11 +221,22 @@ def _judge_rds(tenant: Tenant, newest: SnapshotInfo | None, now: datetime) -> Ch
     return evaluate_rds(evidence, max_age_hours=tenant.max_age_hours, now=now)
 
 
+def _unchecked(check: Check) -> CheckResult:
+    return error_result(check, f"{NOT_CHECKED}: time budget exhausted")
+
+
 def _s3_result(
-    tenant: Tenant, s3: S3Client, retrier: Retrier, bucket: str, now: datetime
+    tenant: Tenant,
+    s3: S3Client,
+    retrier: Retrier,
+    bucket: str,
+    now: datetime,
+    deadline: Deadline | None,
 ) -> CheckResult:
     if tenant.s3_prefix is None:
         return error_result(Check.S3, "no folder to check (see the tenant's problems)")
+    if deadline is not None and deadline.expired:
+        return _unchecked(Check.S3)
     try:
         evidence = newest_objects(
             s3,
@@ -153,6 +246,8 @@ def _s3_result(
             min_object_bytes=tenant.min_object_bytes,
         )
     except AwsCallError as error:
+        if error.code == DEADLINE_EXCEEDED:
+            return _unchecked(Check.S3)
         logger.error("s3 evidence for tenant %s failed: %s", tenant.name, error)
         return error_result(
             Check.S3, f"could not list s3://{bucket}/{tenant.s3_prefix}: {error.short}"

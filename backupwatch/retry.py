@@ -9,8 +9,10 @@ Retried: throttling codes (including SNS's ``Throttled``, which botocore never r
 and 5xx, and network errors (connection refused/reset, timeouts). Not retried: everything else,
 such as ``AccessDenied`` or ``NoSuchBucket``: asking again will not change the answer.
 
-Backoff is exponential with full jitter (``wait_random_exponential``), bounded both in attempts
-and in total seconds. Each call is retried on its own: a page of a listing, never the listing.
+Backoff is exponential with full jitter (``wait_random_exponential``), bounded in attempts, in
+total seconds, and by the run's ``Deadline`` when it has one: no attempt starts after the
+deadline and no backoff ends past it. Each call is retried on its own: a page of a listing,
+never the listing.
 """
 
 from __future__ import annotations
@@ -31,9 +33,13 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from .deadline import Deadline
 from .errors import AwsCallError
 
 T = TypeVar("T")
+
+DEADLINE_EXCEEDED = "DeadlineExceeded"
+"""The code of the ``AwsCallError`` raised when the run's deadline stops a call or its retries."""
 
 logger = logging.getLogger("backupwatch")
 
@@ -122,6 +128,8 @@ class Retrier:
     """Cap on the time one call may spend, retries included."""
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     on_retry: Callable[[str, BaseException, int], None] | None = field(default=None, repr=False)
+    deadline: Deadline | None = field(default=None, repr=False)
+    """No attempt starts after it, and no backoff is begun that would end past it."""
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
@@ -157,7 +165,11 @@ class Retrier:
             sleep=self.sleep,
             # stop_before_delay: no backoff may end past the budget (stop_after_delay would let
             # the last wait overrun it by up to max_wait_seconds).
-            stop=_t.stop_after_attempt(self.attempts) | _t.stop_before_delay(self.budget_seconds),
+            stop=(
+                _t.stop_after_attempt(self.attempts)
+                | _t.stop_before_delay(self.budget_seconds)
+                | _StopAtDeadline(self.deadline)
+            ),
             wait=_t.wait_random_exponential(
                 multiplier=self.initial_wait_seconds, max=self.max_wait_seconds
             ),
@@ -169,6 +181,8 @@ class Retrier:
 
         def attempt() -> T:
             nonlocal attempts
+            if self.deadline is not None and self.deadline.expired:
+                raise AwsCallError(operation, DEADLINE_EXCEEDED, "time budget exhausted", attempts)
             attempts += 1
             return fn()
 
@@ -178,3 +192,15 @@ class Retrier:
             raise AwsCallError(
                 operation, error_code(error), _error_message(error), attempts
             ) from error
+
+
+class _StopAtDeadline(_t.stop.stop_base):
+    """Give up rather than begin a backoff that would end after the deadline."""
+
+    def __init__(self, deadline: Deadline | None) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: _t.RetryCallState) -> bool:
+        if self.deadline is None:
+            return False
+        return self.deadline.seconds_left() <= retry_state.upcoming_sleep

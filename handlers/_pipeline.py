@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import Any
 
@@ -20,11 +20,15 @@ from backupwatch import (
     should_publish,
 )
 from backupwatch.clients import sns_client
+from backupwatch.deadline import Deadline
 from backupwatch.monitor import Clock, utc_now
 
 from .publish import publish_digest, topic_region
 
 logger = logging.getLogger("backupwatch")
+
+PUBLISH_MARGIN_SECONDS = 2.0
+"""Kept after the publish's own retries, to log the digest and return before a hard timeout."""
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,19 @@ def check(
     session: boto3.Session | None = None,
     clock: Clock = utc_now,
     retrier: Retrier | None = None,
+    deadline: Deadline | None = None,
 ) -> tuple[Report, Digest]:
-    """Check every tenant and render the digest; sends nothing."""
-    report = check_tenants(settings, session=session, clock=clock, retrier=retrier)
+    """Check every tenant and render the digest; sends nothing.
+
+    ``deadline`` is the run's hard end (a Lambda timeout, the CLI's ``--timeout``): checking
+    stops ``settings.publish_reserve_seconds`` before it, so the digest still goes out.
+    """
+    check_deadline = (
+        deadline.earlier(settings.publish_reserve_seconds) if deadline is not None else None
+    )
+    report = check_tenants(
+        settings, session=session, clock=clock, retrier=retrier, deadline=check_deadline
+    )
     return report, render_digest(report)
 
 
@@ -69,11 +83,13 @@ def publish(
     *,
     session: boto3.Session | None = None,
     retrier: Retrier | None = None,
+    deadline: Deadline | None = None,
 ) -> str | None:
     """Publish the digest at most once, if the settings want it; return the message id.
 
     Raises ``PublishError`` after logging the full digest, so a failed publish is never silent
-    and the digest text is never lost.
+    and the digest text is never lost. Retries stop ``PUBLISH_MARGIN_SECONDS`` before
+    ``deadline``, leaving time to log the digest.
     """
     if settings.sns_topic_arn is None or settings.dry_run:
         return None
@@ -81,10 +97,11 @@ def publish(
         return None
     sns = sns_client(session or boto3.Session(), topic_region(settings.sns_topic_arn))
     run_key = f"{report.generated_at.astimezone(UTC):%Y-%m-%d}|{','.join(settings.regions)}"
+    retrier = retrier or Retrier()
+    if deadline is not None:
+        retrier = replace(retrier, deadline=deadline.earlier(PUBLISH_MARGIN_SECONDS))
     try:
-        return publish_digest(
-            sns, settings.sns_topic_arn, digest, retrier=retrier or Retrier(), run_key=run_key
-        )
+        return publish_digest(sns, settings.sns_topic_arn, digest, retrier=retrier, run_key=run_key)
     except PublishError:
         logger.error(
             "digest not published; its text follows\n%s\n\n%s", digest.subject, digest.body
@@ -98,9 +115,14 @@ def run(
     session: boto3.Session | None = None,
     clock: Clock = utc_now,
     retrier: Retrier | None = None,
+    deadline: Deadline | None = None,
 ) -> Outcome:
     """One run: check every tenant, render the digest, publish it at most once."""
     session = session or boto3.Session()
-    report, digest = check(settings, session=session, clock=clock, retrier=retrier)
-    message_id = publish(settings, report, digest, session=session, retrier=retrier)
+    report, digest = check(
+        settings, session=session, clock=clock, retrier=retrier, deadline=deadline
+    )
+    message_id = publish(
+        settings, report, digest, session=session, retrier=retrier, deadline=deadline
+    )
     return Outcome(report=report, digest=digest, message_id=message_id)

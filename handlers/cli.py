@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import boto3
 
 from backupwatch import ConfigurationError, PublishError, Report, load_settings, render_table
+from backupwatch.deadline import Deadline
 
 from . import _pipeline
 
@@ -41,22 +42,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .demo import run_demo
 
         return run_demo(as_json=args.json)
-    return _check(as_json=args.json, dry_run=args.dry_run)
+    return _check(as_json=args.json, dry_run=args.dry_run, timeout=args.timeout)
 
 
-def _check(*, as_json: bool, dry_run: bool) -> int:
+def _check(*, as_json: bool, dry_run: bool, timeout: float | None) -> int:
     try:
         settings = load_settings(
             os.environ, default_region=boto3.Session().region_name, dry_run=dry_run or None
         )
+        if timeout is not None and timeout <= settings.publish_reserve_seconds:
+            raise ConfigurationError(
+                "--timeout",
+                str(timeout),
+                "must be longer than BACKUPWATCH_PUBLISH_RESERVE_SECONDS "
+                f"({settings.publish_reserve_seconds:g} s), the time kept to publish",
+            )
     except ConfigurationError as error:
         print(f"backupwatch: configuration error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    # Started before the first AWS call, so the whole run fits in the timeout.
+    deadline = Deadline.after(timeout) if timeout is not None else None
     session = boto3.Session()
-    report, digest = _pipeline.check(settings, session=session)
+    report, digest = _pipeline.check(settings, session=session, deadline=deadline)
     print_report(report, as_json=as_json)
     try:
-        message_id = _pipeline.publish(settings, report, digest, session=session)
+        message_id = _pipeline.publish(settings, report, digest, session=session, deadline=deadline)
     except PublishError as error:
         print(f"backupwatch: {error}", file=sys.stderr)
         return EXIT_PUBLISH
@@ -74,6 +84,16 @@ def print_report(report: Report, *, as_json: bool) -> None:
         print(render_table(report))
 
 
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds")
+    return seconds
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="backupwatch",
@@ -85,6 +105,13 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="check every tenant and publish the digest")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--dry-run", action="store_true", help="evaluate, publish nothing")
+    check.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="finish within SECONDS: stop checking in time to publish (unchecked tenants "
+        "are reported as ERROR)",
+    )
     demo = commands.add_parser("demo", help="run against an in-memory AWS (needs the demo extra)")
     demo.add_argument("--json", action="store_true", help="print the report as JSON too")
     return parser

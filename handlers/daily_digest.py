@@ -13,6 +13,7 @@ from typing import Any
 
 from backupwatch import load_settings
 from backupwatch.config import parse_bool
+from backupwatch.deadline import Deadline
 
 from ._pipeline import run
 
@@ -28,13 +29,29 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 
     Raises ``ConfigurationError`` (before any AWS call) for bad settings and ``PublishError``
     when the digest could not be sent, so the function's error metric and alarms fire.
+
+    The deadline is the function's own timeout (``context.get_remaining_time_in_millis()``):
+    checks stop ``BACKUPWATCH_PUBLISH_RESERVE_SECONDS`` before it, unchecked tenants are
+    reported as ``ERROR``, and the digest is still published.
     """
     logging.getLogger("backupwatch").setLevel(logging.INFO)
     settings = load_settings(os.environ, dry_run=_dry_run(event))
-    outcome = run(settings)
-    result = outcome.summary()
-    logger.info("backupwatch run done: %s", result)
+    outcome = run(settings, deadline=_deadline(context))
+    # The digest is out: nothing from here on may raise, or an async retry would send it twice.
+    try:
+        result = outcome.summary()
+        logger.info("backupwatch run done: %s", result)
+    except Exception:  # pragma: no cover - defensive: summary() is pure and total
+        logger.exception("could not summarise a run whose digest was published")
+        return {"message_id": outcome.message_id}
     return result
+
+
+def _deadline(context: Any) -> Deadline | None:
+    """The function's timeout, when the context can tell it (a console test event can't)."""
+    if callable(getattr(context, "get_remaining_time_in_millis", None)):
+        return Deadline.from_lambda_context(context)
+    return None
 
 
 def _dry_run(event: Any) -> bool | None:

@@ -12,6 +12,7 @@ def test_exports_match_all() -> None:
             "Check",
             "CheckResult",
             "ConfigurationError",
+            "Deadline",
             "Digest",
             "ObjectInfo",
             "PublishError",
