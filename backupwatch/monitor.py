@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import boto3
@@ -26,7 +26,7 @@ from .models import Check, CheckResult, RdsEvidence, Report, SnapshotInfo, Tenan
 from .ratelimit import TokenBucket
 from .rds_evidence import newest_automated_snapshots
 from .retry import DEADLINE_EXCEEDED, Retrier
-from .s3_evidence import newest_objects
+from .s3_evidence import newest_dated_objects, newest_objects
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -107,7 +107,9 @@ def check_tenants(
         )
         s3_pending = (
             [
-                pool.submit(_s3_result, tenant, s3, retrier, bucket, now, deadline)
+                pool.submit(
+                    _s3_result, tenant, s3, retrier, bucket, now, deadline, settings.s3_date_layout
+                )
                 for tenant in found.tenants
             ]
             if s3 is not None and bucket is not None
@@ -232,19 +234,31 @@ def _s3_result(
     bucket: str,
     now: datetime,
     deadline: Deadline | None,
+    date_layout: str | None,
 ) -> CheckResult:
     if tenant.s3_prefix is None:
         return error_result(Check.S3, "no folder to check (see the tenant's problems)")
     if deadline is not None and deadline.expired:
         return _unchecked(Check.S3)
     try:
-        evidence = newest_objects(
-            s3,
-            retrier,
-            bucket=bucket,
-            prefix=tenant.s3_prefix,
-            min_object_bytes=tenant.min_object_bytes,
-        )
+        if date_layout is None:
+            evidence = newest_objects(
+                s3,
+                retrier,
+                bucket=bucket,
+                prefix=tenant.s3_prefix,
+                min_object_bytes=tenant.min_object_bytes,
+            )
+        else:
+            evidence = newest_dated_objects(
+                s3,
+                retrier,
+                bucket=bucket,
+                prefix=tenant.s3_prefix,
+                min_object_bytes=tenant.min_object_bytes,
+                date_layout=date_layout,
+                since=now - timedelta(hours=tenant.max_age_hours),
+            )
     except AwsCallError as error:
         if error.code == DEADLINE_EXCEEDED:
             return _unchecked(Check.S3)

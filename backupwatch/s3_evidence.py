@@ -3,11 +3,18 @@
 Keys come back in UTF-8 binary order, not time order, so the newest object can be on any page:
 every page is read (the seed read only the first 1,000 keys and judged tenants on their oldest
 backups). Memory stays flat: only the running newest objects are kept.
+
+When keys carry their date right after the prefix (``tenant-backups/2026/11/27/db.dump``,
+``BACKUPWATCH_S3_DATE_LAYOUT=%Y/%m/%d/``), name order *is* date order, and
+``newest_dated_objects`` reads only the keys dated inside the window (``StartAfter``), plus
+one key to learn whether older ones exist: two calls per tenant, whatever the history.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from .models import ObjectInfo, S3Evidence
 from .pagination import pages
@@ -24,10 +31,7 @@ def newest_objects(
 
     Raises ``AwsCallError`` when a page fails for good (``NoSuchBucket``, ``AccessDenied``...).
     """
-    newest: ObjectInfo | None = None
-    countable: ObjectInfo | None = None
-    seen = 0
-    for page in pages(
+    listing = pages(
         retrier,
         "s3:ListBucket",
         s3.list_objects_v2,
@@ -35,7 +39,61 @@ def newest_objects(
         token_out="NextContinuationToken",
         Bucket=bucket,
         Prefix=prefix,
-    ):
+    )
+    return _newest(listing, bucket=bucket, prefix=prefix, min_object_bytes=min_object_bytes)
+
+
+DATE_MARGIN = timedelta(days=1)
+"""Listed before the window, so keys dated in a time zone behind UTC are never skipped."""
+
+
+def newest_dated_objects(
+    s3: S3Client,
+    retrier: Retrier,
+    *,
+    bucket: str,
+    prefix: str,
+    min_object_bytes: int,
+    date_layout: str,
+    since: datetime,
+) -> S3Evidence:
+    """Like ``newest_objects``, reading only keys dated from ``since`` (minus a day) on.
+
+    Keys are judged by their ``LastModified`` as always; the date in the name only decides
+    which keys are read. When nothing countable is dated in the window, one more call with
+    ``MaxKeys=1`` tells whether older keys exist (``STALE``, age unknown) or none (``MISSING``).
+    """
+    start_after = prefix + (since.astimezone(UTC) - DATE_MARGIN).strftime(date_layout)
+    recent = pages(
+        retrier,
+        "s3:ListBucket",
+        s3.list_objects_v2,
+        token_in="ContinuationToken",
+        token_out="NextContinuationToken",
+        Bucket=bucket,
+        Prefix=prefix,
+        StartAfter=start_after,
+    )
+    evidence = _newest(recent, bucket=bucket, prefix=prefix, min_object_bytes=min_object_bytes)
+    evidence = evidence.model_copy(update={"listed_after": start_after})
+    if evidence.newest_countable is not None:
+        return evidence
+    first = retrier.call(
+        "s3:ListBucket",
+        lambda: s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1),
+    )
+    older = [item for item in first.get("Contents", []) if item["Key"] <= start_after]
+    return evidence.model_copy(update={"unread_older_objects": bool(older)})
+
+
+def _newest(
+    listing: Iterable[Mapping[str, Any]], *, bucket: str, prefix: str, min_object_bytes: int
+) -> S3Evidence:
+    """Fold the pages of a listing into the newest object and the newest countable one."""
+    newest: ObjectInfo | None = None
+    countable: ObjectInfo | None = None
+    seen = 0
+    for page in listing:
         for item in page.get("Contents", []):
             seen += 1
             modified, size = item["LastModified"], int(item.get("Size", 0))
