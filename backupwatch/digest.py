@@ -5,14 +5,17 @@ It is shaped by SNS's limits, enforced here because moto does not enforce them a
 - subject: printable ASCII, one line, fewer than 100 characters (AWS: "less than 100");
 - body + message attributes: at most 262,144 bytes of UTF-8, never empty.
 
-Failing tenants come first, grouped by status (most severe first), one line each; then the OK
-count. When the body would be too large, the list is cut and ends with "... and N more" while
-the counts at the top stay true.
+Failing tenants come first, grouped by status (most severe first), one line each; then the
+tenants listed but not failing (stopped, new, paused, skipped), so that nobody wonders where a
+tenant went; then OK tenants that carry a note; then the OK count. When the body would be too
+large, the list is cut and ends with "... and N more" while the counts at the top stay true.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC
 
 from pydantic import BaseModel, ConfigDict
@@ -61,10 +64,14 @@ def render_subject(report: Report) -> str:
     """``backupwatch 2026-11-27: 3 of 120 tenants failing`` and the like; ASCII, < 100 chars."""
     summary = report.summary
     day = report.generated_at.astimezone(UTC).strftime("%Y-%m-%d")
+    ok = summary.by_status[Status.OK]
     if summary.failing:
         text = f"{summary.failing} of {summary.tenants} tenants failing"
-    elif summary.tenants:
+    elif summary.tenants and ok == summary.tenants:
         text = f"all {summary.tenants} tenants OK"
+    elif summary.tenants:
+        # Nothing failing, yet not all OK (new, paused, stopped...): "all OK" would be untrue.
+        text = f"0 of {summary.tenants} tenants failing, {ok} OK"
     else:
         text = "no tenants found" + ("" if summary.regions_failed else ", check the tenant tag")
     if summary.regions_failed:
@@ -98,12 +105,21 @@ def _body(report: Report, *, budget: int) -> str:
                 [f"  - {clean(e.region)}: {clean(e.reason)}" for e in report.region_errors],
             )
         )
-    for status in Status:
-        if not status.failing:
-            continue
-        rows = [row for row in report.tenants if row.status is status]
-        if rows:
-            sections.append((f"{status.value} ({len(rows)})", [_tenant_line(r) for r in rows]))
+    for failing in (True, False):
+        for status in Status:
+            rows = [
+                row
+                for row in report.tenants
+                if row.status is status and row.status.listed and row.failing is failing
+            ]
+            if rows:
+                title = f"{status.value} ({len(rows)}{'' if failing else ', not failing'})"
+                sections.append((title, [_tenant_line(r) for r in rows]))
+    noted = [row for row in report.tenants if not row.status.listed and row.notes]
+    if noted:
+        sections.append(
+            (f"NOTES ({len(noted)})", [_tenant_line(r, notes_only=True) for r in noted])
+        )
     tail = [
         "",
         f"OK: {summary.by_status[Status.OK]} tenant(s) with fresh backups."
@@ -115,23 +131,38 @@ def _body(report: Report, *, budget: int) -> str:
 
 def _counts_line(report: Report) -> str:
     summary = report.summary
-    failing = ", ".join(
-        f"{count} {status.value}"
-        for status, count in summary.by_status.items()
-        if status.failing and count
-    )
     line = f"{summary.failing} of {summary.tenants} tenants failing"
+    failing = _status_counts(row for row in report.tenants if row.failing)
     if failing:
         line += f" ({failing})"
-    line += f"; {summary.by_status[Status.OK]} OK."
+    line += f"; {summary.by_status[Status.OK]} OK"
+    listed = [row for row in report.tenants if row.status.listed and not row.failing]
+    if listed:
+        line += f"; {len(listed)} listed, not failing ({_status_counts(listed)})"
+    line += "."
     if summary.regions_failed:
         line += f" {summary.regions_failed} region(s) could not be checked."
     return line
 
 
-def _tenant_line(row: TenantReport) -> str:
-    where = f"{row.db_instance_identifier}, {row.region}"
-    return f"  - {clean(row.tenant)} [{row.status.value}] ({clean(where)}): {clean(row.reason)}"
+def _status_counts(rows: Iterable[TenantReport]) -> str:
+    """``1 ERROR, 2 STALE``: counts per status, most severe first, zeros left out."""
+    counts = Counter(row.status for row in rows)
+    return ", ".join(f"{counts[s]} {s.value}" for s in Status if counts[s])
+
+
+def _tenant_line(row: TenantReport, *, notes_only: bool = False) -> str:
+    """``  - acme [STALE] (db-acme, eu-west-1): reason``; a cluster reads ``(cluster x, ...)``.
+
+    A failing tenant with a runbook gets it on the next line, where a reader looks first.
+    """
+    resource = row.identifier if row.kind == "instance" else f"{row.kind} {row.identifier}"
+    where = f"{resource}, {row.region}"
+    reason = "; ".join(row.notes) if notes_only else row.reason
+    line = f"  - {clean(row.tenant)} [{row.status.value}] ({clean(where)}): {clean(reason)}"
+    if row.failing and row.runbook:
+        line += f"\n    runbook: {clean(row.runbook)}"
+    return line
 
 
 def _fit(

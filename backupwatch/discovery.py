@@ -1,25 +1,36 @@
-"""Discovery: which DB instances are tenants, found by tag (AWS I/O).
+"""Discovery: which DB instances and DB clusters are tenants, found by tag (AWS I/O).
 
-One ``rds:DescribeDBInstances`` listing per region, every page; instances carrying the tenant
-tag (or listed the seed's way in the environment) become tenants. Nothing is hard-coded:
-onboarding a tenant is adding the tag.
+One ``rds:DescribeDBInstances`` and one ``rds:DescribeDBClusters`` listing per region, every
+page; resources carrying the tenant tag (or listed the seed's way in the environment) become
+tenants. Nothing is hard-coded: onboarding a tenant is adding the tag.
+
+Clusters (Aurora, Multi-AZ DB clusters) are backed up per cluster, never per member instance,
+so a member instance is never a tenant of its own:
+
+- its cluster is a tenant: the member is left out (logged), the cluster row covers it;
+- its cluster is not: the member is still reported, as an ``ERROR`` row that says to tag the
+  cluster instead. A tagged resource is never dropped in silence.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .config import Settings
+from .config import SeedInstance, Settings
 from .errors import AwsCallError
 from .models import RegionError, Tenant
 from .pagination import pages
 from .retry import Retrier
-from .tenancy import tenant_from_instance, tenant_not_found
+from .tenancy import Resource, tenant_from_resource, tenant_not_found
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
+
+logger = logging.getLogger("backupwatch")
 
 PAGE_SIZE = 100  # the most RDS returns per page
 
@@ -47,6 +58,25 @@ def list_instances(rds: RDSClient, retrier: Retrier) -> list[Mapping[str, Any]]:
     return instances
 
 
+def list_clusters(rds: RDSClient, retrier: Retrier) -> list[Mapping[str, Any]]:
+    """Every DB cluster in the client's region, all pages.
+
+    Listed even where no instance names a cluster: an Aurora Serverless v1 cluster has no
+    instances at all.
+    """
+    clusters: list[Mapping[str, Any]] = []
+    for page in pages(
+        retrier,
+        "rds:DescribeDBClusters",
+        rds.describe_db_clusters,
+        token_in="Marker",
+        token_out="Marker",
+        MaxRecords=PAGE_SIZE,
+    ):
+        clusters.extend(page.get("DBClusters", []))
+    return clusters
+
+
 def discover(
     settings: Settings,
     rds_by_region: Mapping[str, RDSClient],
@@ -56,38 +86,39 @@ def discover(
 ) -> Discovery:
     """Find every tenant in every configured region.
 
-    A region whose listing fails becomes a ``RegionError`` (the run is then failing, never a
-    false all-clear); the other regions go on. An instance listed in the environment that no
-    region returned is reported as an ``ERROR`` tenant, never dropped.
+    A region whose instance listing fails becomes a ``RegionError`` (the run is then failing,
+    never a false all-clear); the other regions go on. A region whose cluster listing alone
+    fails is a ``RegionError`` too, but its instances are still checked. An instance listed in
+    the environment that no region returned is reported as an ``ERROR`` tenant, never dropped.
     """
     seeds = {seed.db_instance_identifier: seed for seed in settings.seed_instances}
     found_seeds: set[str] = set()
     tenants: list[Tenant] = []
     region_errors: list[RegionError] = []
     for region in settings.regions:
+        rds = rds_by_region[region]
         try:
-            instances = list_instances(rds_by_region[region], retrier)
+            instances = list_instances(rds, retrier)
         except AwsCallError as error:
             region_errors.append(
                 RegionError(region=region, reason=f"discovery failed: {error.short}")
             )
             continue
-        for instance in instances:
-            identifier = instance["DBInstanceIdentifier"]
-            seed = seeds.get(identifier)
-            tenant = tenant_from_instance(
-                db_instance_identifier=identifier,
-                region=region,
-                tags=_tags(instance),
-                backup_retention_period=int(instance.get("BackupRetentionPeriod", 0)),
-                settings=settings,
-                seed=seed,
-                account_id=account_id,
+        clusters: list[Mapping[str, Any]] | None
+        try:
+            clusters = list_clusters(rds, retrier)
+        except AwsCallError as error:
+            clusters = None
+            region_errors.append(
+                RegionError(
+                    region=region,
+                    reason=f"cluster discovery failed: {error.short}; "
+                    "DB instances were checked, DB clusters were not",
+                )
             )
-            if tenant is not None:
-                tenants.append(tenant)
-                if seed is not None:
-                    found_seeds.add(identifier)
+        found = _region_tenants(settings, region, instances, clusters, seeds, account_id=account_id)
+        tenants.extend(found.tenants)
+        found_seeds |= found.seeds
     for identifier, seed in seeds.items():
         if identifier not in found_seeds:
             tenants.append(
@@ -102,5 +133,124 @@ def discover(
     return Discovery(tenants=tuple(tenants), region_errors=tuple(region_errors))
 
 
-def _tags(instance: Mapping[str, Any]) -> dict[str, str]:
-    return {tag["Key"]: tag.get("Value", "") for tag in instance.get("TagList", [])}
+@dataclass(frozen=True)
+class _RegionTenants:
+    tenants: list[Tenant]
+    seeds: set[str]
+    """Identifiers of seed entries this region accounted for."""
+
+
+def _region_tenants(
+    settings: Settings,
+    region: str,
+    instances: list[Mapping[str, Any]],
+    clusters: list[Mapping[str, Any]] | None,
+    seeds: Mapping[str, SeedInstance],
+    *,
+    account_id: str | None,
+) -> _RegionTenants:
+    """The tenants of one region: instances first (in listing order), then clusters.
+
+    ``clusters`` is None when the cluster listing failed: members are then reported, since
+    whether their cluster is a tenant cannot be known.
+    """
+    instance_ids = {instance["DBInstanceIdentifier"] for instance in instances}
+    found_seeds: set[str] = set()
+
+    cluster_tenants: dict[str, Tenant] = {}
+    for cluster in clusters or []:
+        identifier = cluster["DBClusterIdentifier"]
+        # A seed names a DB instance; it names a cluster only when no instance has that name.
+        seed = seeds.get(identifier) if identifier not in instance_ids else None
+        tenant = tenant_from_resource(
+            _cluster_resource(cluster, region), settings=settings, seed=seed, account_id=account_id
+        )
+        if tenant is not None:
+            cluster_tenants[identifier] = tenant
+            if seed is not None:
+                found_seeds.add(identifier)
+
+    tenants: list[Tenant] = []
+    for instance in instances:
+        identifier = instance["DBInstanceIdentifier"]
+        seed = seeds.get(identifier)
+        tenant = tenant_from_resource(
+            _instance_resource(instance, region),
+            settings=settings,
+            seed=seed,
+            account_id=account_id,
+        )
+        if tenant is None:
+            continue
+        if seed is not None:
+            found_seeds.add(identifier)
+        cluster_id = tenant.db_cluster_identifier
+        if cluster_id is not None and cluster_id in cluster_tenants:
+            logger.info(
+                "instance %s in %s is a member of DB cluster %s, which is the tenant: "
+                "the member is not a tenant of its own",
+                identifier,
+                region,
+                cluster_id,
+            )
+            continue
+        if cluster_id is not None:
+            tenant = tenant.model_copy(
+                update={"problems": (_member_problem(cluster_id, clusters), *tenant.problems)}
+            )
+        tenants.append(tenant)
+    tenants.extend(cluster_tenants.values())
+    return _RegionTenants(tenants=tenants, seeds=found_seeds)
+
+
+def _member_problem(cluster_id: str, clusters: list[Mapping[str, Any]] | None) -> str:
+    where = f"member of DB cluster {cluster_id!r}, which RDS backs up as a whole"
+    if clusters is None:
+        return f"{where}; the clusters could not be listed, so its backups are unknown"
+    return f"{where}: tag the cluster instead of this instance"
+
+
+def _instance_resource(instance: Mapping[str, Any], region: str) -> Resource:
+    return Resource(
+        identifier=instance["DBInstanceIdentifier"],
+        region=region,
+        tags=_tags(instance),
+        backup_retention_period=int(instance.get("BackupRetentionPeriod", 0)),
+        kind="instance",
+        db_cluster_identifier=instance.get("DBClusterIdentifier") or None,
+        engine=instance.get("Engine"),
+        status=instance.get("DBInstanceStatus"),
+        created_at=_aware(instance.get("InstanceCreateTime")),
+        read_replica_source=instance.get("ReadReplicaSourceDBInstanceIdentifier") or None,
+        latest_restorable_time=_aware(instance.get("LatestRestorableTime")),
+    )
+
+
+def _cluster_resource(cluster: Mapping[str, Any], region: str) -> Resource:
+    return Resource(
+        identifier=cluster["DBClusterIdentifier"],
+        region=region,
+        tags=_tags(cluster),
+        backup_retention_period=int(cluster.get("BackupRetentionPeriod", 0)),
+        kind="cluster",
+        members=tuple(
+            member["DBInstanceIdentifier"]
+            for member in cluster.get("DBClusterMembers", [])
+            if "DBInstanceIdentifier" in member
+        ),
+        engine=cluster.get("Engine"),
+        status=cluster.get("Status"),
+        created_at=_aware(cluster.get("ClusterCreateTime")),
+        latest_restorable_time=_aware(cluster.get("LatestRestorableTime")),
+    )
+
+
+def _aware(value: Any) -> datetime | None:
+    """botocore parses timestamps to aware datetimes; anything else is treated as unknown."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    return None
+
+
+def _tags(resource: Mapping[str, Any]) -> dict[str, str]:
+    return {tag["Key"]: tag.get("Value", "") for tag in resource.get("TagList", [])}

@@ -1,13 +1,18 @@
 """Verdicts: evidence + policy + ``now`` -> status and reason. Pure; no AWS, no clock.
 
 Fresh means ``age <= window``. A timestamp in the future (clock skew) counts as age 0.
+
+``evaluate_rds`` and ``evaluate_s3`` judge evidence alone. ``judge_rds`` and ``judge_s3`` judge
+a tenant: its lifecycle first (paused, stopped, cluster member, read replica, new), then its
+evidence, so that a tenant that cannot have a backup yet is never reported as missing one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from .config import Settings
 from .models import (
     Check,
     CheckResult,
@@ -127,30 +132,222 @@ def error_result(check: Check, reason: str) -> CheckResult:
     return CheckResult(check=check, status=Status.ERROR, reason=reason)
 
 
-def tenant_report(tenant: Tenant, results: Mapping[Check, CheckResult]) -> TenantReport:
+# Engines whose read replicas RDS never backs up automatically (MySQL, MariaDB and Oracle
+# replicas can have automated backups, and are judged like any instance).
+_REPLICAS_WITHOUT_BACKUPS = {"postgres": "PostgreSQL", "sqlserver": "SQL Server"}
+
+
+def judge_rds(
+    tenant: Tenant,
+    newest: SnapshotInfo | None,
+    *,
+    now: datetime,
+    settings: Settings,
+    listing_error: str | None = None,
+) -> CheckResult:
+    """The RDS verdict on a tenant: its lifecycle first, then its newest automated snapshot.
+
+    In this order: not found (``ERROR``); cluster member (``SKIPPED``: the cluster is backed
+    up, not its members); stopped (``STOPPED``: RDS takes no backups while stopped); PostgreSQL
+    or SQL Server read replica (``SKIPPED``: RDS never backs those up); retention 0
+    (``DISABLED``); the snapshot listing failed (``ERROR``, given as ``listing_error``); no
+    snapshot yet on a new tenant (``PENDING``); then ``evaluate_rds``, and a point-in-time
+    recovery lag beyond ``settings.pitr_max_lag_hours`` turns an OK into ``STALE``. A pause
+    covers every verdict but ``ERROR``: it silences the backups, never a check that could not
+    be made.
+    """
+    return _paused(tenant, _rds_verdict(tenant, newest, now, settings, listing_error), now)
+
+
+def judge_s3(
+    tenant: Tenant, evidence: S3Evidence, *, now: datetime, settings: Settings
+) -> CheckResult:
+    """The S3 verdict on a tenant: ``evaluate_s3``, with a new tenant's empty folder
+    ``PENDING`` instead of ``MISSING``, and a pause over everything.
+
+    Only ``MISSING`` becomes ``PENDING``: a fresh but too small object (``EMPTY``) or an old
+    one (``STALE``) is something written and wrong, which a grace period must not hide. A
+    stopped instance's S3 check runs as usual (its dumps need not stop).
+    """
+    result = evaluate_s3(evidence, max_age_hours=tenant.max_age_hours, now=now)
+    due = first_backup_due(tenant, now=now, settings=settings)
+    if result.status is Status.MISSING and due is not None:
+        result = result.model_copy(
+            update={"status": Status.PENDING, "reason": f"{_new_tenant(due)}; {result.reason}"}
+        )
+    return _paused(tenant, result, now)
+
+
+def first_backup_due(tenant: Tenant, *, now: datetime, settings: Settings) -> datetime | None:
+    """When a new tenant's first backup is due; None unless the tenant is new at ``now``.
+
+    New means created less than its window plus ``settings.new_tenant_grace_hours`` ago. A
+    creation time in the future is not trusted: ``PENDING`` excuses missing evidence, so it
+    needs a creation time that makes sense (a future snapshot, by contrast, is evidence, and
+    counts as age 0).
+    """
+    if tenant.created_at is None or tenant.created_at > now:
+        return None
+    due = tenant.created_at + timedelta(
+        hours=tenant.max_age_hours + settings.new_tenant_grace_hours
+    )
+    return due if now < due else None
+
+
+def _rds_verdict(
+    tenant: Tenant,
+    newest: SnapshotInfo | None,
+    now: datetime,
+    settings: Settings,
+    listing_error: str | None,
+) -> CheckResult:
+    if tenant.backup_retention_period is None:
+        return error_result(Check.RDS, "no DB instance to check")
+    if tenant.kind == "instance" and tenant.db_cluster_identifier is not None:
+        return CheckResult(
+            check=Check.RDS,
+            status=Status.SKIPPED,
+            reason=f"no backups of its own: RDS backs up DB cluster "
+            f"{tenant.db_cluster_identifier!r} as a whole",
+        )
+    snapshot_age = (
+        f"; newest automated snapshot {_aged(newest.created_at, now)} old" if newest else ""
+    )
+    if tenant.resource_status == "stopped":
+        reason = (
+            f"DB {tenant.kind} is stopped, and RDS takes no automated backups while it is"
+            f"{snapshot_age}"
+        )
+        return _snapshot_result(Status.STOPPED, reason, newest, now)
+    replica_engine = _replica_without_backups(tenant)
+    if replica_engine is not None:
+        return CheckResult(
+            check=Check.RDS,
+            status=Status.SKIPPED,
+            reason=f"{replica_engine} read replica of {tenant.read_replica_source!r}: RDS keeps "
+            f"no automated backups of {replica_engine} replicas; the source's backups cover it",
+        )
+    if tenant.backup_retention_period == 0:
+        return evaluate_rds(_evidence(tenant, newest), max_age_hours=tenant.max_age_hours, now=now)
+    if listing_error is not None:
+        return error_result(Check.RDS, f"could not list snapshots: {listing_error}")
+    due = first_backup_due(tenant, now=now, settings=settings)
+    if newest is None and due is not None:
+        return CheckResult(check=Check.RDS, status=Status.PENDING, reason=_new_tenant(due))
+    result = evaluate_rds(_evidence(tenant, newest), max_age_hours=tenant.max_age_hours, now=now)
+    return _with_pitr(tenant, result, now, settings)
+
+
+def _with_pitr(
+    tenant: Tenant, result: CheckResult, now: datetime, settings: Settings
+) -> CheckResult:
+    """Point-in-time recovery: ``LatestRestorableTime`` far behind means log backups stopped.
+
+    An OK snapshot with a lagging PITR becomes ``STALE``, because an OK row is not listed in
+    the digest and a broken PITR would otherwise go unseen; a verdict already failing just
+    says so too. No ``LatestRestorableTime`` (RDS does not always give one) is not judged.
+    """
+    restorable = tenant.latest_restorable_time
+    limit = timedelta(hours=settings.pitr_max_lag_hours)
+    if restorable is None or _age(restorable, now) <= limit:
+        return result
+    lag = (
+        f"point-in-time recovery is {_aged(restorable, now)} behind (latest restorable time "
+        f"{format_time(restorable)}; limit {format_age(limit)})"
+    )
+    if result.status is Status.OK:
+        return result.model_copy(
+            update={"status": Status.STALE, "reason": f"{lag}; {result.reason}"}
+        )
+    return result.model_copy(update={"reason": f"{result.reason}; {lag}"})
+
+
+def _paused(tenant: Tenant, result: CheckResult, now: datetime) -> CheckResult:
+    """``PAUSED`` over any verdict but ``ERROR`` while the pause lasts; the reason keeps the
+    verdict it replaces, so the digest still shows what the tenant would be."""
+    until = tenant.paused_until
+    if until is None or now >= until or result.status is Status.ERROR:
+        return result
+    reason = f"paused until {format_time(until)}; would be {result.status.value}: {result.reason}"
+    return result.model_copy(update={"status": Status.PAUSED, "reason": reason})
+
+
+def _replica_without_backups(tenant: Tenant) -> str | None:
+    """The engine's name when the tenant is a read replica that RDS never backs up."""
+    if tenant.kind != "instance" or tenant.read_replica_source is None or not tenant.engine:
+        return None
+    family = tenant.engine.split("-")[0]
+    return _REPLICAS_WITHOUT_BACKUPS.get(family)
+
+
+def _evidence(tenant: Tenant, newest: SnapshotInfo | None) -> RdsEvidence:
+    return RdsEvidence(
+        db_instance_identifier=tenant.db_instance_identifier,
+        backup_retention_period=tenant.backup_retention_period or 0,
+        newest_snapshot=newest,
+    )
+
+
+def _new_tenant(due: datetime) -> str:
+    return f"new, first backup expected by {format_time(due)}"
+
+
+def pause_note(tenant: Tenant, now: datetime) -> str | None:
+    """A pause that has ended is said, never silently honoured nor silently dropped."""
+    until = tenant.paused_until
+    if until is None or now < until:
+        return None
+    return (
+        f"the pause of tag backupwatch:paused-until ended {format_time(until)}; "
+        "checked as usual: remove the tag"
+    )
+
+
+def tenant_report(
+    tenant: Tenant,
+    results: Mapping[Check, CheckResult],
+    *,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> TenantReport:
     """Combine a tenant's check results: status is the worst of them (``ERROR`` on problems).
 
-    The reason leads with the tenant's own problems, then each failing check's reason; an OK
-    tenant's reason lists each check's evidence age.
+    The reason leads with the tenant's own problems, then the reason of each check that is not
+    OK (every check's, for an OK tenant), then the tenant's notes. ``settings`` decides whether
+    a ``STOPPED`` tenant is failing (``stopped_is_failing``); ``now`` whether a pause has ended
+    (a note). Without them: not failing, and no pause note.
     """
     statuses = [result.status for result in results.values()]
     if tenant.problems:
         statuses.append(Status.ERROR)
     status = worst(statuses)
-    shown = (
-        [r for r in results.values() if r.status.failing] if status.failing else results.values()
-    )
-    parts = [*tenant.problems, *(f"{r.check.value}: {r.reason}" for r in shown)]
+    shown = [r for r in results.values() if r.status.listed] if status.listed else results.values()
+    notes = list(tenant.notes)
+    ended = pause_note(tenant, now) if now is not None else None
+    if ended is not None:
+        notes.append(ended)
+    parts = [*tenant.problems, *(f"{r.check.value}: {r.reason}" for r in shown), *notes]
+    stopped_is_failing = settings is not None and settings.stopped_is_failing
     return TenantReport(
         tenant=tenant.name,
         db_instance_identifier=tenant.db_instance_identifier,
         region=tenant.region,
+        kind=tenant.kind,
+        members=tenant.members,
         account_id=tenant.account_id,
         s3_prefix=tenant.s3_prefix,
         status=status,
+        failing=status.failing or (status is Status.STOPPED and stopped_is_failing),
         reason="; ".join(parts) or "no check ran",
+        runbook=tenant.runbook,
+        notes=tuple(notes),
         checks=dict(results),
     )
+
+
+def format_time(when: datetime) -> str:
+    """``2026-11-28 09:00 UTC``: every time backupwatch shows is UTC, to the minute."""
+    return f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def format_age(age: timedelta) -> str:

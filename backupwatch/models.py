@@ -8,15 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    model_validator,
+)
 
 
 class Status(StrEnum):
     """Verdict of one check, or of a tenant (the most severe of its checks).
 
-    Declared from most to least severe; ``severity`` follows the declaration order.
+    Declared from most to least severe; ``severity`` follows the declaration order. The first
+    five are failing; the four after them (``STOPPED`` to ``SKIPPED``) are listed in the digest
+    but do not fail the run, because they describe a tenant's lifecycle rather than a broken
+    backup. They rank below every failing status so that a real failure of another check is
+    never hidden behind them, and above ``OK`` so that they are never counted as proof.
     """
 
     ERROR = "ERROR"
@@ -29,6 +40,16 @@ class Status(StrEnum):
     """Evidence exists, but the newest is older than the window."""
     EMPTY = "EMPTY"
     """Fresh objects exist, but every one is below the minimum size."""
+    STOPPED = "STOPPED"
+    """The DB instance or cluster is stopped, and RDS takes no automated backups while it is.
+    Not failing unless ``BACKUPWATCH_STOPPED_IS_FAILING`` says so (see ``TenantReport``)."""
+    PENDING = "PENDING"
+    """A new tenant whose first backup is not due yet (created less than window + grace ago)."""
+    PAUSED = "PAUSED"
+    """Paused by the ``backupwatch:paused-until`` tag, until that time."""
+    SKIPPED = "SKIPPED"
+    """The check does not apply to this resource (a PostgreSQL read replica has no automated
+    backups of its own); the reason says why."""
     OK = "OK"
     """Fresh evidence of a backup."""
 
@@ -39,11 +60,21 @@ class Status(StrEnum):
 
     @property
     def failing(self) -> bool:
-        """Everything but ``OK`` needs a human."""
+        """Whether this status needs a human by default: ``ERROR`` to ``EMPTY``.
+
+        ``STOPPED`` can be made failing by a setting; that decision is per run, so it lives on
+        ``TenantReport.failing``, not here.
+        """
+        return self in _FAILING
+
+    @property
+    def listed(self) -> bool:
+        """Whether the digest names a tenant with this status: everything but ``OK``."""
         return self is not Status.OK
 
 
 _SEVERITY = {status: rank for rank, status in enumerate(reversed(Status))}
+_FAILING = frozenset({Status.ERROR, Status.MISSING, Status.DISABLED, Status.STALE, Status.EMPTY})
 
 
 def worst(statuses: Iterable[Status]) -> Status:
@@ -64,17 +95,42 @@ class _Value(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+Kind = Literal["instance", "cluster"]
+"""What a tenant is in RDS: a DB instance, or a DB cluster (Aurora, Multi-AZ DB cluster)."""
+
+
 class Tenant(_Value):
-    """A discovered tenant: one DB instance in one region, with its resolved policy.
+    """A discovered tenant: one DB instance or DB cluster in one region, with its policy.
 
     ``problems`` holds what is wrong with the tenant's own configuration (a malformed tag, an
     instance listed in the environment but not found); any problem makes the tenant ``ERROR``
-    while the checks that can still run are still reported.
+    while the checks that can still run are still reported. ``notes`` holds what is worth
+    knowing but changes no status (a pause that has ended, say).
+
+    ``db_instance_identifier`` keeps its name for compatibility; for a cluster it holds the
+    cluster identifier (``kind`` says which). The lifecycle fields (``resource_status``,
+    ``created_at``, ``read_replica_source``, ``latest_restorable_time``) come from the same
+    Describe call that found the tenant, so judging them costs no extra API call.
     """
 
     name: str
     db_instance_identifier: str
+    """The identifier of the resource: the DB instance's, or the DB cluster's."""
     region: str
+    kind: Kind = "instance"
+    db_cluster_identifier: str | None = None
+    """For an instance: the cluster it is a member of (then it has no backups of its own)."""
+    members: tuple[str, ...] = ()
+    """For a cluster: its member instances, which are never tenants of their own."""
+    engine: str | None = None
+    resource_status: str | None = None
+    """``DBInstanceStatus`` of an instance, ``Status`` of a cluster (``available``, ``stopped``)."""
+    created_at: AwareDatetime | None = None
+    """``InstanceCreateTime`` / ``ClusterCreateTime``: tells a new tenant (``PENDING``) apart."""
+    read_replica_source: str | None = None
+    """``ReadReplicaSourceDBInstanceIdentifier``: set when the instance is a read replica."""
+    latest_restorable_time: AwareDatetime | None = None
+    """How far point-in-time recovery reaches; lagging far behind means log backups stopped."""
     account_id: str | None = None
     s3_prefix: str | None = None
     """None when the prefix could not be worked out; the reason is in ``problems``."""
@@ -84,7 +140,29 @@ class Tenant(_Value):
     """From the instance; None when the instance was not found."""
     source: Literal["tag", "environment", "tag+environment"] = "tag"
     """What made it a tenant: the tenant tag, a ``DB_INSTANCE_IDENTIFIER_<n>`` variable, or both."""
+    checks: tuple[Check, ...] | None = None
+    """The checks this tenant wants (tag ``backupwatch:checks``); None: every configured one."""
+    paused_until: AwareDatetime | None = None
+    """Tag ``backupwatch:paused-until``: ``PAUSED`` before this time, checked as usual after."""
+    runbook: str | None = None
+    """Tag ``backupwatch:runbook``: a URL the digest shows next to a failure."""
     problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    """Worth an operator's attention, yet no reason to fail: shown in the digest, status kept."""
+
+    @property
+    def identifier(self) -> str:
+        """The resource's identifier, whatever its kind (``db_instance_identifier``)."""
+        return self.db_instance_identifier
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Unique per run: a cluster and an instance may share an identifier."""
+        return (self.region, self.kind, self.db_instance_identifier)
+
+    def wants(self, check: Check) -> bool:
+        """Whether this tenant's policy includes ``check`` (the run's settings decide first)."""
+        return self.checks is None or check in self.checks
 
 
 class SnapshotInfo(_Value):
@@ -145,20 +223,50 @@ class CheckResult(_Value):
 
 
 class TenantReport(_Value):
-    """One row of the report: a tenant, its overall status and every check that ran."""
+    """One row of the report: a tenant, its overall status and every check that ran.
+
+    ``failing`` defaults to the status's own ``failing``; it is set explicitly only to make a
+    ``STOPPED`` tenant failing (``BACKUPWATCH_STOPPED_IS_FAILING``). A failing status can never
+    be marked not failing, nor ``OK`` failing.
+    """
 
     tenant: str
     db_instance_identifier: str
+    """The resource's identifier: the DB instance's, or the DB cluster's (see ``kind``)."""
     region: str
+    kind: Kind = "instance"
+    members: tuple[str, ...] = ()
+    """For a cluster: its member instances, covered by this row, never rows of their own."""
     account_id: str | None = None
     s3_prefix: str | None = None
     status: Status
+    failing: bool = False
+    """Filled from ``status`` when not given (the default here only satisfies type checkers)."""
     reason: str
+    runbook: str | None = None
+    notes: tuple[str, ...] = ()
+    """Also at the end of ``reason``; kept apart so the digest can show an OK row's notes."""
     checks: dict[Check, CheckResult] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _failing_follows_status(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "failing" not in data and "status" in data:
+            return {**data, "failing": Status(data["status"]).failing}
+        return data
+
+    @model_validator(mode="after")
+    def _failing_is_consistent(self) -> TenantReport:
+        if self.status.failing and not self.failing:
+            raise ValueError(f"a {self.status.value} tenant is always failing")
+        if self.status is Status.OK and self.failing:
+            raise ValueError("an OK tenant is never failing")
+        return self
+
     @property
-    def failing(self) -> bool:
-        return self.status.failing
+    def identifier(self) -> str:
+        """The resource's identifier, whatever its kind (``db_instance_identifier``)."""
+        return self.db_instance_identifier
 
 
 class RegionError(_Value):

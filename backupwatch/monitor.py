@@ -21,10 +21,14 @@ from .config import Settings
 from .deadline import Deadline
 from .discovery import discover
 from .errors import AwsCallError
-from .evaluation import error_result, evaluate_rds, evaluate_s3, tenant_report
-from .models import Check, CheckResult, RdsEvidence, Report, SnapshotInfo, Tenant, TenantReport
+from .evaluation import error_result, judge_rds, judge_s3, tenant_report
+from .models import Check, CheckResult, Report, Status, Tenant, TenantReport
 from .ratelimit import TokenBucket
-from .rds_evidence import newest_automated_snapshots
+from .rds_evidence import (
+    newest_automated_cluster_snapshots,
+    newest_automated_snapshots,
+    newest_snapshots,
+)
 from .retry import DEADLINE_EXCEEDED, Retrier
 from .s3_evidence import newest_dated_objects, newest_objects
 
@@ -35,6 +39,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("backupwatch")
 
 Clock = Callable[[], datetime]
+TenantKey = tuple[str, str, str]
+"""``Tenant.key``: region, kind, identifier (a cluster and an instance may share a name)."""
 
 NOT_CHECKED = "not checked"
 """How the reason of a check cut off by the deadline begins."""
@@ -101,31 +107,40 @@ def check_tenants(
     ) as pool:
         # RDS first: one long listing per region, overlapping with the many short S3 ones.
         rds_pending = (
-            pool.submit(_rds_results, found.tenants, rds_by_region, retrier, now, deadline)
+            pool.submit(
+                _rds_results,
+                [t for t in found.tenants if t.wants(Check.RDS)],
+                rds_by_region,
+                retrier,
+                now,
+                deadline,
+                settings,
+            )
             if Check.RDS in settings.checks
             else None
         )
         s3_pending = (
-            [
-                pool.submit(
-                    _s3_result, tenant, s3, retrier, bucket, now, deadline, settings.s3_date_layout
-                )
-                for tenant in found.tenants
-            ]
+            {
+                index: pool.submit(_s3_result, tenant, s3, retrier, bucket, now, deadline, settings)
+                for index, tenant in enumerate(found.tenants)
+                if tenant.wants(Check.S3)  # tag backupwatch:checks
+            }
             if s3 is not None and bucket is not None
             else None
         )
         rds_results = _rds_outcome(rds_pending, found.tenants) if rds_pending else {}
-        s3_results = [_s3_outcome(f) for f in s3_pending] if s3_pending is not None else None
+        s3_results = (
+            {i: _s3_outcome(f) for i, f in s3_pending.items()} if s3_pending is not None else None
+        )
 
     rows: list[TenantReport] = []
     for index, tenant in enumerate(found.tenants):
         results: dict[Check, CheckResult] = {}
-        if Check.RDS in settings.checks:
+        if Check.RDS in settings.checks and tenant.wants(Check.RDS):
             results[Check.RDS] = rds_results[_key(tenant)]
-        if s3_results is not None:
+        if s3_results is not None and index in s3_results:
             results[Check.S3] = s3_results[index]
-        rows.append(tenant_report(tenant, results))
+        rows.append(tenant_report(tenant, results, now=now, settings=settings))
     unchecked = sum(1 for row in rows if _not_checked(row))
     if unchecked:
         logger.error("time budget exhausted: %d tenant(s) not fully checked", unchecked)
@@ -140,8 +155,8 @@ def check_tenants(
 
 
 def _rds_outcome(
-    pending: Future[dict[tuple[str, str], CheckResult]], tenants: Iterable[Tenant]
-) -> dict[tuple[str, str], CheckResult]:
+    pending: Future[dict[TenantKey, CheckResult]], tenants: Iterable[Tenant]
+) -> dict[TenantKey, CheckResult]:
     """The RDS results; a bug (not an AWS error) marks every tenant instead of ending the run."""
     try:
         return pending.result()
@@ -167,8 +182,8 @@ def _not_checked(row: TenantReport) -> bool:
     return any(result.reason.startswith(NOT_CHECKED) for result in row.checks.values())
 
 
-def _key(tenant: Tenant) -> tuple[str, str]:
-    return (tenant.region, tenant.db_instance_identifier)
+def _key(tenant: Tenant) -> TenantKey:
+    return tenant.key
 
 
 def _rds_results(
@@ -177,13 +192,15 @@ def _rds_results(
     retrier: Retrier,
     now: datetime,
     deadline: Deadline | None,
-) -> dict[tuple[str, str], CheckResult]:
-    """RDS verdict per tenant, from one bulk snapshot listing per region that has tenants."""
+    settings: Settings,
+) -> dict[TenantKey, CheckResult]:
+    """RDS verdict per tenant, from one bulk snapshot listing per region and kind (instance,
+    cluster) that has tenants; the verdict itself (lifecycle, then freshness) is ``judge_rds``."""
     by_region: dict[str, list[Tenant]] = {}
-    results: dict[tuple[str, str], CheckResult] = {}
+    results: dict[TenantKey, CheckResult] = {}
     for tenant in tenants:
         if tenant.backup_retention_period is None:
-            results[_key(tenant)] = error_result(Check.RDS, "no DB instance to check")
+            results[_key(tenant)] = judge_rds(tenant, None, now=now, settings=settings)
         else:
             by_region.setdefault(tenant.region, []).append(tenant)
 
@@ -192,35 +209,33 @@ def _rds_results(
             for tenant in members:
                 results[_key(tenant)] = _unchecked(Check.RDS)
             continue
-        try:
-            snapshots = newest_automated_snapshots(
-                rds_by_region[region], retrier, [t.db_instance_identifier for t in members]
-            )
-        except AwsCallError as error:
-            logger.error("rds evidence for %s failed: %s", region, error)
-            for tenant in members:
-                # Retention 0 needs no snapshot to be judged DISABLED; all else is unknown.
-                results[_key(tenant)] = (
-                    _judge_rds(tenant, None, now)
-                    if tenant.backup_retention_period == 0
-                    else _unchecked(Check.RDS)
-                    if error.code == DEADLINE_EXCEEDED
-                    else error_result(Check.RDS, f"could not list snapshots: {error.short}")
-                )
-            continue
+        lookup = newest_snapshots(
+            rds_by_region[region],
+            retrier,
+            members,
+            instances=newest_automated_snapshots,  # looked up here, so tests can replace them
+            clusters=newest_automated_cluster_snapshots,
+        )
+        for failed in lookup.errors.values():
+            logger.error("rds evidence for %s failed: %s", region, failed)
         for tenant in members:
-            newest = snapshots.get(tenant.db_instance_identifier)
-            results[_key(tenant)] = _judge_rds(tenant, newest, now)
+            # Stopped, replica, retention 0 need no snapshot to be judged; all else is unknown.
+            error = lookup.error_for(tenant)
+            result = judge_rds(
+                tenant,
+                lookup.snapshot_of(tenant),
+                now=now,
+                settings=settings,
+                listing_error=error.short if error is not None else None,
+            )
+            if (
+                error is not None
+                and error.code == DEADLINE_EXCEEDED
+                and result.status is Status.ERROR
+            ):
+                result = _unchecked(Check.RDS)
+            results[_key(tenant)] = result
     return results
-
-
-def _judge_rds(tenant: Tenant, newest: SnapshotInfo | None, now: datetime) -> CheckResult:
-    evidence = RdsEvidence(
-        db_instance_identifier=tenant.db_instance_identifier,
-        backup_retention_period=tenant.backup_retention_period or 0,
-        newest_snapshot=newest,
-    )
-    return evaluate_rds(evidence, max_age_hours=tenant.max_age_hours, now=now)
 
 
 def _unchecked(check: Check) -> CheckResult:
@@ -234,8 +249,9 @@ def _s3_result(
     bucket: str,
     now: datetime,
     deadline: Deadline | None,
-    date_layout: str | None,
+    settings: Settings,
 ) -> CheckResult:
+    date_layout = settings.s3_date_layout
     if tenant.s3_prefix is None:
         return error_result(Check.S3, "no folder to check (see the tenant's problems)")
     if deadline is not None and deadline.expired:
@@ -266,7 +282,7 @@ def _s3_result(
         return error_result(
             Check.S3, f"could not list s3://{bucket}/{tenant.s3_prefix}: {error.short}"
         )
-    return evaluate_s3(evidence, max_age_hours=tenant.max_age_hours, now=now)
+    return judge_s3(tenant, evidence, now=now, settings=settings)
 
 
 def _account_id(settings: Settings, session: boto3.Session, retrier: Retrier) -> str | None:

@@ -1,25 +1,65 @@
-"""From an instance and its tags to a ``Tenant`` with its resolved policy (pure).
+"""From a DB instance or cluster and its tags to a ``Tenant`` with its resolved policy (pure).
 
 The tags a tenant may carry, besides the tenant tag itself:
 
 - ``backupwatch:s3-prefix``: the tenant's folder, instead of the template's;
-- ``backupwatch:max-age-hours``: its freshness window, instead of ``BACKUPWATCH_MAX_AGE_HOURS``.
+- ``backupwatch:max-age-hours``: its freshness window, instead of ``BACKUPWATCH_MAX_AGE_HOURS``;
+- ``backupwatch:min-object-bytes``: its smallest countable object, instead of
+  ``BACKUPWATCH_MIN_OBJECT_BYTES``;
+- ``backupwatch:checks``: which of the run's checks apply to it (``s3`` for a tenant whose RDS
+  backups are someone else's business);
+- ``backupwatch:paused-until``: an ISO date or date and time before which it is ``PAUSED``;
+- ``backupwatch:runbook``: a URL the digest shows next to its failure.
 
 A malformed value never stops the run: it becomes a problem on that tenant (status ``ERROR``),
-and the checks that can still run are still reported.
+and the checks that can still run are still reported, with the default for the bad tag. Nothing
+here knows the time: whether a pause is over is decided in ``evaluation``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from .config import SeedInstance, Settings
-from .models import Tenant
+from .models import Check, Kind, Tenant
 from .naming import as_folder, render_prefix, template_fields
 
 TAG_S3_PREFIX = "backupwatch:s3-prefix"
 TAG_MAX_AGE_HOURS = "backupwatch:max-age-hours"
+TAG_MIN_OBJECT_BYTES = "backupwatch:min-object-bytes"
+TAG_CHECKS = "backupwatch:checks"
+TAG_PAUSED_UNTIL = "backupwatch:paused-until"
+TAG_RUNBOOK = "backupwatch:runbook"
+
+# RDS tag values cannot contain commas, so a space, "+" or "/" separates checks too.
+_CHECK_SEPARATORS = re.compile(r"[\s,+/]+")
+_URL = re.compile(r"^https?://\S+$")
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What one Describe call says about a DB instance or DB cluster, as tenancy needs it.
+
+    Discovery fills it from ``DescribeDBInstances`` / ``DescribeDBClusters``; nothing here is an
+    extra API call.
+    """
+
+    identifier: str
+    region: str
+    tags: Mapping[str, str]
+    backup_retention_period: int
+    kind: Kind = "instance"
+    db_cluster_identifier: str | None = None
+    members: tuple[str, ...] = ()
+    engine: str | None = None
+    status: str | None = None
+    created_at: datetime | None = None
+    read_replica_source: str | None = None
+    latest_restorable_time: datetime | None = None
 
 
 def tenant_from_instance(
@@ -32,18 +72,41 @@ def tenant_from_instance(
     seed: SeedInstance | None = None,
     account_id: str | None = None,
 ) -> Tenant | None:
-    """The tenant this instance is, or None when neither its tag nor the environment lists it.
+    """The tenant this DB instance is, or None (see ``tenant_from_resource``)."""
+    resource = Resource(
+        identifier=db_instance_identifier,
+        region=region,
+        tags=tags,
+        backup_retention_period=backup_retention_period,
+    )
+    return tenant_from_resource(resource, settings=settings, seed=seed, account_id=account_id)
 
-    Name: the tenant tag's value, or the instance identifier when the value is empty (or the
-    instance is listed only in the environment). Prefix precedence: the ``backupwatch:s3-prefix``
-    tag, then ``S3_FOLDER_<n>``, then the template.
+
+def tenant_from_resource(
+    resource: Resource,
+    *,
+    settings: Settings,
+    seed: SeedInstance | None = None,
+    account_id: str | None = None,
+) -> Tenant | None:
+    """The tenant this instance or cluster is, or None when neither its tag nor the environment
+    lists it.
+
+    Name: the tenant tag's value, or the identifier when the value is empty (or the resource is
+    listed only in the environment). Prefix precedence: the ``backupwatch:s3-prefix`` tag, then
+    ``S3_FOLDER_<n>``, then the template. Whether a cluster member may be a tenant is decided by
+    discovery, which knows the clusters; here a member is a tenant like any instance.
     """
+    tags = resource.tags
+    db_instance_identifier = resource.identifier
+    region = resource.region
     tagged = settings.tenant_tag in tags
     if not tagged and seed is None:
         return None
     name = tags.get(settings.tenant_tag, "").strip() if tagged else ""
     name = name or db_instance_identifier
     problems: list[str] = []
+    notes: list[str] = []
 
     prefix: str | None
     if TAG_S3_PREFIX in tags:
@@ -69,18 +132,115 @@ def tenant_from_instance(
         else:
             max_age_hours = parsed
 
+    min_object_bytes = settings.min_object_bytes
+    if TAG_MIN_OBJECT_BYTES in tags:
+        size = _whole_bytes(tags[TAG_MIN_OBJECT_BYTES])
+        if size is None:
+            problems.append(
+                f"tag {TAG_MIN_OBJECT_BYTES}={tags[TAG_MIN_OBJECT_BYTES]!r} is not a whole "
+                f"number of bytes (0 or more); checked with the default "
+                f"{settings.min_object_bytes} B"
+            )
+        else:
+            min_object_bytes = size
+
+    checks: tuple[Check, ...] | None = None
+    if TAG_CHECKS in tags:
+        checks = _tenant_checks(tags[TAG_CHECKS], settings, problems, notes)
+
+    paused_until: datetime | None = None
+    if TAG_PAUSED_UNTIL in tags:
+        paused_until = parse_pause(tags[TAG_PAUSED_UNTIL])
+        if paused_until is None:
+            problems.append(
+                f"tag {TAG_PAUSED_UNTIL}={tags[TAG_PAUSED_UNTIL]!r} is not an ISO date "
+                "(2026-12-01) or date and time (2026-12-01T09:00Z); not paused"
+            )
+
+    runbook: str | None = None
+    if TAG_RUNBOOK in tags:
+        runbook = tags[TAG_RUNBOOK].strip()
+        if not _URL.match(runbook):
+            problems.append(
+                f"tag {TAG_RUNBOOK}={tags[TAG_RUNBOOK]!r} is not an http:// or https:// URL"
+            )
+            runbook = None
+
     return Tenant(
         name=name,
         db_instance_identifier=db_instance_identifier,
         region=region,
+        kind=resource.kind,
+        db_cluster_identifier=resource.db_cluster_identifier,
+        members=resource.members,
+        engine=resource.engine,
+        resource_status=resource.status,
+        created_at=resource.created_at,
+        read_replica_source=resource.read_replica_source,
+        latest_restorable_time=resource.latest_restorable_time,
         account_id=account_id,
         s3_prefix=prefix,
         max_age_hours=max_age_hours,
-        min_object_bytes=settings.min_object_bytes,
-        backup_retention_period=backup_retention_period,
+        min_object_bytes=min_object_bytes,
+        backup_retention_period=resource.backup_retention_period,
         source="tag+environment" if tagged and seed else "tag" if tagged else "environment",
+        checks=checks,
+        paused_until=paused_until,
+        runbook=runbook,
         problems=tuple(problems),
+        notes=tuple(notes),
     )
+
+
+def parse_pause(text: str) -> datetime | None:
+    """An aware datetime from an ISO date or date and time; None when it is neither.
+
+    A date alone means its start, 00:00 UTC: ``paused-until=2026-12-01`` is checked again on
+    1 December. A time without an offset is UTC, the zone of every time backupwatch shows.
+    """
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def _tenant_checks(
+    text: str, settings: Settings, problems: list[str], notes: list[str]
+) -> tuple[Check, ...] | None:
+    """The tenant's checks from tag ``backupwatch:checks``; None (every check) when malformed.
+
+    The tag can only narrow the run's checks: a known check the run does not make is a note
+    (nothing to fix on the tenant), an unknown name a problem, and so is a tag that leaves no
+    check at all, since a tenant with no check can never be shown to be backed up. Like every
+    malformed tag, a bad one falls back to the default: every check the run makes.
+    """
+    names = [name for name in _CHECK_SEPARATORS.split(text.strip()) if name]
+    known = {check.value: check for check in Check}
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        why = f"unknown check {unknown[0]!r}" if unknown else "names no check"
+        problems.append(
+            f"tag {TAG_CHECKS}={text!r}: {why}; known: {', '.join(known)}; "
+            "checked with every configured check"
+        )
+        return None
+    wanted = {known[name] for name in names}
+    off = [check.value for check in Check if check in wanted and check not in settings.checks]
+    chosen = tuple(check for check in settings.checks if check in wanted)
+    run = ", ".join(check.value for check in settings.checks)
+    if not chosen:
+        problems.append(
+            f"tag {TAG_CHECKS}={text!r} leaves no check to run (this run makes {run}); "
+            "checked with every configured check"
+        )
+        return None
+    if off:
+        notes.append(
+            f"tag {TAG_CHECKS}={text!r} asks for {', '.join(off)}, which this run does not "
+            f"make (BACKUPWATCH_CHECKS={','.join(c.value for c in settings.checks)})"
+        )
+    return chosen
 
 
 def tenant_not_found(
@@ -144,6 +304,14 @@ def _templated_prefix(
         region=region,
         account_id=account_id,
     )
+
+
+def _whole_bytes(text: str) -> int | None:
+    try:
+        size = int(text.strip())
+    except ValueError:
+        return None
+    return size if size >= 0 else None
 
 
 def _positive_hours(text: str) -> float | None:

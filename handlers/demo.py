@@ -1,7 +1,8 @@
 """``backupwatch demo``: the real pipeline against an in-memory AWS (moto). No account needed.
 
-It builds one tenant in every status, runs discovery, evidence, evaluation and the SNS publish
-exactly as a real run does, and prints the digest as a subscriber receives it.
+It builds one tenant in every status (an Aurora cluster among them), runs discovery, evidence,
+evaluation and the SNS publish exactly as a real run does, and prints the digest as a
+subscriber receives it.
 """
 
 from __future__ import annotations
@@ -82,7 +83,10 @@ def build_world(session: boto3.Session, now: datetime) -> str:
     def hours(n: float) -> datetime:
         return now - timedelta(hours=n)
 
-    def instance(identifier: str, tags: dict[str, str], *, retention: int = 7) -> None:
+    def instance(
+        identifier: str, tags: dict[str, str], *, retention: int = 7, created: float = 24 * 180
+    ) -> None:
+        """A PostgreSQL instance, created ``created`` hours ago (half a year: not new)."""
         rds.create_db_instance(
             DBInstanceIdentifier=identifier,
             DBInstanceClass="db.t4g.micro",
@@ -93,6 +97,7 @@ def build_world(session: boto3.Session, now: datetime) -> str:
             BackupRetentionPeriod=retention,
             Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
         )
+        _rds_backend().databases[identifier].instance_create_time = _naive(hours(created))
 
     def backup_object(key: str, at: datetime, size: int = 2048) -> None:
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"\0" * size)
@@ -106,8 +111,11 @@ def build_world(session: boto3.Session, now: datetime) -> str:
     instance("db-wayne", {TENANT_TAG: "wayne", "backupwatch:s3-prefix": "legacy/wayne"})
     set_snapshot_times("db-wayne", hours(2))
     backup_object("legacy/wayne/full.sql.gz", hours(3))
-    # STALE: the nightly job died two days ago.
-    instance("db-globex", {TENANT_TAG: "globex"})
+    # STALE: the nightly job died two days ago. Its runbook is shown next to it.
+    instance(
+        "db-globex",
+        {TENANT_TAG: "globex", "backupwatch:runbook": "https://wiki.example.com/runbooks/globex"},
+    )
     set_snapshot_times("db-globex", hours(31))
     backup_object("globex-backups/globex.dump", hours(50))
     # MISSING: S3 folder never written.
@@ -131,6 +139,48 @@ def build_world(session: boto3.Session, now: datetime) -> str:
     backup_object("payroll-backups/payroll.bak", hours(9))
     # Not a tenant: no tag, not listed.
     instance("scratch-analytics", {"team": "data"})
+
+    # OK, an Aurora cluster: the cluster is the tenant, judged on its cluster snapshot; its
+    # member instance carries the tag too (tag propagation) and is not a tenant of its own.
+    rds.create_db_cluster(
+        DBClusterIdentifier="aurora-soylent",
+        Engine="aurora-postgresql",
+        MasterUsername="admin",
+        MasterUserPassword="not-a-secret-1",
+        BackupRetentionPeriod=7,
+        Tags=[{"Key": TENANT_TAG, "Value": "soylent"}],
+    )
+    rds.create_db_instance(
+        DBInstanceIdentifier="aurora-soylent-1",
+        DBClusterIdentifier="aurora-soylent",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r6g.large",
+        Tags=[{"Key": TENANT_TAG, "Value": "soylent"}],
+    )
+    _rds_backend().clusters["aurora-soylent"].cluster_create_time = _naive(hours(24 * 400))
+    set_cluster_snapshot_times("aurora-soylent", hours(6))
+    backup_object("soylent-backups/soylent.dump", hours(5))
+    # PENDING: onboarded three hours ago; no backup of any kind yet, none due yet.
+    instance("db-newco", {TENANT_TAG: "newco"}, created=3)
+    drop_snapshots("db-newco")
+    # STOPPED: stopped four days ago to save money; the dumps go on.
+    instance("db-cyberdyne", {TENANT_TAG: "cyberdyne"})
+    set_snapshot_times("db-cyberdyne", hours(24 * 4))
+    rds.stop_db_instance(DBInstanceIdentifier="db-cyberdyne")
+    backup_object("cyberdyne-backups/cyberdyne.dump", hours(6))
+    # PAUSED: migrating, nothing fresh anywhere, paused until five days from now.
+    pause_end = (now + timedelta(days=5)).astimezone(UTC).strftime("%Y-%m-%d")
+    instance("db-tyrell", {TENANT_TAG: "tyrell", "backupwatch:paused-until": pause_end})
+    set_snapshot_times("db-tyrell", hours(24 * 5))
+    # SKIPPED: a PostgreSQL read replica has no automated backups; its dumps are checked.
+    instance("db-oscorp", {})
+    rds.create_db_instance_read_replica(
+        DBInstanceIdentifier="db-oscorp-replica",
+        SourceDBInstanceIdentifier="db-oscorp",
+        Tags=[{"Key": TENANT_TAG, "Value": "oscorp-reports"}],
+    )
+    _rds_backend().databases["db-oscorp-replica"].instance_create_time = _naive(hours(24 * 90))
+    backup_object("oscorp-reports-backups/reports.dump", hours(8))
     return topic_arn
 
 
@@ -140,11 +190,34 @@ def _rds_backend() -> Any:  # moto's backends are untyped
     return rds_backends[ACCOUNT][REGION]
 
 
+def _naive(at: datetime) -> datetime:
+    """moto keeps naive UTC datetimes."""
+    return at.astimezone(UTC).replace(tzinfo=None)
+
+
 def set_snapshot_times(identifier: str, at: datetime) -> None:
     """Move every snapshot of ``identifier`` to ``at`` (moto takes one at creation, "now")."""
     for snapshot in _rds_backend().database_snapshots.values():
         if snapshot.database.db_instance_identifier == identifier:
-            snapshot.created = at.astimezone(UTC).replace(tzinfo=None)
+            snapshot.created = _naive(at)
+
+
+def set_cluster_snapshot_times(identifier: str, at: datetime) -> None:
+    """Move every snapshot of cluster ``identifier`` to ``at``."""
+    for snapshot in _rds_backend().cluster_snapshots.values():
+        if snapshot.db_cluster_identifier == identifier:
+            snapshot.created = _naive(at)
+
+
+def drop_snapshots(identifier: str) -> None:
+    """Remove every snapshot of ``identifier``: a new instance whose first backup is to come."""
+    backend = _rds_backend()
+    for key in [
+        k
+        for k, s in backend.database_snapshots.items()
+        if s.database.db_instance_identifier == identifier
+    ]:
+        del backend.database_snapshots[key]
 
 
 def set_object_time(bucket: str, key: str, at: datetime) -> None:

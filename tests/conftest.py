@@ -7,10 +7,11 @@ No test reaches the network or a real account: ``aws`` sets fake credentials and
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from unittest import mock
 
 import boto3
@@ -18,6 +19,12 @@ import botocore.loaders
 import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import (
+    ConnectionClosedError,
+    EndpointConnectionError,
+    HTTPClientError,
+    ReadTimeoutError,
+)
 from moto import mock_aws
 
 from backupwatch import Retrier
@@ -36,6 +43,9 @@ FAKE_ENV = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
     "MOTO_ALLOW_NONEXISTENT_REGION": "false",
+    # moto builds an EC2 backend for every RDS region, and loading its thousands of AMIs took
+    # ~0.3 s per region and reset; backupwatch never looks at an AMI.
+    "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
 }
 
 
@@ -57,9 +67,12 @@ def _shared_model_loader() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def fake_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials, and none of the developer's BACKUPWATCH_* or seed variables."""
+def use_fake_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, and none of the developer's BACKUPWATCH_* or seed variables.
+
+    A function, not only a fixture, so that class- or module-scoped fixtures (one moto world
+    shared by many read-only scenarios) can use it with their own ``MonkeyPatch``.
+    """
     for name in list(os.environ):
         if name.startswith(("BACKUPWATCH_", "AWS_", "DB_INSTANCE_IDENTIFIER_", "S3_FOLDER_")):
             monkeypatch.delenv(name)
@@ -67,6 +80,12 @@ def fake_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     for name, value in FAKE_ENV.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def fake_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, and none of the developer's BACKUPWATCH_* or seed variables."""
+    use_fake_env(monkeypatch)
 
 
 @pytest.fixture
@@ -106,11 +125,13 @@ class World:
         retention: int = 7,
         region: str = REGION,
         snapshot_at: datetime | None = None,
+        created_at: datetime | None = None,
     ) -> str:
         """Create a DB instance. ``tenant=None`` leaves the tenant tag off entirely.
 
         moto takes one automated snapshot at creation; ``snapshot_at`` moves it (default: 1 h
-        before NOW, i.e. fresh).
+        before NOW, i.e. fresh). ``created_at`` is the instance's creation time (default: 90
+        days before NOW, an established tenant; a recent one would be ``PENDING``).
         """
         all_tags = dict(tags or {})
         if tenant is not None:
@@ -124,6 +145,10 @@ class World:
             MasterUserPassword="not-a-secret-1",
             BackupRetentionPeriod=retention,
             Tags=[{"Key": k, "Value": v} for k, v in all_tags.items()],
+        )
+        database = self._rds_backend(region).databases[identifier]
+        database.created = database.instance_create_time = _naive_utc(
+            created_at or NOW - timedelta(days=90)
         )
         for snapshot in self._snapshots(identifier, region):
             snapshot.created = _naive_utc(snapshot_at or hours_ago(1))
@@ -258,17 +283,189 @@ def client_error_response(
     return http, parsed
 
 
+# --- fault injection ----------------------------------------------------------------------------
+
+_QUERY_ERROR = (  # rds, sns, sts speak the query protocol
+    "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message>"
+    "</Error><RequestId>injected</RequestId></ErrorResponse>"
+)
+_REST_XML_ERROR = (  # s3
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    "<Error><Code>{code}</Code><Message>{message}</Message><RequestId>injected</RequestId></Error>"
+)
+_PARAMS = "faults.api_params"
+_ORIGINAL_URL = "faults.original_url"
+_NOWHERE = "https://fault-injected.invalid/"
+"""Where a faulted send is pointed: in-process moto ignores a URL outside amazonaws.com."""
+
+
+class _Body:
+    """The ``raw`` of an ``AWSResponse``: a body botocore can stream and parse."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One way an AWS call fails, as the client sees it: an error response or a network error.
+
+    ``codes`` maps a service (``"*"`` for any other) to the error code and HTTP status AWS
+    would answer with, since the same fault has a different code per service (throttling is
+    ``Throttling`` on RDS, ``SlowDown`` 503 on S3, ``Throttled`` on SNS). ``error`` is the
+    botocore exception raised instead, for faults where no response comes back at all.
+    """
+
+    label: str
+    codes: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    error: type[HTTPClientError] | None = None
+
+    def code(self, service: str) -> str:
+        """The code an ``AwsCallError`` will carry: the class name for a network error."""
+        if self.error is not None:
+            return self.error.__name__
+        return self._code_and_status(service)[0]
+
+    def _code_and_status(self, service: str) -> tuple[str, int]:
+        return self.codes.get(service) or self.codes["*"]
+
+    def response(self, service: str, url: str) -> AWSResponse:
+        """A protocol-correct error response: botocore's own parser builds the ``ClientError``."""
+        code, status = self._code_and_status(service)
+        template = _REST_XML_ERROR if service == "s3" else _QUERY_ERROR
+        body = template.format(code=code, message=f"injected {self.label}").encode()
+        return AWSResponse(url, status, {}, _Body(body))
+
+    def parsed(self, service: str) -> tuple[AWSResponse, dict[str, Any]]:
+        """The same error as a ``before-call`` answer (no HTTP send at all)."""
+        code, status = self._code_and_status(service)
+        return client_error_response(code, status, f"injected {self.label}")
+
+    def exception(self, url: str) -> HTTPClientError:
+        assert self.error is not None
+        return self.error(endpoint_url=url)
+
+
+THROTTLED = Fault(
+    "throttling", {"*": ("Throttling", 400), "s3": ("SlowDown", 503), "sns": ("Throttled", 400)}
+)
+DENIED = Fault("access denied", {"*": ("AccessDenied", 403), "sns": ("AuthorizationError", 403)})
+SERVER_ERROR = Fault("HTTP 500", {"*": ("InternalFailure", 500), "s3": ("InternalError", 500)})
+CONNECTION_RESET = Fault("connection reset", error=ConnectionClosedError)
+UNREACHABLE = Fault("endpoint unreachable", error=EndpointConnectionError)
+SLOW = Fault("read timeout", error=ReadTimeoutError)
+"""A call slower than the client's read timeout: raised at once, nothing really waits."""
+
+
+def prefix_is(prefix: str) -> Callable[[Mapping[str, Any]], bool]:
+    """A ``when`` for S3 listings of exactly one tenant's folder."""
+    return lambda params: params.get("Prefix") == prefix
+
+
+@dataclass
+class Injection:
+    """One fault wired to one operation; ``matched``/``fired`` are read after the run."""
+
+    service: str
+    operation: str
+    fault: Fault
+    times: int | None
+    """How many matching attempts fail; None: every one (a fault that never clears)."""
+    via: Literal["send", "call"]
+    when: Callable[[Mapping[str, Any]], bool] | None = None
+    """Sees the API parameters (``Bucket``, ``Prefix``, ``Marker``...)."""
+    region: str | None = None
+    when_request: Callable[[dict[str, Any]], bool] | None = field(default=None, repr=False)
+    """The legacy ``Faults.fail`` predicate: sees botocore's request dict (url, query string)."""
+    matched: int = 0
+    """Attempts of the operation that matched ``when`` and ``region``."""
+    fired: int = 0
+    """Attempts this fault made fail."""
+
+    def _applies(self, call: _Attempt) -> bool:
+        if (call.service, call.operation, call.via) != (self.service, self.operation, self.via):
+            return False
+        if self.region is not None and call.region != self.region:
+            return False
+        if self.when is not None and not self.when(call.params):
+            return False
+        return self.when_request is None or self.when_request(call.request)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    service: str
+    operation: str
+    via: Literal["send", "call"]
+    region: str | None
+    params: Mapping[str, Any]
+    request: dict[str, Any]
+
+
 @dataclass
 class Faults:
-    """Make chosen operations fail, through botocore's ``before-call`` hook on a session.
+    """Make chosen AWS operations fail, and count every attempt, on one boto3 session.
 
-    ``fail("rds", "DescribeDBSnapshots", "Throttling", times=2)`` throttles the first two calls.
-    ``when`` narrows it to calls whose parameters match (e.g. one prefix). ``calls`` counts every
-    call per operation, failed or not.
+    Two layers, because they prove different things:
+
+    - ``via="send"`` (``inject``'s default) answers botocore's ``before-send``: the fault is an
+      HTTP error response with a protocol-correct body, or a network exception, so botocore's
+      parser and its retry handler see it exactly as they would see AWS (and botocore's
+      ``total_max_attempts=1`` is really tested). Each such attempt is one HTTP send.
+    - ``via="call"`` (and the older ``fail``) answers ``before-call``: the ``ClientError`` is
+      made without any send. Enough when only backupwatch's own retry policy is under test.
+
+    A faulted send never reaches the service: over HTTP it is not sent; in-process its URL is
+    pointed away from moto for the rest of the ``before-send`` handlers (botocore calls them
+    all), so a throttled ``sns:Publish`` is not also delivered.
+
+    ``sends`` counts HTTP attempts and ``api_calls`` API calls, per ``"service:Operation"``, for
+    every client built from the session after the ``Faults``; ``calls`` keeps the older contract
+    (only operations passed to ``count``). Hooks run on the S3 thread pool's threads, so every
+    counter is updated under one lock.
     """
 
     session: boto3.Session
     calls: dict[str, int] = field(default_factory=dict)
+    sends: dict[str, int] = field(default_factory=dict)
+    api_calls: dict[str, int] = field(default_factory=dict)
+    injections: list[Injection] = field(default_factory=list)
+    _counted: set[str] = field(default_factory=set, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        events = self.session.events
+        events.register("before-parameter-build", self._remember_params)
+        # First in their node, so they see (and count) attempts before moto answers them. The
+        # wildcard node runs after service-specific handlers such as the RDS rate limit's.
+        events.register_first("before-call", self._on_call)
+        events.register_first("before-send", self._on_send)
+        events.register_last("before-send", self._restore_url)
+
+    def inject(
+        self,
+        service: str,
+        operation: str,
+        fault: Fault,
+        *,
+        times: int | None = None,
+        when: Callable[[Mapping[str, Any]], bool] | None = None,
+        region: str | None = None,
+        via: Literal["send", "call"] = "send",
+    ) -> Injection:
+        """Make ``service``'s ``operation`` fail with ``fault``: ``times`` times, or for good.
+
+        ``when`` narrows it to calls whose API parameters match (``prefix_is("b-backups/")``);
+        ``region`` to one client region. Returns the injection, whose counters say how many
+        attempts matched and failed.
+        """
+        injection = Injection(service, operation, fault, times, via, when=when, region=region)
+        with self._lock:
+            self.injections.append(injection)
+        return injection
 
     def fail(
         self,
@@ -280,26 +477,87 @@ class Faults:
         status: int = 400,
         when: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
-        remaining = [times]
-
-        def hook(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
-            if when is not None and not when(params):
-                return None
-            if remaining[0] is not None:
-                if remaining[0] <= 0:
-                    return None
-                remaining[0] -= 1
-            return client_error_response(code, status)
-
-        self.session.events.register(f"before-call.{service}.{operation}", hook)
+        """``fail("rds", "DescribeDBSnapshots", "Throttling", times=2)``: a ``ClientError``
+        without a send. ``when`` sees botocore's request dict (``url``, ``query_string``)."""
+        fault = Fault(code, {"*": (code, status)})
+        injection = Injection(service, operation, fault, times, "call", when_request=when)
+        with self._lock:
+            self.injections.append(injection)
 
     def count(self, service: str, operation: str) -> None:
-        def hook(**_: Any) -> None:
-            key = f"{service}:{operation}"
-            self.calls[key] = self.calls.get(key, 0) + 1
+        """Count ``operation``'s API calls in ``calls`` (faulted ones included)."""
+        with self._lock:
+            self._counted.add(f"{service}:{operation}")
 
-        # Registered first so it sees calls that a later fault hook answers.
-        self.session.events.register_first(f"before-call.{service}.{operation}", hook)
+    def attempts(self, service: str, operation: str) -> int:
+        """HTTP attempts of ``operation`` so far (faulted sends included)."""
+        with self._lock:
+            return self.sends.get(f"{service}:{operation}", 0)
+
+    def _remember_params(
+        self, params: Mapping[str, Any], context: dict[str, Any], **_: Any
+    ) -> None:
+        context[_PARAMS] = dict(params)
+
+    def _due(self, attempt: _Attempt) -> Fault | None:
+        """The fault this attempt gets, if any; counts it. Called under the lock."""
+        for injection in self.injections:
+            if not injection._applies(attempt):
+                continue
+            injection.matched += 1
+            if injection.times is not None and injection.fired >= injection.times:
+                continue
+            injection.fired += 1
+            return injection.fault
+        return None
+
+    def _on_call(
+        self, event_name: str, params: dict[str, Any], context: dict[str, Any], **_: Any
+    ) -> tuple[AWSResponse, dict[str, Any]] | None:
+        service, operation = event_name.split(".")[1:3]
+        attempt = _Attempt(
+            service,
+            operation,
+            "call",
+            context.get("client_region"),
+            context.get(_PARAMS, {}),
+            params,
+        )
+        key = f"{service}:{operation}"
+        with self._lock:
+            self.api_calls[key] = self.api_calls.get(key, 0) + 1
+            if key in self._counted:
+                self.calls[key] = self.calls.get(key, 0) + 1
+            fault = self._due(attempt)
+        if fault is None:
+            return None
+        if fault.error is not None:
+            raise fault.exception(str(params.get("url", _NOWHERE)))
+        return fault.parsed(service)
+
+    def _on_send(self, event_name: str, request: Any, **_: Any) -> AWSResponse | None:
+        service, operation = event_name.split(".")[1:3]
+        context = request.context
+        attempt = _Attempt(
+            service, operation, "send", context.get("client_region"), context.get(_PARAMS, {}), {}
+        )
+        key = f"{service}:{operation}"
+        with self._lock:
+            self.sends[key] = self.sends.get(key, 0) + 1
+            fault = self._due(attempt)
+        if fault is None:
+            return None
+        if fault.error is not None:
+            raise fault.exception(request.url)  # later handlers (moto) never see the request
+        response = fault.response(service, request.url)
+        context[_ORIGINAL_URL] = request.url
+        request.url = _NOWHERE
+        return response
+
+    def _restore_url(self, request: Any, **_: Any) -> None:
+        original = request.context.pop(_ORIGINAL_URL, None)
+        if original is not None:
+            request.url = original
 
 
 @pytest.fixture

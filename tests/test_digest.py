@@ -520,3 +520,117 @@ def test_every_budget_is_respected_and_counts_stay_true() -> None:
 def test_table_says_why_an_empty_run_fails() -> None:
     """A run with no tenants says so in the table, not only '0 of 0'."""
     assert "No tenants were found" in render_table(make_report())
+
+
+# --- Lifecycle statuses, notes, runbooks, clusters (issue #5) ----------------------------------
+
+LIFECYCLE = [Status.STOPPED, Status.PENDING, Status.PAUSED, Status.SKIPPED]
+
+
+def test_listed_statuses_follow_the_failing_ones_and_say_not_failing() -> None:
+    """Stopped, new, paused and skipped tenants are listed after every failing section."""
+    rows = [row(f"l{i}", status) for i, status in enumerate(LIFECYCLE)]
+    rows += [row("x", Status.ERROR), row("e", Status.EMPTY), row("ok", Status.OK)]
+    report = make_report(*rows)
+    lines = render_digest(report).body.split("\n")
+    headers = [
+        "ERROR (1)",
+        "EMPTY (1)",
+        "STOPPED (1, not failing)",
+        "PENDING (1, not failing)",
+        "PAUSED (1, not failing)",
+        "SKIPPED (1, not failing)",
+    ]
+    positions = [lines.index(header) for header in headers]
+    assert positions == sorted(positions)
+    assert lines[2] == (
+        "2 of 7 tenants failing (1 ERROR, 1 EMPTY); 1 OK; "
+        "4 listed, not failing (1 STOPPED, 1 PENDING, 1 PAUSED, 1 SKIPPED)."
+    )
+    assert len(tenant_lines("\n".join(lines))) == 6
+    assert render_digest(report).failing == 2
+
+
+def test_nothing_failing_but_not_all_ok_has_an_honest_subject() -> None:
+    """'all N tenants OK' only when they are; otherwise the subject says how many are OK."""
+    report = make_report(row("a", Status.OK), row("b", Status.PENDING), row("c", Status.PAUSED))
+    digest = render_digest(report)
+    assert digest.subject == "backupwatch 2026-11-27: 0 of 3 tenants failing, 1 OK"
+    assert digest.failing == 0
+    assert not report.failing
+    assert not should_publish(report, "failures")
+    assert digest.body.split("\n")[2] == (
+        "0 of 3 tenants failing; 1 OK; 2 listed, not failing (1 PENDING, 1 PAUSED)."
+    )
+
+
+def test_stopped_made_failing_is_a_failing_section() -> None:
+    """A STOPPED row marked failing counts as failing and sits among the failing sections."""
+    stopped = row("s", Status.STOPPED).model_copy(update={"failing": True})
+    report = make_report(stopped, row("p", Status.PENDING), row("ok", Status.OK))
+    digest = render_digest(report)
+    lines = digest.body.split("\n")
+    assert "STOPPED (1)" in lines
+    assert lines.index("STOPPED (1)") < lines.index("PENDING (1, not failing)")
+    assert (
+        lines[2] == "1 of 3 tenants failing (1 STOPPED); 1 OK; 1 listed, not failing (1 PENDING)."
+    )
+    assert digest.subject == "backupwatch 2026-11-27: 1 of 3 tenants failing"
+    assert digest.failing == 1
+
+
+def test_runbook_follows_a_failing_line_only() -> None:
+    """The runbook URL is on the line after a failing tenant; not for listed or OK tenants."""
+    url = "https://wiki.example.com/r"
+    failing = row("f", Status.STALE).model_copy(update={"runbook": url})
+    pending = row("p", Status.PENDING).model_copy(update={"runbook": url + "/p"})
+    body = render_digest(make_report(failing, pending)).body
+    lines = body.split("\n")
+    start = lines.index(f"  - f [STALE] (db-f, {REGION}): f reason")
+    assert lines[start + 1] == f"    runbook: {url}"
+    assert url + "/p" not in body
+
+
+def test_runbook_lines_do_not_upset_the_cut() -> None:
+    """With runbooks on every row the body still fits, and N still counts tenants left out."""
+    rows = [
+        row(f"f{i:04d}", FAILING[i % len(FAILING)]).model_copy(
+            update={"runbook": f"https://wiki.example.com/{i}"}
+        )
+        for i in range(200)
+    ]
+    report = make_report(*rows, row("ok", Status.OK))
+    digest = render_digest(report, max_bytes=3000)
+    assert digest.size_bytes <= 3000
+    _assert_cut_is_true(report, digest.body)
+
+
+def test_ok_tenants_with_notes_are_named_under_notes() -> None:
+    """An OK tenant's note (a pause that ended) is shown; the tenant is not failing."""
+    noted = row("n", Status.OK).model_copy(update={"notes": ("the pause ended; remove the tag",)})
+    report = make_report(noted, row("ok", Status.OK))
+    lines = render_digest(report).body.split("\n")
+    start = lines.index("NOTES (1)")
+    assert lines[start + 1] == f"  - n [OK] (db-n, {REGION}): the pause ended; remove the tag"
+    assert lines[-1] == "OK: 2 tenant(s) with fresh backups."
+    assert render_digest(report).failing == 0
+
+
+def test_cluster_row_names_its_kind() -> None:
+    """A cluster's line reads (cluster <id>, <region>); an instance's stays (<id>, <region>)."""
+    cluster_row = row("c", Status.MISSING, db="aurora-c").model_copy(update={"kind": "cluster"})
+    body = render_digest(make_report(cluster_row, row("i", Status.MISSING))).body
+    assert f"  - c [MISSING] (cluster aurora-c, {REGION}): c reason" in body.split("\n")
+    assert f"  - i [MISSING] (db-i, {REGION}): i reason" in body.split("\n")
+    table = render_table(make_report(cluster_row))
+    assert "cluster aurora-c" in table
+
+
+def test_table_sorts_failing_stopped_with_failing_rows() -> None:
+    """In the table a failing STOPPED tenant comes before a not failing one, and OK last."""
+    stopped = row("s", Status.STOPPED).model_copy(update={"failing": True})
+    report = make_report(
+        row("a", Status.OK), row("p", Status.PENDING), stopped, row("e", Status.EMPTY)
+    )
+    names = [line.split()[0] for line in render_table(report).split("\n")[1:5]]
+    assert names == ["e", "s", "p", "a"]

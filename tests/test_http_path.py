@@ -24,7 +24,7 @@ from moto.server import ThreadedMotoServer
 from backupwatch import Check, Retrier, Settings, Status, check_tenants, load_settings
 from handlers.daily_digest import lambda_handler
 
-from .conftest import BUCKET, REGION, TENANT_TAG, RecordingSleep
+from .conftest import ACCOUNT, BUCKET, REGION, TENANT_TAG, RecordingSleep
 
 RDS_THROTTLE_BODY = (
     b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
@@ -105,10 +105,24 @@ def tenant(
         BackupRetentionPeriod=retention,
         Tags=[{"Key": TENANT_TAG, "Value": name}],
     )
+    _established(f"db-{name}")
     if object_bytes is not None:
         session.client("s3").put_object(
             Bucket=BUCKET, Key=f"{name}-backups/{name}.dump", Body=b"\0" * object_bytes
         )
+
+
+def _established(identifier: str) -> None:
+    """Backdate the instance's creation by 90 days, so no evidence means MISSING, not PENDING.
+
+    RDS has no API to change a creation time; the server runs in this process, so its backend
+    is at hand.
+    """
+    from moto.rds.models import rds_backends
+
+    database = rds_backends[ACCOUNT][REGION].databases[identifier]
+    created = (datetime.now(UTC) - timedelta(days=90)).replace(tzinfo=None)
+    database.created = database.instance_create_time = created
 
 
 def settings() -> Settings:

@@ -32,9 +32,15 @@ SEVERITY_ORDER = [
     Status.DISABLED,
     Status.STALE,
     Status.EMPTY,
+    Status.STOPPED,
+    Status.PENDING,
+    Status.PAUSED,
+    Status.SKIPPED,
     Status.OK,
 ]
 """Most severe first: the order the brief and the digest promise."""
+FAILING = {Status.ERROR, Status.MISSING, Status.DISABLED, Status.STALE, Status.EMPTY}
+"""Failing by default; STOPPED can be made failing per run (TenantReport.failing)."""
 
 
 def row(name: str, status: Status = Status.OK, *, region: str = REGION) -> TenantReport:
@@ -70,7 +76,7 @@ def region_error(region: str = OTHER_REGION) -> RegionError:
 
 
 def test_severity_follows_declared_order() -> None:
-    """ERROR > MISSING > DISABLED > STALE > EMPTY > OK by ``severity``."""
+    """ERROR > MISSING > DISABLED > STALE > EMPTY > STOPPED > PENDING > PAUSED > SKIPPED > OK."""
     severities = [status.severity for status in SEVERITY_ORDER]
     assert severities == sorted(severities, reverse=True)
     assert len(set(severities)) == len(SEVERITY_ORDER)
@@ -92,9 +98,18 @@ def test_every_pair_is_ordered(worse: Status, better: Status) -> None:
 
 
 @pytest.mark.parametrize("status", list(Status))
-def test_failing_is_everything_but_ok(status: Status) -> None:
-    """``failing`` is False for OK only."""
-    assert status.failing is (status is not Status.OK)
+def test_failing_statuses_are_error_to_empty(status: Status) -> None:
+    """``failing`` holds for ERROR to EMPTY only; every status but OK is ``listed``."""
+    assert status.failing is (status in FAILING)
+    assert status.listed is (status is not Status.OK)
+
+
+def test_lifecycle_statuses_rank_below_every_failing_one() -> None:
+    """A lifecycle status never hides a failing check: each failing status is more severe."""
+    lifecycle = [s for s in Status if s.listed and not s.failing]
+    assert lifecycle == [Status.STOPPED, Status.PENDING, Status.PAUSED, Status.SKIPPED]
+    assert min(s.severity for s in FAILING) > max(s.severity for s in lifecycle)
+    assert min(s.severity for s in lifecycle) > Status.OK.severity
 
 
 @pytest.mark.parametrize(
@@ -131,7 +146,8 @@ def test_worst_accepts_a_generator() -> None:
         [],
         [Status.OK],
         [Status.OK, Status.OK, Status.STALE],
-        [Status.ERROR, Status.MISSING, Status.DISABLED, Status.STALE, Status.EMPTY, Status.OK],
+        list(Status),
+        [Status.PENDING, Status.PAUSED, Status.OK, Status.STOPPED, Status.SKIPPED],
         [Status.EMPTY] * 4 + [Status.OK] * 3,
     ],
 )
@@ -140,7 +156,7 @@ def test_summary_counts(statuses: list[Status]) -> None:
     report = make_report(*(row(f"t{i}", status) for i, status in enumerate(statuses)))
     summary = report.summary
     assert summary.tenants == len(statuses)
-    assert summary.failing == sum(1 for status in statuses if status is not Status.OK)
+    assert summary.failing == sum(1 for status in statuses if status in FAILING)
     assert summary.regions_failed == 0
     assert list(summary.by_status) == SEVERITY_ORDER
     assert summary.by_status == {status: statuses.count(status) for status in SEVERITY_ORDER}
@@ -175,8 +191,52 @@ def test_report_failing(statuses: list[Status], errors: int, failing: bool) -> N
 
 @pytest.mark.parametrize("status", list(Status))
 def test_tenant_report_failing_follows_status(status: Status) -> None:
-    """``TenantReport.failing`` is its status's ``failing``."""
+    """``TenantReport.failing`` is its status's ``failing`` unless set, and lands in the JSON."""
     assert row("a", status).failing is status.failing
+    assert row("a", status).model_dump(mode="json")["failing"] is status.failing
+
+
+def test_stopped_row_can_be_made_failing() -> None:
+    """A STOPPED row may be marked failing (BACKUPWATCH_STOPPED_IS_FAILING); it then counts."""
+    stopped = row("a", Status.STOPPED).model_copy(update={"failing": True})
+    rebuilt = TenantReport.model_validate(stopped.model_dump())
+    assert rebuilt.failing
+    report = make_report(rebuilt, row("b"))
+    assert report.failing
+    assert report.summary.failing == 1
+    assert not make_report(row("a", Status.STOPPED), row("b")).failing
+
+
+@pytest.mark.parametrize("status", [s for s in Status if s.failing])
+def test_a_failing_status_cannot_be_marked_not_failing(status: Status) -> None:
+    """``failing=False`` on a failing status is rejected, as is ``failing=True`` on OK."""
+    data = row("a", status).model_dump()
+    with pytest.raises(ValidationError):
+        TenantReport.model_validate({**data, "failing": False})
+    with pytest.raises(ValidationError):
+        TenantReport.model_validate({**row("a").model_dump(), "failing": True})
+
+
+def test_tenant_defaults_describe_a_plain_instance() -> None:
+    """New Tenant fields default to a plain DB instance with every check and no pause."""
+    tenant = Tenant(
+        name="db1",
+        db_instance_identifier="db1",
+        region=REGION,
+        max_age_hours=24,
+        min_object_bytes=1,
+    )
+    assert (tenant.kind, tenant.identifier, tenant.key) == (
+        "instance",
+        "db1",
+        (REGION, "instance", "db1"),
+    )
+    assert tenant.wants(Check.RDS)
+    assert tenant.wants(Check.S3)
+    assert (tenant.paused_until, tenant.runbook, tenant.created_at) == (None, None, None)
+    s3_only = tenant.model_copy(update={"checks": (Check.S3,)})
+    assert not s3_only.wants(Check.RDS)
+    assert s3_only.wants(Check.S3)
 
 
 # --- Frozen models ----------------------------------------------------------------------------

@@ -114,5 +114,6 @@ def test_every_rds_request_of_a_run_takes_a_token(
         retrier=retrier,
     )
 
-    assert len(taken) == len(rds_sent) == 2  # DescribeDBInstances + DescribeDBSnapshots
+    # DescribeDBInstances, DescribeDBClusters, DescribeDBSnapshots (no cluster: no cluster listing)
+    assert len(taken) == len(rds_sent) == 3
     assert len(sleep.waits) >= 1  # burst 1: the second request waited (on the fake sleep)

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from backupwatch import Settings, Tenant, load_settings
+from backupwatch import Check, Settings, Tenant, load_settings
 from backupwatch.config import SeedInstance
 from backupwatch.tenancy import (
+    TAG_CHECKS,
     TAG_MAX_AGE_HOURS,
+    TAG_MIN_OBJECT_BYTES,
+    TAG_PAUSED_UNTIL,
+    TAG_RUNBOOK,
     TAG_S3_PREFIX,
+    Resource,
     tenant_from_instance,
+    tenant_from_resource,
     tenant_not_found,
 )
 
@@ -371,3 +378,191 @@ def test_not_found_seed_folder_needs_no_account_id() -> None:
     result = tenant_not_found(seed("db1-backups/"), settings=settings, regions_searched=[REGION])
     assert result.s3_prefix == "db1-backups/"
     assert len(result.problems) == 1
+
+
+# --- lifecycle facts and policy tags (issue #5) ---------------------------------------------------
+
+
+def resource_tenant(resource: Resource, **variables: str) -> Tenant:
+    result = tenant_from_resource(resource, settings=settings_with(**variables))
+    assert result is not None
+    return result
+
+
+def test_resource_facts_are_copied_onto_the_tenant() -> None:
+    """Kind, cluster, members, engine, status, creation and PITR times come from the Describe."""
+    created = datetime(2026, 11, 1, tzinfo=UTC)
+    restorable = datetime(2026, 11, 27, 6, 55, tzinfo=UTC)
+    cluster = resource_tenant(
+        Resource(
+            identifier="aurora-acme",
+            region=REGION,
+            tags={TENANT_TAG: "acme"},
+            backup_retention_period=14,
+            kind="cluster",
+            members=("aurora-acme-1", "aurora-acme-2"),
+            engine="aurora-postgresql",
+            status="available",
+            created_at=created,
+            latest_restorable_time=restorable,
+        )
+    )
+    assert (cluster.kind, cluster.identifier, cluster.db_instance_identifier) == (
+        "cluster",
+        "aurora-acme",
+        "aurora-acme",
+    )
+    assert cluster.members == ("aurora-acme-1", "aurora-acme-2")
+    assert (cluster.engine, cluster.resource_status) == ("aurora-postgresql", "available")
+    assert (cluster.created_at, cluster.latest_restorable_time) == (created, restorable)
+    assert cluster.backup_retention_period == 14
+    assert cluster.s3_prefix == "acme-backups/"
+    replica = resource_tenant(
+        Resource(
+            identifier="db-r",
+            region=REGION,
+            tags={TENANT_TAG: ""},
+            backup_retention_period=0,
+            read_replica_source="db-src",
+            db_cluster_identifier=None,
+        )
+    )
+    assert (replica.kind, replica.read_replica_source, replica.name) == (
+        "instance",
+        "db-src",
+        "db-r",
+    )
+
+
+def test_tenant_from_instance_still_makes_a_plain_instance() -> None:
+    """The old keyword API gives an instance with no lifecycle facts and every check."""
+    result = found({TENANT_TAG: "acme"})
+    assert (result.kind, result.created_at, result.checks, result.paused_until) == (
+        "instance",
+        None,
+        None,
+        None,
+    )
+
+
+@pytest.mark.parametrize(("value", "expected"), [("0", 0), (" 1048576 ", 1048576), ("1", 1)])
+def test_min_object_bytes_tag_overrides_the_setting(value: str, expected: int) -> None:
+    """backupwatch:min-object-bytes replaces BACKUPWATCH_MIN_OBJECT_BYTES for this tenant."""
+    result = found({TENANT_TAG: "acme", TAG_MIN_OBJECT_BYTES: value})
+    assert result.min_object_bytes == expected
+    assert result.problems == ()
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "1MB", "", "lots"])
+def test_malformed_min_object_bytes_tag_is_a_problem(value: str) -> None:
+    """A bad min-object-bytes tag is a problem naming it; the setting's minimum applies."""
+    settings = settings_with(BACKUPWATCH_MIN_OBJECT_BYTES="512")
+    result = found({TENANT_TAG: "acme", TAG_MIN_OBJECT_BYTES: value}, settings=settings)
+    assert result.min_object_bytes == 512
+    (problem,) = result.problems
+    assert f"{TAG_MIN_OBJECT_BYTES}={value!r}" in problem
+    assert "512 B" in problem
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("s3", (Check.S3,)),
+        ("rds", (Check.RDS,)),
+        ("rds s3", (Check.RDS, Check.S3)),
+        ("s3+rds", (Check.RDS, Check.S3)),
+        ("s3/rds", (Check.RDS, Check.S3)),
+        (" s3 ", (Check.S3,)),
+        ("s3,s3", (Check.S3,)),
+    ],
+)
+def test_checks_tag_narrows_the_checks(value: str, expected: tuple[Check, ...]) -> None:
+    """backupwatch:checks picks a subset of the run's checks (commas are not allowed in RDS
+    tag values, so a space, + or / separates too); the order is the run's."""
+    result = found({TENANT_TAG: "acme", TAG_CHECKS: value})
+    assert result.checks == expected
+    assert result.problems == ()
+    assert result.notes == ()
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [("s3 ebs", "unknown check 'ebs'"), ("", "names no check"), ("S3", "unknown check 'S3'")],
+)
+def test_malformed_checks_tag_is_a_problem_and_keeps_every_check(value: str, why: str) -> None:
+    """Unknown names (or none) are a problem; the tenant is checked with every check."""
+    result = found({TENANT_TAG: "acme", TAG_CHECKS: value})
+    assert result.checks is None
+    (problem,) = result.problems
+    assert f"{TAG_CHECKS}={value!r}" in problem
+    assert why in problem
+
+
+def test_checks_tag_asking_for_a_check_the_run_does_not_make() -> None:
+    """A known check the run does not make is a note; one that leaves nothing is a problem."""
+    settings = settings_with(BACKUPWATCH_CHECKS="s3")
+    both = found({TENANT_TAG: "acme", TAG_CHECKS: "rds s3"}, settings=settings)
+    assert both.checks == (Check.S3,)
+    assert both.problems == ()
+    (note,) = both.notes
+    assert "asks for rds" in note
+    only_rds = found({TENANT_TAG: "acme", TAG_CHECKS: "rds"}, settings=settings)
+    assert only_rds.checks is None
+    (problem,) = only_rds.problems
+    assert "leaves no check to run" in problem
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-12-01", datetime(2026, 12, 1, tzinfo=UTC)),
+        ("2026-12-01T09:30", datetime(2026, 12, 1, 9, 30, tzinfo=UTC)),
+        ("2026-12-01T09:30:00Z", datetime(2026, 12, 1, 9, 30, tzinfo=UTC)),
+        ("2026-12-01 10:30+01:00", datetime(2026, 12, 1, 9, 30, tzinfo=UTC)),
+        (" 2026-12-01 ", datetime(2026, 12, 1, tzinfo=UTC)),
+    ],
+)
+def test_paused_until_tag_is_parsed(value: str, expected: datetime) -> None:
+    """An ISO date means 00:00 UTC that day; a time without offset is UTC."""
+    result = found({TENANT_TAG: "acme", TAG_PAUSED_UNTIL: value})
+    assert result.paused_until == expected
+    assert result.paused_until is not None
+    assert result.paused_until.tzinfo is not None
+    assert result.problems == ()
+
+
+@pytest.mark.parametrize("value", ["next week", "", "2026-13-01", "01/12/2026", "tomorrow"])
+def test_unparsable_paused_until_is_a_problem_not_a_pause(value: str) -> None:
+    """An unparsable pause is never honoured: it is a problem and the tenant is not paused."""
+    result = found({TENANT_TAG: "acme", TAG_PAUSED_UNTIL: value})
+    assert result.paused_until is None
+    (problem,) = result.problems
+    assert f"{TAG_PAUSED_UNTIL}={value!r}" in problem
+    assert "not paused" in problem
+
+
+@pytest.mark.parametrize(
+    "value", ["https://wiki.example.com/runbooks/acme", " http://x.example/r "]
+)
+def test_runbook_tag_is_kept(value: str) -> None:
+    """backupwatch:runbook keeps an http(s) URL for the digest."""
+    result = found({TENANT_TAG: "acme", TAG_RUNBOOK: value})
+    assert result.runbook == value.strip()
+    assert result.problems == ()
+
+
+@pytest.mark.parametrize("value", ["", "wiki/acme", "ftp://x.example/r", "https://"])
+def test_malformed_runbook_tag_is_a_problem(value: str) -> None:
+    """A runbook that is not an http(s) URL is a problem; none is shown."""
+    result = found({TENANT_TAG: "acme", TAG_RUNBOOK: value})
+    assert result.runbook is None
+    (problem,) = result.problems
+    assert TAG_RUNBOOK in problem
+
+
+def test_new_tags_make_no_one_a_tenant() -> None:
+    """Policy tags alone, without the tenant tag, do not make a tenant."""
+    assert (
+        tenant({TAG_CHECKS: "s3", TAG_PAUSED_UNTIL: "2026-12-01", TAG_RUNBOOK: "https://x.example"})
+        is None
+    )
