@@ -16,6 +16,7 @@ from backupwatch.config import parse_bool
 from backupwatch.deadline import Deadline
 
 from ._pipeline import run
+from .metrics import RunTelemetry
 
 logger = logging.getLogger("backupwatch")
 
@@ -34,12 +35,14 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     checks stop ``BACKUPWATCH_PUBLISH_RESERVE_SECONDS`` before it, unchecked tenants are
     reported as ``ERROR``, and the digest is still published.
     """
+    telemetry = RunTelemetry.start(context, os.environ)
     logging.getLogger("backupwatch").setLevel(logging.INFO)
     settings = load_settings(os.environ, dry_run=_dry_run(event))
-    outcome = run(settings, deadline=_deadline(context))
+    outcome = run(settings, deadline=_deadline(context), session=telemetry.session())
     # The digest is out: nothing from here on may raise, or an async retry would send it twice.
     try:
         result = outcome.summary()
+        telemetry.finish(outcome.report, result)  # never raises
         logger.info("backupwatch run done: %s", result)
     except Exception:  # pragma: no cover - defensive: summary() is pure and total
         logger.exception("could not summarise a run whose digest was published")
