@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import SeedInstance, Settings
 from .errors import AwsCallError
-from .models import RegionError, Tenant
+from .models import Kind, RegionError, Tenant
 from .pagination import pages
 from .retry import Retrier
 from .tenancy import Resource, tenant_from_resource, tenant_not_found
@@ -41,6 +41,9 @@ class Discovery:
 
     tenants: tuple[Tenant, ...]
     region_errors: tuple[RegionError, ...] = field(default=())
+    expected_snapshots: Mapping[str, Mapping[Kind, int]] = field(default_factory=dict)
+    """Per region and kind, about how many automated snapshots exist (the sum of retention
+    days of every instance or cluster, tenant or not): what a bulk listing would have to read."""
 
 
 def list_instances(rds: RDSClient, retrier: Retrier) -> list[Mapping[str, Any]]:
@@ -95,6 +98,7 @@ def discover(
     found_seeds: set[str] = set()
     tenants: list[Tenant] = []
     region_errors: list[RegionError] = []
+    expected: dict[str, dict[Kind, int]] = {}
     for region in settings.regions:
         rds = rds_by_region[region]
         try:
@@ -116,6 +120,11 @@ def discover(
                     "DB instances were checked, DB clusters were not",
                 )
             )
+        expected[region] = {
+            # A cluster member's snapshots are its cluster's: counted once, as the cluster's.
+            "instance": sum(_retention(i) for i in instances if not i.get("DBClusterIdentifier")),
+            "cluster": sum(_retention(c) for c in clusters or []),
+        }
         found = _region_tenants(settings, region, instances, clusters, seeds, account_id=account_id)
         tenants.extend(found.tenants)
         found_seeds |= found.seeds
@@ -130,7 +139,14 @@ def discover(
                     account_id=account_id,
                 )
             )
-    return Discovery(tenants=tuple(tenants), region_errors=tuple(region_errors))
+    return Discovery(
+        tenants=tuple(tenants), region_errors=tuple(region_errors), expected_snapshots=expected
+    )
+
+
+def _retention(resource: Mapping[str, Any]) -> int:
+    """Retention days: about the number of automated snapshots RDS keeps (one a day)."""
+    return int(resource.get("BackupRetentionPeriod") or 0)
 
 
 @dataclass(frozen=True)

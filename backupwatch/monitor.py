@@ -22,7 +22,7 @@ from .deadline import Deadline
 from .discovery import discover
 from .errors import AwsCallError
 from .evaluation import error_result, judge_rds, judge_s3, tenant_report
-from .models import Check, CheckResult, Report, Status, Tenant, TenantReport
+from .models import Check, CheckResult, Kind, Report, Status, Tenant, TenantReport
 from .ratelimit import TokenBucket
 from .rds_evidence import (
     newest_automated_cluster_snapshots,
@@ -115,6 +115,7 @@ def check_tenants(
                 now,
                 deadline,
                 settings,
+                found.expected_snapshots,
             )
             if Check.RDS in settings.checks
             else None
@@ -193,6 +194,7 @@ def _rds_results(
     now: datetime,
     deadline: Deadline | None,
     settings: Settings,
+    expected_snapshots: Mapping[str, Mapping[Kind, int]],
 ) -> dict[TenantKey, CheckResult]:
     """RDS verdict per tenant, from one bulk snapshot listing per region and kind (instance,
     cluster) that has tenants; the verdict itself (lifecycle, then freshness) is ``judge_rds``."""
@@ -215,6 +217,7 @@ def _rds_results(
             members,
             instances=newest_automated_snapshots,  # looked up here, so tests can replace them
             clusters=newest_automated_cluster_snapshots,
+            expected=expected_snapshots.get(region),
         )
         for failed in lookup.errors.values():
             logger.error("rds evidence for %s failed: %s", region, failed)

@@ -6,15 +6,21 @@ account and region, shared with every other tool. Clusters (Aurora, Multi-AZ DB 
 the same treatment with ``rds:DescribeDBClusterSnapshots``. Only snapshots in state
 ``available`` count; manual snapshots never do (they are not proof the schedule works).
 
+When a region holds many more snapshots than it has tenants (three tenants in an account of
+5,000 instances), one filtered call per tenant is cheaper than the bulk listing; the choice is
+made per region and kind from the snapshot count that discovery expects (``expected``).
+
 Member instances of a cluster are never looked up: real Aurora gives them no snapshots of their
 own (moto does), and their backups are the cluster's.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .errors import AwsCallError
@@ -29,14 +35,19 @@ PAGE_SIZE = 100
 
 
 def newest_automated_snapshots(
-    rds: RDSClient, retrier: Retrier, instance_ids: Collection[str]
+    rds: RDSClient,
+    retrier: Retrier,
+    instance_ids: Collection[str],
+    expected: int | None = None,
 ) -> dict[str, SnapshotInfo]:
     """Map instance identifier -> its newest available automated snapshot, for ``instance_ids``.
 
-    Instances without one are absent from the result. Raises ``AwsCallError`` when a page
-    fails for good.
+    ``expected`` is how many automated snapshots the region holds (about the sum of every
+    instance's retention days); when fewer calls per instance than bulk pages would do, each
+    instance is listed on its own. Instances without a snapshot are absent from the result.
+    Raises ``AwsCallError`` when a page fails for good.
     """
-    return _newest(
+    return _listing(
         retrier,
         "rds:DescribeDBSnapshots",
         rds.describe_db_snapshots,
@@ -44,18 +55,22 @@ def newest_automated_snapshots(
         owner="DBInstanceIdentifier",
         snapshot_id="DBSnapshotIdentifier",
         wanted=instance_ids,
+        expected=expected,
     )
 
 
 def newest_automated_cluster_snapshots(
-    rds: RDSClient, retrier: Retrier, cluster_ids: Collection[str]
+    rds: RDSClient,
+    retrier: Retrier,
+    cluster_ids: Collection[str],
+    expected: int | None = None,
 ) -> dict[str, SnapshotInfo]:
     """Map cluster identifier -> its newest available automated cluster snapshot.
 
-    Clusters without one are absent from the result. Raises ``AwsCallError`` when a page fails
-    for good.
+    ``expected`` as for ``newest_automated_snapshots``. Clusters without one are absent from
+    the result. Raises ``AwsCallError`` when a page fails for good.
     """
-    return _newest(
+    return _listing(
         retrier,
         "rds:DescribeDBClusterSnapshots",
         rds.describe_db_cluster_snapshots,
@@ -63,7 +78,38 @@ def newest_automated_cluster_snapshots(
         owner="DBClusterIdentifier",
         snapshot_id="DBClusterSnapshotIdentifier",
         wanted=cluster_ids,
+        expected=expected,
     )
+
+
+def per_tenant_is_cheaper(tenants: int, expected: int | None) -> bool:
+    """One call per tenant beats ``ceil(expected / 100)`` bulk pages only when there are fewer.
+
+    Unknown ``expected`` keeps the bulk listing, whose cost never grows with tenants.
+    """
+    return expected is not None and tenants < max(1, math.ceil(expected / PAGE_SIZE))
+
+
+def _listing(
+    retrier: Retrier,
+    operation: str,
+    call: Callable[..., Mapping[str, Any]],
+    *,
+    items: str,
+    owner: str,
+    snapshot_id: str,
+    wanted: Collection[str],
+    expected: int | None,
+) -> dict[str, SnapshotInfo]:
+    """The bulk listing, or one listing filtered by owner per wanted owner when cheaper."""
+    shape = {"items": items, "owner": owner, "snapshot_id": snapshot_id}
+    if not per_tenant_is_cheaper(len(wanted), expected):
+        return _newest(retrier, operation, call, wanted=wanted, **shape)
+    newest: dict[str, SnapshotInfo] = {}
+    for identifier in sorted(wanted):
+        one = partial(call, **{owner: identifier})
+        newest.update(_newest(retrier, operation, one, wanted={identifier}, **shape))
+    return newest
 
 
 @dataclass(frozen=True)
@@ -88,8 +134,8 @@ def needs_snapshot(tenant: Tenant) -> bool:
     )
 
 
-Listing = Callable[["RDSClient", Retrier, Collection[str]], dict[str, SnapshotInfo]]
-"""One bulk listing: identifiers in, newest snapshot per identifier out."""
+Listing = Callable[["RDSClient", Retrier, Collection[str], int | None], dict[str, SnapshotInfo]]
+"""One listing: identifiers (and the region's expected snapshot count) in, newest out."""
 
 
 def newest_snapshots(
@@ -99,6 +145,7 @@ def newest_snapshots(
     *,
     instances: Listing = newest_automated_snapshots,
     clusters: Listing = newest_automated_cluster_snapshots,
+    expected: Mapping[Kind, int] | None = None,
 ) -> SnapshotLookup:
     """The newest automated snapshot of every tenant of one region; raises no ``AwsCallError``.
 
@@ -116,7 +163,7 @@ def newest_snapshots(
     errors: dict[Kind, AwsCallError] = {}
     for kind, identifiers in wanted.items():
         try:
-            found = listings[kind](rds, retrier, identifiers)
+            found = listings[kind](rds, retrier, identifiers, (expected or {}).get(kind))
         except AwsCallError as error:
             errors[kind] = error
             continue
