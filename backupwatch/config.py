@@ -21,6 +21,10 @@ from .naming import DEFAULT_TEMPLATE, as_folder, template_fields
 
 DEFAULT_TENANT_TAG = "backupwatch:tenant"
 
+MAX_HOURS = 87_600.0
+"""Ten years: the longest window, grace or lag accepted. Beyond about 2.4e10 hours Python's
+``timedelta`` overflows, and a window of decades means the check is off, not configured."""
+
 _SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 # Lenient on purpose: legacy us-east-1 buckets may have capitals and underscores.
@@ -56,7 +60,7 @@ class Settings(BaseModel):
     s3_bucket: str | None = None
     tenant_tag: str = Field(default=DEFAULT_TENANT_TAG, min_length=1, max_length=128)
     prefix_template: str = DEFAULT_TEMPLATE
-    max_age_hours: float = Field(default=24.0, gt=0, allow_inf_nan=False)
+    max_age_hours: float = Field(default=24.0, gt=0, le=MAX_HOURS, allow_inf_nan=False)
     min_object_bytes: int = Field(default=1, ge=0)
     checks: tuple[Check, ...] = (Check.RDS, Check.S3)
     regions: tuple[str, ...]
@@ -75,9 +79,9 @@ class Settings(BaseModel):
     """strftime layout of the dated part of keys after the prefix (``%Y/%m/%d/``), or None."""
 
     # Tenant lifecycle: see docs/evidence.md.
-    new_tenant_grace_hours: float = Field(default=2.0, ge=0, allow_inf_nan=False)
+    new_tenant_grace_hours: float = Field(default=2.0, ge=0, le=MAX_HOURS, allow_inf_nan=False)
     stopped_is_failing: bool = False
-    pitr_max_lag_hours: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    pitr_max_lag_hours: float = Field(default=1.0, gt=0, le=MAX_HOURS, allow_inf_nan=False)
 
     @field_validator("sns_topic_arn")
     @classmethod

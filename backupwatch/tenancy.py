@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .config import SeedInstance, Settings
+from .config import MAX_HOURS, SeedInstance, Settings
 from .models import Check, Kind, Tenant
 from .naming import as_folder, render_prefix, template_fields
 
@@ -128,6 +128,11 @@ def tenant_from_resource(
             problems.append(
                 f"tag {TAG_MAX_AGE_HOURS}={tags[TAG_MAX_AGE_HOURS]!r} is not a positive number "
                 f"of hours; checked with the default {settings.max_age_hours:g} h"
+            )
+        elif parsed > MAX_HOURS:
+            problems.append(
+                f"tag {TAG_MAX_AGE_HOURS}={tags[TAG_MAX_AGE_HOURS]!r} is more than {MAX_HOURS:g} "
+                f"hours (10 years); checked with the default {settings.max_age_hours:g} h"
             )
         else:
             max_age_hours = parsed

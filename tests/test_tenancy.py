@@ -269,7 +269,8 @@ def test_max_age_tag_overrides_the_window(value: str, expected: float) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["abc", "-1", "0", "-0", "nan", "inf", "-inf", "1e400", "", " ", "24h"]
+    "value",
+    ["abc", "-1", "0", "-0", "nan", "inf", "-inf", "1e400", "", " ", "24h", "1e11", "87601"],
 )
 def test_malformed_max_age_tag_is_a_problem_and_keeps_the_default(value: str) -> None:
     """A malformed max-age-hours tag is a problem naming tag and value; the default applies."""
