@@ -310,3 +310,43 @@ def test_cli_refuses_a_timeout_that_leaves_no_time_to_check(
     err = capsys.readouterr().err
     assert "timeout" in err
     assert value in err
+
+
+def test_a_deadline_after_discovery_stops_before_the_snapshot_listing(
+    world: World, fake_time: FakeTime, retrier: Retrier
+) -> None:
+    """120 tenants: 2 instance pages and 1 cluster page use the 3 s. No snapshot page is
+    asked for; every RDS check says it was not checked, and every tenant is still listed."""
+    names = tenants(world, 120, fake_time)
+    settings = load(env_for(BACKUPWATCH_CHECKS="rds"))
+    deadline = Deadline.after(3, monotonic=fake_time)
+
+    report = check_tenants(
+        settings, session=world.session, clock=lambda: NOW, retrier=retrier, deadline=deadline
+    )
+
+    assert [row.tenant for row in report.tenants] == names
+    assert {row.checks["rds"].reason for row in report.tenants} == {NOT_CHECKED}
+    assert fake_time.requests == 3
+
+
+def test_a_listing_stops_between_pages_at_the_deadline(sleep: RecordingSleep) -> None:
+    """Page 1 of a listing uses the last second: page 2 is never requested."""
+    from backupwatch.pagination import pages
+
+    time = FakeTime()
+    requested: list[str | None] = []
+
+    def list_page(**params: Any) -> dict[str, Any]:
+        requested.append(params.get("Marker"))
+        time.now += 1
+        return {"Items": [1], "Marker": f"page-{len(requested) + 1}"}
+
+    retrier = Retrier(sleep=sleep, deadline=Deadline.after(1, monotonic=time))
+    listing = pages(
+        retrier, "rds:DescribeDBSnapshots", list_page, token_in="Marker", token_out="Marker"
+    )
+    with pytest.raises(AwsCallError) as stopped:
+        list(listing)
+    assert requested == [None]
+    assert stopped.value.short == "time budget exhausted before rds:DescribeDBSnapshots"
