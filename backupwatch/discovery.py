@@ -15,7 +15,7 @@ so a member instance is never a tenant of its own:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -48,17 +48,7 @@ class Discovery:
 
 def list_instances(rds: RDSClient, retrier: Retrier) -> list[Mapping[str, Any]]:
     """Every DB instance in the client's region, all pages."""
-    instances: list[Mapping[str, Any]] = []
-    for page in pages(
-        retrier,
-        "rds:DescribeDBInstances",
-        rds.describe_db_instances,
-        token_in="Marker",
-        token_out="Marker",
-        MaxRecords=PAGE_SIZE,
-    ):
-        instances.extend(page.get("DBInstances", []))
-    return instances
+    return _every(retrier, "rds:DescribeDBInstances", rds.describe_db_instances, "DBInstances")
 
 
 def list_clusters(rds: RDSClient, retrier: Retrier) -> list[Mapping[str, Any]]:
@@ -67,17 +57,19 @@ def list_clusters(rds: RDSClient, retrier: Retrier) -> list[Mapping[str, Any]]:
     Listed even where no instance names a cluster: an Aurora Serverless v1 cluster has no
     instances at all.
     """
-    clusters: list[Mapping[str, Any]] = []
+    return _every(retrier, "rds:DescribeDBClusters", rds.describe_db_clusters, "DBClusters")
+
+
+def _every(
+    retrier: Retrier, operation: str, call: Callable[..., Mapping[str, Any]], items: str
+) -> list[Mapping[str, Any]]:
+    """Every item of an RDS ``Describe*`` listing, all pages (``Marker`` in and out)."""
+    found: list[Mapping[str, Any]] = []
     for page in pages(
-        retrier,
-        "rds:DescribeDBClusters",
-        rds.describe_db_clusters,
-        token_in="Marker",
-        token_out="Marker",
-        MaxRecords=PAGE_SIZE,
+        retrier, operation, call, token_in="Marker", token_out="Marker", MaxRecords=PAGE_SIZE
     ):
-        clusters.extend(page.get("DBClusters", []))
-    return clusters
+        found.extend(page.get(items, []))
+    return found
 
 
 def discover(

@@ -12,7 +12,7 @@ one key to learn whether older ones exist: two calls per tenant, whatever the hi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,15 +31,7 @@ def newest_objects(
 
     Raises ``AwsCallError`` when a page fails for good (``NoSuchBucket``, ``AccessDenied``...).
     """
-    listing = pages(
-        retrier,
-        "s3:ListBucket",
-        s3.list_objects_v2,
-        token_in="ContinuationToken",
-        token_out="NextContinuationToken",
-        Bucket=bucket,
-        Prefix=prefix,
-    )
+    listing = _listing(s3, retrier, bucket=bucket, prefix=prefix)
     return _newest(listing, bucket=bucket, prefix=prefix, min_object_bytes=min_object_bytes)
 
 
@@ -64,16 +56,7 @@ def newest_dated_objects(
     ``MaxKeys=1`` tells whether older keys exist (``STALE``, age unknown) or none (``MISSING``).
     """
     start_after = prefix + (since.astimezone(UTC) - DATE_MARGIN).strftime(date_layout)
-    recent = pages(
-        retrier,
-        "s3:ListBucket",
-        s3.list_objects_v2,
-        token_in="ContinuationToken",
-        token_out="NextContinuationToken",
-        Bucket=bucket,
-        Prefix=prefix,
-        StartAfter=start_after,
-    )
+    recent = _listing(s3, retrier, bucket=bucket, prefix=prefix, StartAfter=start_after)
     evidence = _newest(recent, bucket=bucket, prefix=prefix, min_object_bytes=min_object_bytes)
     evidence = evidence.model_copy(update={"listed_after": start_after})
     if evidence.newest_countable is not None:
@@ -84,6 +67,22 @@ def newest_dated_objects(
     )
     older = [item for item in first.get("Contents", []) if item["Key"] <= start_after]
     return evidence.model_copy(update={"unread_older_objects": bool(older)})
+
+
+def _listing(
+    s3: S3Client, retrier: Retrier, *, bucket: str, prefix: str, **extra: Any
+) -> Iterator[Mapping[str, Any]]:
+    """The pages of ``ListObjectsV2`` under ``prefix``, each page retried on its own."""
+    return pages(
+        retrier,
+        "s3:ListBucket",
+        s3.list_objects_v2,
+        token_in="ContinuationToken",
+        token_out="NextContinuationToken",
+        Bucket=bucket,
+        Prefix=prefix,
+        **extra,
+    )
 
 
 def _newest(

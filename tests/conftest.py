@@ -6,9 +6,13 @@ No test reaches the network or a real account: ``aws`` sets fake credentials and
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -26,6 +30,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from backupwatch import Retrier
 
@@ -578,3 +583,30 @@ def patch_env() -> Iterator[Callable[[dict[str, str]], None]]:
     yield apply
     for patcher in reversed(patches):
         patcher.stop()
+
+
+@contextmanager
+def running_moto_server() -> Iterator[str]:
+    """A moto server on a free local port, for tests where botocore's HTTP path matters.
+
+    Every botocore session meanwhile shares one model loader (handlers build their own
+    sessions): parsing the service JSON once, not once per session, halves the runtime.
+    """
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    loader = botocore.loaders.create_loader()
+    moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", lambda *_args, **_kwargs: loader)
+        moto_server.start()
+        host, port = moto_server.get_host_and_port()
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            moto_server.stop()
+
+
+def reset_moto_server(url: str) -> None:
+    """Empty every backend of the server at ``url``: one server, a clean world per test."""
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.load(response) == {"status": "ok"}

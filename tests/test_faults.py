@@ -13,9 +13,7 @@ docs/reliability.md is the operator's view of this file.
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.request
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,13 +21,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from backupwatch import (
     Check,
@@ -66,6 +61,8 @@ from .conftest import (
     env_for,
     hours_ago,
     prefix_is,
+    reset_moto_server,
+    running_moto_server,
     use_fake_env,
 )
 
@@ -728,24 +725,11 @@ def test_whole_pipeline_publishes_once_through_throttling(world: World, retrier:
 # --- over HTTP: botocore's own HTTP and retry layers in the loop -----------------------------
 
 
-def _reset(url: str) -> None:
-    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert json.load(response) == {"status": "ok"}
-
-
 @pytest.fixture(scope="class")
 def server() -> Iterator[str]:
-    """One moto server for the class, on a free local port (see tests/test_http_path.py)."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    loader = botocore.loaders.create_loader()
-    moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(botocore.session, "create_loader", lambda *_args, **_kwargs: loader)
-        moto_server.start()
-        host, port = moto_server.get_host_and_port()
-        yield f"http://{host}:{port}"
-        moto_server.stop()
+    """One moto server for the class, on a free local port."""
+    with running_moto_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="class")
@@ -753,7 +737,7 @@ def http_seeded(server: str) -> str:
     """The server, reset once and seeded over HTTP with the drill's fresh tenants (acme, globex
     in one region; wayne in the other). Once per class: checking only reads, and publishing
     adds nothing a check reads. Times are real: everything was written just now."""
-    _reset(server)
+    reset_moto_server(server)
     with pytest.MonkeyPatch.context() as patch:
         use_fake_env(patch)
         patch.setenv("AWS_ENDPOINT_URL", server)

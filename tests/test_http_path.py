@@ -7,24 +7,27 @@ old evidence is created under time-machine (which moves the server thread's cloc
 from __future__ import annotations
 
 import json
-import logging
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-import botocore.loaders
-import botocore.session
 import pytest
 import time_machine
 from botocore.awsrequest import AWSResponse
-from moto.server import ThreadedMotoServer
 
 from backupwatch import Check, Retrier, Settings, Status, check_tenants, load_settings
 from handlers.daily_digest import lambda_handler
 
-from .conftest import ACCOUNT, BUCKET, REGION, TENANT_TAG, RecordingSleep
+from .conftest import (
+    ACCOUNT,
+    BUCKET,
+    REGION,
+    TENANT_TAG,
+    RecordingSleep,
+    reset_moto_server,
+    running_moto_server,
+)
 
 RDS_THROTTLE_BODY = (
     b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
@@ -32,34 +35,17 @@ RDS_THROTTLE_BODY = (
 )
 
 
-def _reset(url: str) -> None:
-    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert json.load(response) == {"status": "ok"}
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    """One moto server for the module, on a free local port.
-
-    Every botocore session of the module shares one model loader (the handler builds its own
-    sessions): parsing the service JSON once, not once per session, halves the runtime.
-    """
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    loader = botocore.loaders.create_loader()
-    moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(botocore.session, "create_loader", lambda *_args, **_kwargs: loader)
-        moto_server.start()
-        host, port = moto_server.get_host_and_port()
-        yield f"http://{host}:{port}"
-        moto_server.stop()
+    """One moto server for the module, on a free local port."""
+    with running_moto_server() as url:
+        yield url
 
 
 @pytest.fixture
 def endpoint(server: str, fake_env: None, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh server state; every boto3 client of the test talks to it."""
-    _reset(server)
+    reset_moto_server(server)
     monkeypatch.setenv("AWS_ENDPOINT_URL", server)
     return server
 
