@@ -1,0 +1,197 @@
+"""The benchmark's fake AWS: N tenants with a week of snapshots and a month of S3 objects.
+
+Seeded through moto's backends, not boto3: ``create_db_instance`` and ``put_object`` on the
+backend are ~60x faster than the same calls through boto3 (see notes/moto.md), which is the
+difference between seconds and many minutes at 10,000 tenants.
+
+Every tenant has a fate, fixed by its index, so both approaches must reach the same verdict
+counts and we can tell which is wrong when they do not (``expected_verdicts``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+TENANT_TAG = "backupwatch:tenant"
+BUCKET = "bench-backups"
+REGION = "us-east-1"
+DEFAULT_ACCOUNT = "123456789012"
+OBJECT_BYTES = 64
+"""Small on purpose: sizes do not change listing costs, and 300,000 keys must fit in RAM."""
+FRESH_HOURS = 1
+"""Age of the newest evidence of a healthy tenant."""
+STALE_HOURS = 50
+"""Age of the newest evidence of a stale one: older than the 24 h window."""
+
+
+class Fate(Enum):
+    """What the world did to a tenant's backups."""
+
+    OK = "ok"
+    S3_STALE = "s3-stale"
+    RDS_STALE = "rds-stale"
+    S3_MISSING = "s3-missing"
+
+    @property
+    def verdict(self) -> str:
+        """The tenant status a correct checker reports (the worst of its two checks)."""
+        return _VERDICTS[self]
+
+
+_VERDICTS = {
+    Fate.OK: "OK",
+    Fate.S3_STALE: "STALE",
+    Fate.RDS_STALE: "STALE",
+    Fate.S3_MISSING: "MISSING",
+}
+
+
+def fate(index: int) -> Fate:
+    """A few percent of unhealthy tenants, spread evenly, so the verdicts are not all OK."""
+    if index % 50 == 13:
+        return Fate.S3_MISSING
+    if index % 20 == 7:
+        return Fate.S3_STALE
+    if index % 40 == 21:
+        return Fate.RDS_STALE
+    return Fate.OK
+
+
+def tenant_name(index: int) -> str:
+    return f"t{index:05d}"
+
+
+def instance_id(index: int) -> str:
+    return f"db-{tenant_name(index)}"
+
+
+def prefix(index: int) -> str:
+    """The default template's folder, ``{tenant}-backups/``."""
+    return f"{tenant_name(index)}-backups/"
+
+
+def account_id() -> str:
+    """moto's account: ``MOTO_ACCOUNT_ID`` if set, else moto's default."""
+    return os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT)
+
+
+@dataclass(frozen=True)
+class WorldSpec:
+    """How big the world is and what its keys look like."""
+
+    tenants: int
+    now: datetime
+    """Aware UTC; every timestamp in the world is relative to it (so is the checks' clock)."""
+    snapshots_per_tenant: int = 7
+    objects_per_tenant: int = 30
+    date_layout: str | None = None
+    """``%Y/%m/%d/``: keys become ``{prefix}2026/11/26/backup.dump`` (one per day)."""
+
+    def expected_verdicts(self) -> dict[str, int]:
+        """Tenant verdict counts a correct checker must report for this world."""
+        return dict(Counter(fate(i).verdict for i in range(self.tenants)))
+
+    def object_key(self, index: int, day: int, at: datetime) -> str:
+        """The key of tenant ``index``'s backup from ``day`` days ago."""
+        if self.date_layout is None:
+            return f"{prefix(index)}backup-{day:04d}.dump"
+        return f"{prefix(index)}{at.strftime(self.date_layout)}backup.dump"
+
+
+def build_world(spec: WorldSpec) -> None:
+    """Create the bucket, the tenants' instances, snapshots and objects inside ``mock_aws``."""
+    _seed_rds(spec)
+    _seed_s3(spec)
+
+
+def _naive_utc(when: datetime) -> datetime:
+    """moto keeps naive UTC datetimes internally."""
+    return when.astimezone(UTC).replace(tzinfo=None)
+
+
+def _seed_rds(spec: WorldSpec) -> None:
+    from moto.rds.models import rds_backends
+
+    # moto refuses a snapshot once a backend holds MOTO_RDS_SNAPSHOT_LIMIT of them (default
+    # 1,000: SnapshotQuotaExceeded). Its SNAPSHOT_QUOTA property re-reads the variable on every
+    # create, so raising it here, before the first instance (each makes one snapshot), is
+    # enough: 10,000 tenants x 7 = 70,000 snapshots.
+    needed = spec.tenants * max(spec.snapshots_per_tenant, 1)
+    os.environ["MOTO_RDS_SNAPSHOT_LIMIT"] = str(max(needed * 2, 1000))
+    backend = rds_backends[account_id()][REGION]
+    created = _naive_utc(spec.now - timedelta(days=90))  # long past any new-tenant grace
+    for index in range(spec.tenants):
+        before = _minute()
+        database = backend.create_db_instance(_instance_kwargs(index))
+        stamps = {before, _minute()}
+        database.created = database.instance_create_time = created
+        _seed_snapshots(backend, spec, index, _creation_snapshot(backend, index, stamps))
+
+
+def _minute() -> str:
+    """moto names the snapshot it takes at creation after the current UTC minute."""
+    return datetime.now(UTC).strftime("%Y-%m-%d-%H-%M")
+
+
+def _creation_snapshot(backend: Any, index: int, stamps: set[str]) -> Any:
+    """The automated snapshot moto took when creating the instance (found by name, not by
+    scanning every snapshot, which would make seeding quadratic)."""
+    for stamp in stamps:
+        snapshot = backend.database_snapshots.get(f"rds:{instance_id(index)}-{stamp}")
+        if snapshot is not None:
+            return snapshot
+    raise RuntimeError(f"moto took no snapshot when creating {instance_id(index)}")
+
+
+def _instance_kwargs(index: int) -> dict[str, Any]:
+    """``create_db_instance`` kwargs, snake_case as moto's backend takes them."""
+    return {
+        "db_instance_identifier": instance_id(index),
+        "db_instance_class": "db.t4g.micro",
+        "engine": "postgres",
+        "allocated_storage": 20,
+        "master_username": "bench",
+        "master_user_password": "not-a-secret-1",
+        "backup_retention_period": 7,
+        "tags": [{"Key": TENANT_TAG, "Value": tenant_name(index)}],
+    }
+
+
+def _seed_snapshots(backend: Any, spec: WorldSpec, index: int, own: Any) -> None:
+    """One automated snapshot a day, newest first; moto's creation snapshot ``own`` is reused
+    as the newest (or removed when the spec asks for none)."""
+    identifier = instance_id(index)
+    if spec.snapshots_per_tenant == 0:
+        del backend.database_snapshots[own.db_snapshot_identifier]
+        return
+    newest_hours = STALE_HOURS if fate(index) is Fate.RDS_STALE else FRESH_HOURS
+    for day in range(spec.snapshots_per_tenant):
+        at = spec.now - timedelta(hours=newest_hours, days=day)
+        snapshot = (
+            own
+            if day == 0
+            else backend.create_auto_snapshot(identifier, f"rds:{identifier}-{at:%Y-%m-%d-%H-%M}")
+        )
+        snapshot.created = snapshot.original_snapshot_create_time = _naive_utc(at)
+
+
+def _seed_s3(spec: WorldSpec) -> None:
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[account_id()]["aws"]
+    backend.create_bucket(BUCKET, REGION)
+    body = b"\0" * OBJECT_BYTES
+    for index in range(spec.tenants):
+        tenant_fate = fate(index)
+        if tenant_fate is Fate.S3_MISSING:
+            continue
+        newest_hours = STALE_HOURS if tenant_fate is Fate.S3_STALE else FRESH_HOURS
+        for day in range(spec.objects_per_tenant):
+            at = spec.now - timedelta(hours=newest_hours, days=day)
+            key = backend.put_object(BUCKET, spec.object_key(index, day, at), body)
+            key.last_modified = _naive_utc(at)
