@@ -32,7 +32,7 @@ from botocore.exceptions import (
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from backupwatch import Retrier
+from backupwatch import Report, Retrier, check_tenants, load_settings
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -242,6 +242,16 @@ class World:
 @pytest.fixture
 def world(aws: None) -> World:
     return World()
+
+
+def run_check(world: World, retrier: Retrier, **variables: str) -> Report:
+    """``check_tenants`` on the world at NOW, with ``env_for(**variables)`` as the settings."""
+    return check_tenants(
+        load_settings(env_for(**variables)),
+        session=world.session,
+        clock=lambda: NOW,
+        retrier=retrier,
+    )
 
 
 def env_for(world_topic: str | None = None, **variables: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from backupwatch import Check, Report, Retrier, Status, check_tenants, load_settings
+from backupwatch import Check, Report, Retrier, Status, load_settings
 from backupwatch.digest import render_digest
 from backupwatch.discovery import discover
 from backupwatch.rds_evidence import (
@@ -22,7 +22,8 @@ from backupwatch.rds_evidence import (
 )
 from backupwatch.table import render_table
 
-from .conftest import ACCOUNT, NOW, REGION, TENANT_TAG, Faults, World, env_for, hours_ago
+from .conftest import ACCOUNT, REGION, TENANT_TAG, Faults, World, env_for, hours_ago
+from .conftest import run_check as run
 
 
 def _naive(when: datetime) -> datetime:
@@ -97,15 +98,6 @@ def drop_cluster_snapshots(identifier: str) -> None:
         k for k, s in backend.cluster_snapshots.items() if s.db_cluster_identifier == identifier
     ]:
         del backend.cluster_snapshots[key]
-
-
-def run(world: World, retrier: Retrier, **variables: str) -> Report:
-    return check_tenants(
-        load_settings(env_for(**variables)),
-        session=world.session,
-        clock=lambda: NOW,
-        retrier=retrier,
-    )
 
 
 def rows(report: Report) -> dict[str, Any]:

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from backupwatch import Report, Retrier, Status, check_tenants, load_settings, monitor
+from backupwatch import Retrier, Status, monitor
 from backupwatch.clients import s3_client
 
-from .conftest import NOW, World, env_for, hours_ago
+from .conftest import World, hours_ago
+from .conftest import run_check as run
 
 
 def tenants(world: World, count: int) -> list[str]:
@@ -24,15 +25,6 @@ def tenants(world: World, count: int) -> list[str]:
         world.instance(f"db-{i:03d}", tenant=name)
         world.put(f"{name}-backups/x.dump", hours_ago(1 if i % 3 else 30))
     return names
-
-
-def run(world: World, retrier: Retrier, **variables: str) -> Report:
-    return check_tenants(
-        load_settings(env_for(**variables)),
-        session=world.session,
-        clock=lambda: NOW,
-        retrier=retrier,
-    )
 
 
 def test_s3_listings_overlap(world: World, retrier: Retrier) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from backupwatch import Check, Report, Retrier, Settings, Status, check_tenants, load_settings
+from backupwatch import Check, Report, Retrier, Settings, Status, load_settings
 from backupwatch.digest import render_digest
 from backupwatch.evaluation import (
     first_backup_due,
@@ -23,6 +23,7 @@ from backupwatch.evaluation import (
 from backupwatch.models import CheckResult, ObjectInfo, S3Evidence, SnapshotInfo, Tenant
 
 from .conftest import ACCOUNT, BUCKET, NOW, REGION, World, env_for, hours_ago
+from .conftest import run_check as run
 
 H = timedelta(hours=1)
 PREFIX = "acme-backups/"
@@ -392,15 +393,6 @@ def restorable_times(monkeypatch: pytest.MonkeyPatch) -> dict[str, datetime]:
 
     monkeypatch.setattr(DBInstance, "latest_restorable_time", property(latest))
     return chosen
-
-
-def run(world: World, retrier: Retrier, **variables: str) -> Report:
-    return check_tenants(
-        load_settings(env_for(**variables)),
-        session=world.session,
-        clock=lambda: NOW,
-        retrier=retrier,
-    )
 
 
 def rows(report: Report) -> dict[str, Any]:

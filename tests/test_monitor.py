@@ -7,11 +7,7 @@ import pytest
 from backupwatch import Check, Report, Retrier, Status, check_tenants, load_settings
 
 from .conftest import BUCKET, NOW, OTHER_REGION, REGION, Faults, World, env_for, hours_ago
-
-
-def run(world: World, retrier: Retrier, **variables: str) -> Report:
-    settings = load_settings(env_for(**variables))
-    return check_tenants(settings, session=world.session, clock=lambda: NOW, retrier=retrier)
+from .conftest import run_check as run
 
 
 def by_name(report: Report) -> dict[str, object]:
