@@ -1,7 +1,8 @@
 """The ``backupwatch`` command: ``check`` against your AWS account, ``demo`` against a fake one.
 
-Exit codes: 0 every tenant OK; 1 something fails; 2 configuration or usage error; 3 the digest
-could not be published. ``--json`` prints only the report on stdout; logs go to stderr.
+Exit codes: 0 nothing fails (lifecycle statuses such as PENDING do not fail); 1 something
+fails; 2 configuration or usage error; 3 the digest could not be published. ``--json`` prints
+only the report on stdout; logs go to stderr.
 """
 
 from __future__ import annotations
