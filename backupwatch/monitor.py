@@ -138,7 +138,7 @@ def check_tenants(
     for index, tenant in enumerate(found.tenants):
         results: dict[Check, CheckResult] = {}
         if Check.RDS in settings.checks and tenant.wants(Check.RDS):
-            results[Check.RDS] = rds_results[_key(tenant)]
+            results[Check.RDS] = rds_results[tenant.key]
         if s3_results is not None and index in s3_results:
             results[Check.S3] = s3_results[index]
         rows.append(tenant_report(tenant, results, now=now, settings=settings))
@@ -163,7 +163,7 @@ def _rds_outcome(
         return pending.result()
     except Exception as error:
         logger.exception("rds check crashed")
-        return {_key(t): _crashed(Check.RDS, error) for t in tenants}
+        return {t.key: _crashed(Check.RDS, error) for t in tenants}
 
 
 def _s3_outcome(pending: Future[CheckResult]) -> CheckResult:
@@ -183,10 +183,6 @@ def _not_checked(row: TenantReport) -> bool:
     return any(result.reason.startswith(NOT_CHECKED) for result in row.checks.values())
 
 
-def _key(tenant: Tenant) -> TenantKey:
-    return tenant.key
-
-
 def _rds_results(
     tenants: Iterable[Tenant],
     rds_by_region: Mapping[str, RDSClient],
@@ -202,14 +198,14 @@ def _rds_results(
     results: dict[TenantKey, CheckResult] = {}
     for tenant in tenants:
         if tenant.backup_retention_period is None:
-            results[_key(tenant)] = judge_rds(tenant, None, now=now, settings=settings)
+            results[tenant.key] = judge_rds(tenant, None, now=now, settings=settings)
         else:
             by_region.setdefault(tenant.region, []).append(tenant)
 
     for region, members in by_region.items():
         if deadline is not None and deadline.expired:
             for tenant in members:
-                results[_key(tenant)] = _unchecked(Check.RDS)
+                results[tenant.key] = _unchecked(Check.RDS)
             continue
         lookup = newest_snapshots(
             rds_by_region[region],
@@ -237,7 +233,7 @@ def _rds_results(
                 and result.status is Status.ERROR
             ):
                 result = _unchecked(Check.RDS)
-            results[_key(tenant)] = result
+            results[tenant.key] = result
     return results
 
 
