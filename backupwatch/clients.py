@@ -12,6 +12,7 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_rds import RDSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
@@ -59,4 +60,9 @@ def sns_client(session: boto3.Session, region: str | None) -> SNSClient:
 
 def sts_client(session: boto3.Session, region: str | None) -> STSClient:
     client: STSClient = _client(session, "sts", region)
+    return client
+
+
+def organizations_client(session: boto3.Session, region: str | None) -> OrganizationsClient:
+    client: OrganizationsClient = _client(session, "organizations", region)
     return client

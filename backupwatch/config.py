@@ -8,6 +8,7 @@ and the value, so an operator can fix it from the message alone.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigurationError
-from .models import Check
+from .models import Check, Scope
 from .naming import DEFAULT_TEMPLATE, as_folder, template_fields
 
 DEFAULT_TENANT_TAG = "backupwatch:tenant"
@@ -30,6 +31,12 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 # Lenient on purpose: legacy us-east-1 buckets may have capitals and underscores.
 _BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$")
 _SEED_VARIABLE = re.compile(r"^(DB_INSTANCE_IDENTIFIER|S3_FOLDER)_(\d+)$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,512}$")
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+_REPORT_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]{0,512}$")
+MAX_URL_HOURS = 168
+"""Seven days: the longest a SigV4 presigned URL can be valid."""
 
 
 class _CrossFieldProblem(ValueError):
@@ -49,6 +56,63 @@ class SeedInstance(BaseModel):
     db_instance_identifier: str = Field(min_length=1)
     s3_folder: str | None = None
     """The folder for this instance; None means "use the prefix template"."""
+
+
+def _valid_bucket(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value.startswith(("s3://", "arn:")) or "/" in value:
+        raise ValueError("give the bucket name only, not a URL, ARN or path")
+    if not _BUCKET.match(value):
+        raise ValueError("not a valid S3 bucket name")
+    return value
+
+
+def _valid_external_id(value: str | None) -> str | None:
+    if value is not None and not _EXTERNAL_ID.match(value):
+        raise ValueError("an external id is 2 to 1224 of the characters A-Z a-z 0-9 +=,.@:/-_")
+    return value
+
+
+def _valid_regions(value: tuple[str, ...]) -> tuple[str, ...]:
+    bad = [region for region in value if not _REGION.match(region)]
+    if bad:
+        raise ValueError(f"{bad[0]!r} is not an AWS region name (like eu-west-1)")
+    return tuple(dict.fromkeys(value))
+
+
+class Target(BaseModel):
+    """An account to check: the role to assume in it, and which regions.
+
+    ``role_arn`` None is the account backupwatch runs in. ``regions`` empty means the run's
+    regions (``BACKUPWATCH_REGIONS``). ``s3_bucket`` names a backups bucket in that account,
+    listed with the role; without it the run's bucket is listed with the run's credentials.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    role_arn: str | None = None
+    external_id: str | None = None
+    regions: tuple[str, ...] = ()
+    s3_bucket: str | None = None
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role_is_an_arn(cls, value: str | None) -> str | None:
+        if value is not None and not _ROLE_ARN.match(value):
+            raise ValueError("not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+        return value
+
+    _external_id = field_validator("external_id")(_valid_external_id)
+    _regions = field_validator("regions")(_valid_regions)
+
+    _s3_bucket = field_validator("s3_bucket")(_valid_bucket)
+
+    @property
+    def account_id(self) -> str | None:
+        """From the role ARN; None for the account backupwatch runs in."""
+        match = _ROLE_ARN.match(self.role_arn) if self.role_arn else None
+        return match.group(1) if match else None
 
 
 class Settings(BaseModel):
@@ -83,6 +147,22 @@ class Settings(BaseModel):
     stopped_is_failing: bool = False
     pitr_max_lag_hours: float = Field(default=1.0, gt=0, le=MAX_HOURS, allow_inf_nan=False)
 
+    # Scale-out: see docs/scale.md.
+    targets: tuple[Target, ...] = ()
+    """Accounts to check through assumed roles; empty: only the account backupwatch runs in."""
+    external_id: str | None = None
+    """The external id for every role that does not name its own."""
+    organization_role_name: str | None = None
+    """When set, every ACTIVE account of the AWS Organization is a target, through this role."""
+
+    # The full report in S3: see docs/configuration.md#reports.
+    report_bucket: str | None = None
+    report_prefix: str = "backupwatch/"
+    report_upload: Literal["truncated", "always"] = "truncated"
+    """``truncated``: the full report is written only when the digest had to cut its lists."""
+    report_url_hours: float = Field(default=0.0, ge=0, le=MAX_URL_HOURS, allow_inf_nan=False)
+    """Hours a presigned link to the full report stays valid; 0: the digest gives the key only."""
+
     @field_validator("sns_topic_arn")
     @classmethod
     def _topic_is_an_sns_arn(cls, value: str | None) -> str | None:
@@ -90,16 +170,7 @@ class Settings(BaseModel):
             raise ValueError("not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)")
         return value
 
-    @field_validator("s3_bucket")
-    @classmethod
-    def _bucket_is_a_name(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if value.startswith(("s3://", "arn:")) or "/" in value:
-            raise ValueError("give the bucket name only, not a URL, ARN or path")
-        if not _BUCKET.match(value):
-            raise ValueError("not a valid S3 bucket name")
-        return value
+    _s3_bucket = field_validator("s3_bucket")(_valid_bucket)
 
     @field_validator("prefix_template")
     @classmethod
@@ -137,13 +208,68 @@ class Settings(BaseModel):
                 raise ValueError(f"{region!r} is not an AWS region name (like eu-west-1)")
         return tuple(dict.fromkeys(value))
 
+    _external_id = field_validator("external_id")(_valid_external_id)
+
+    @field_validator("organization_role_name")
+    @classmethod
+    def _role_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.startswith("arn:"):
+            raise ValueError("give the role's name (or path/name), not its ARN")
+        if not _ROLE_NAME.match(value):
+            raise ValueError("not an IAM role name")
+        return value.strip("/")
+
+    _report_bucket = field_validator("report_bucket")(_valid_bucket)
+
+    @field_validator("report_prefix")
+    @classmethod
+    def _report_prefix_is_a_folder(cls, value: str) -> str:
+        if value.startswith("/") or not _REPORT_PREFIX.match(value):
+            raise ValueError("a key prefix of letters, digits and !_.*'()/- not starting with /")
+        return as_folder(value) if value else ""
+
     @model_validator(mode="after")
     def _required_together(self) -> Settings:
         if self.sns_topic_arn is None and not self.dry_run:
             raise _CrossFieldProblem("sns_topic_arn", "required unless dry run is on")
         if self.s3_bucket is None and Check.S3 in self.checks:
             raise _CrossFieldProblem("s3_bucket", "required while the s3 check is on")
+        if self.targets and self.organization_role_name is not None:
+            raise _CrossFieldProblem(
+                "targets", "give either targets or an organization role name, not both"
+            )
+        if self.report_url_hours and self.report_bucket is None:
+            raise _CrossFieldProblem("report_url_hours", "needs BACKUPWATCH_REPORT_BUCKET")
+        if self.report_upload == "always" and self.report_bucket is None:
+            raise _CrossFieldProblem("report_upload", "needs BACKUPWATCH_REPORT_BUCKET")
         return self
+
+    @property
+    def scopes(self) -> tuple[Scope, ...]:
+        """Every account-region to check, from ``targets``; the home regions without them.
+
+        With an organization role, the accounts are only known after
+        ``organizations:ListAccounts``: see ``backupwatch.accounts.plan_scopes``.
+        """
+        targets = self.targets or (Target(),)
+        return tuple(
+            Scope(
+                region=region,
+                account_id=target.account_id,
+                role_arn=target.role_arn,
+                external_id=target.external_id or (self.external_id if target.role_arn else None),
+                s3_bucket=target.s3_bucket,
+            )
+            for target in targets
+            for region in (target.regions or self.regions)
+        )
+
+    @property
+    def fans_out(self) -> bool:
+        """Whether other accounts are checked (targets or an organization role)."""
+        return bool(self.targets) or self.organization_role_name is not None
 
     @property
     def uses_account_id(self) -> bool:
@@ -171,6 +297,13 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "new_tenant_grace_hours": ("BACKUPWATCH_NEW_TENANT_GRACE_HOURS",),
     "stopped_is_failing": ("BACKUPWATCH_STOPPED_IS_FAILING",),
     "pitr_max_lag_hours": ("BACKUPWATCH_PITR_MAX_LAG_HOURS",),
+    "targets": ("BACKUPWATCH_TARGETS",),
+    "external_id": ("BACKUPWATCH_EXTERNAL_ID",),
+    "organization_role_name": ("BACKUPWATCH_ORGANIZATION_ROLE_NAME",),
+    "report_bucket": ("BACKUPWATCH_REPORT_BUCKET",),
+    "report_prefix": ("BACKUPWATCH_REPORT_PREFIX",),
+    "report_upload": ("BACKUPWATCH_REPORT_UPLOAD",),
+    "report_url_hours": ("BACKUPWATCH_REPORT_URL_HOURS",),
 }
 _BOOLEANS = frozenset({"dry_run", "stopped_is_failing"})
 _NUMBERS = {
@@ -179,6 +312,7 @@ _NUMBERS = {
     "rds_requests_per_second": "requests per second",
     "new_tenant_grace_hours": "hours",
     "pitr_max_lag_hours": "hours",
+    "report_url_hours": "hours",
 }
 _WHOLE_NUMBERS = {"min_object_bytes": "bytes", "s3_concurrency": "threads", "rds_burst": "requests"}
 # Directives whose zero-padded output sorts the same way as time does, biggest unit first.
@@ -235,6 +369,8 @@ def load_settings(
 
 
 def _parse(field: str, variable: str, text: str) -> Any:
+    if field == "targets":
+        return _targets(variable, text)
     if field in _LISTS:
         return [item.strip() for item in text.split(",") if item.strip()]
     if field in _BOOLEANS:
@@ -255,6 +391,19 @@ def _parse(field: str, variable: str, text: str) -> Any:
             unit = _WHOLE_NUMBERS[field]
             raise ConfigurationError(variable, text, f"expected a whole number of {unit}") from None
     return text
+
+
+def _targets(variable: str, text: str) -> Any:
+    """``BACKUPWATCH_TARGETS``: role ARNs separated by commas (each checked in the run's
+    regions), or a JSON list of objects with ``role_arn``, ``external_id``, ``regions`` and
+    ``s3_bucket``; validation of each field is the model's."""
+    if not text.startswith(("[", "{")):
+        return [{"role_arn": arn.strip()} for arn in text.split(",") if arn.strip()]
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigurationError(variable, text, f"not valid JSON: {error}") from None
+    return [parsed] if isinstance(parsed, dict) else parsed
 
 
 def check_date_layout(layout: str) -> str:
@@ -343,6 +492,9 @@ def _explain(
     field = cause.field if isinstance(cause, _CrossFieldProblem) else str(error["loc"][0])
     variable, value = source.get(field, (ENVIRONMENT.get(field, (field,))[0], None))
     message = str(cause) if cause is not None else error["msg"]
+    if len(error["loc"]) > 1:  # inside a list of objects: say which item and which field
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"][1:])
+        message = f"{field}{where}: {message}"
     if field == "checks" and error["type"] == "enum":
         message = f"unknown check; known: {', '.join(c.value for c in Check)}"
     return ConfigurationError(variable, value, message)

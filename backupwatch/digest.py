@@ -20,6 +20,7 @@ from datetime import UTC
 
 from pydantic import BaseModel, ConfigDict
 
+from .archive import ArchivedReport
 from .models import Report, Status, TenantReport
 
 SUBJECT_MAX_CHARS = 99
@@ -37,6 +38,8 @@ class Digest(BaseModel):
     failing: int
     """What needs attention, sent as attribute ``failing``: failing tenants, plus regions that
     could not be checked, plus 1 when no tenant was found at all. Zero exactly on a good day."""
+    omitted: int = 0
+    """Tenant lines cut to fit SNS's size limit ("... and N more"); the full report has them."""
 
     @property
     def message_attributes(self) -> dict[str, dict[str, str]]:
@@ -49,15 +52,24 @@ class Digest(BaseModel):
         return len(self.body.encode()) + _attributes_size(self.message_attributes)
 
 
-def render_digest(report: Report, *, max_bytes: int = MESSAGE_MAX_BYTES) -> Digest:
-    """Render ``report`` as one message that SNS will accept."""
+def render_digest(
+    report: Report,
+    *,
+    max_bytes: int = MESSAGE_MAX_BYTES,
+    full_report: ArchivedReport | None = None,
+) -> Digest:
+    """Render ``report`` as one message that SNS will accept.
+
+    ``full_report`` is where the whole report was archived: linked near the top, so a reader
+    of a cut digest knows where the rest is.
+    """
     summary = report.summary
     failing = summary.failing + summary.regions_failed + (0 if summary.tenants else 1)
     attributes_size = _attributes_size(
         {FAILING_ATTRIBUTE: {"DataType": "Number", "StringValue": str(failing)}}
     )
-    body = _body(report, budget=max_bytes - attributes_size)
-    return Digest(subject=render_subject(report), body=body, failing=failing)
+    body, omitted = _body(report, budget=max_bytes - attributes_size, full_report=full_report)
+    return Digest(subject=render_subject(report), body=body, failing=failing, omitted=omitted)
 
 
 def render_subject(report: Report) -> str:
@@ -88,21 +100,24 @@ def to_subject(text: str) -> str:
     return one_line or "backupwatch digest"
 
 
-def _body(report: Report, *, budget: int) -> str:
+def _body(report: Report, *, budget: int, full_report: ArchivedReport | None) -> tuple[str, int]:
     summary = report.summary
     head = [
         f"backupwatch digest for {report.generated_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
         "",
         _counts_line(report),
+        *_accounts_line(report),
         f"Regions: {', '.join(report.regions) or '-'}. "
         f"Checks: {', '.join(c.value for c in report.checks) or '-'}.",
+        *_full_report_lines(full_report),
     ]
     sections: list[tuple[str, list[str]]] = []
     if report.region_errors:
+        title = "SCOPES NOT CHECKED" if report.accounts else "REGIONS NOT CHECKED"
         sections.append(
             (
-                f"REGIONS NOT CHECKED ({len(report.region_errors)})",
-                [f"  - {clean(e.region)}: {clean(e.reason)}" for e in report.region_errors],
+                f"{title} ({len(report.region_errors)})",
+                [f"  - {clean(e.scope)}: {clean(e.reason)}" for e in report.region_errors],
             )
         )
     for failing in (True, False):
@@ -114,12 +129,12 @@ def _body(report: Report, *, budget: int) -> str:
             ]
             if rows:
                 title = f"{status.value} ({len(rows)}{'' if failing else ', not failing'})"
-                sections.append((title, [_tenant_line(r) for r in rows]))
+                lines = [_tenant_line(r, accounts=bool(report.accounts)) for r in rows]
+                sections.append((title, lines))
     noted = [row for row in report.tenants if not row.status.listed and row.notes]
     if noted:
-        sections.append(
-            (f"NOTES ({len(noted)})", [_tenant_line(r, notes_only=True) for r in noted])
-        )
+        lines = [_tenant_line(r, notes_only=True, accounts=bool(report.accounts)) for r in noted]
+        sections.append((f"NOTES ({len(noted)})", lines))
     tail = [
         "",
         f"OK: {summary.by_status[Status.OK]} tenant(s) with fresh backups."
@@ -127,6 +142,25 @@ def _body(report: Report, *, budget: int) -> str:
         else "No tenants were found: is the tenant tag set on the DB instances?",
     ]
     return _fit([*head], sections, tail, budget=budget)
+
+
+ACCOUNTS_SHOWN = 20
+
+
+def _accounts_line(report: Report) -> list[str]:
+    if not report.accounts:
+        return []
+    shown = ", ".join(report.accounts[:ACCOUNTS_SHOWN])
+    more = len(report.accounts) - ACCOUNTS_SHOWN
+    return [f"Accounts ({len(report.accounts)}): {shown}{f' and {more} more' if more > 0 else ''}."]
+
+
+def _full_report_lines(archived: ArchivedReport | None) -> list[str]:
+    if archived is None:
+        return []
+    if archived.error is not None:
+        return [f"Full report: could not be written to {archived.uri}: {clean(archived.error)}"]
+    return [f"Full report: {archived.uri}", *([f"  {archived.url}"] if archived.url else [])]
 
 
 def _counts_line(report: Report) -> str:
@@ -151,13 +185,15 @@ def _status_counts(rows: Iterable[TenantReport]) -> str:
     return ", ".join(f"{counts[s]} {s.value}" for s in Status if counts[s])
 
 
-def _tenant_line(row: TenantReport, *, notes_only: bool = False) -> str:
-    """``  - acme [STALE] (db-acme, eu-west-1): reason``; a cluster reads ``(cluster x, ...)``.
+def _tenant_line(row: TenantReport, *, notes_only: bool = False, accounts: bool = False) -> str:
+    """``  - acme [STALE] (db-acme, eu-west-1): reason``; a cluster reads ``(cluster x, ...)``;
+    with several accounts, the account comes before the region.
 
     A failing tenant with a runbook gets it on the next line, where a reader looks first.
     """
     resource = row.identifier if row.kind == "instance" else f"{row.kind} {row.identifier}"
-    where = f"{resource}, {row.region}"
+    account = f"{row.account_id} " if accounts and row.account_id else ""
+    where = f"{resource}, {account}{row.region}"
     reason = "; ".join(row.notes) if notes_only else row.reason
     line = f"  - {clean(row.tenant)} [{row.status.value}] ({clean(where)}): {clean(reason)}"
     if row.failing and row.runbook:
@@ -167,8 +203,9 @@ def _tenant_line(row: TenantReport, *, notes_only: bool = False) -> str:
 
 def _fit(
     head: list[str], sections: list[tuple[str, list[str]]], tail: list[str], *, budget: int
-) -> str:
-    """Join the lines, cutting the tenant lists when the message would exceed ``budget`` bytes.
+) -> tuple[str, int]:
+    """Join the lines, cutting the tenant lists when the message would exceed ``budget`` bytes;
+    return the text and how many tenant lines were left out.
 
     The cut is marked "... and N more", N counting the tenant lines left out.
     """
@@ -184,11 +221,11 @@ def _fit(
             reserve = _size([_more(left_after)]) if left_after else 0
             if used + len(line.encode()) + 1 + reserve > budget:
                 lines.append(_more(total_rows - kept))
-                return "\n".join([*lines, *tail])
+                return "\n".join([*lines, *tail]), total_rows - kept
             lines.append(line)
             used += len(line.encode()) + 1
             kept += is_row
-    return "\n".join([*lines, *tail])
+    return "\n".join([*lines, *tail]), 0
 
 
 def _more(count: int) -> str:

@@ -165,7 +165,7 @@ def discover(
                     seed,
                     settings=settings,
                     regions_searched=settings.regions,
-                    regions_failed=[e.region for e in region_errors],
+                    regions_failed=[e.region for e in region_errors if e.region],
                     account_id=account_id,
                 )
             )

@@ -268,12 +268,40 @@ class TenantReport(_Value):
         """The resource's identifier, whatever its kind (``db_instance_identifier``)."""
         return self.db_instance_identifier
 
+    @property
+    def key(self) -> RowKey:
+        """Unique across accounts: what ``merge_reports`` never lets appear twice."""
+        return (self.account_id or "", self.region, self.kind, self.db_instance_identifier)
+
+
+RowKey = tuple[str, str, str, str]
+"""``TenantReport.key``: account id ("" when unknown), region, kind, identifier."""
+
 
 class RegionError(_Value):
-    """Discovery itself failed in a region: its tenants are unknown, so the run is failing."""
+    """A scope (an account-region) that could not be checked: its tenants are unknown, so the
+    run is failing. The role could not be assumed, the region is disabled, discovery failed,
+    or the scan of the scope never reported back.
 
-    region: str
+    ``account_id`` is None for the account backupwatch runs in when it was not looked up;
+    ``region`` is None when the whole account (or the organization's listing) failed.
+    """
+
+    region: str | None = None
     reason: str
+    account_id: str | None = None
+
+    @property
+    def scope(self) -> str:
+        """``eu-west-1``, ``111122223333 eu-west-1``, ``111122223333 (every region)``."""
+        where = self.region or "every region"
+        if self.account_id is None:
+            return where if self.region else "organization (every account)"
+        return f"{self.account_id} {where}" if self.region else f"{self.account_id} ({where})"
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.account_id or "", self.region or "", self.reason)
 
 
 class Summary(_Value):
@@ -285,14 +313,57 @@ class Summary(_Value):
     regions_failed: int
 
 
+class Scope(_Value):
+    """One account-region: the unit of work (RDS's request budget is per account and region).
+
+    ``role_arn`` None means the account backupwatch runs in, with its own credentials.
+    ``s3_bucket`` set means the backups bucket lives in the scope's account and is listed with
+    the role; None means the run's bucket, listed with the run's own credentials.
+    """
+
+    region: str
+    account_id: str | None = None
+    role_arn: str | None = None
+    external_id: str | None = None
+    s3_bucket: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``111122223333 eu-west-1``, or the region alone for the home account."""
+        return f"{self.account_id} {self.region}" if self.account_id else self.region
+
+
 class Report(_Value):
-    """The outcome of one run: every discovered tenant exactly once, plus failed regions."""
+    """The outcome of one run: every discovered tenant exactly once, plus failed scopes.
+
+    A report is data: ``to_json`` and ``from_json`` round-trip it without loss, and
+    ``merge_reports`` joins the partial reports of several scopes into one. The JSON carries
+    ``summary`` for readers (``jq .summary``); it is recomputed, never trusted, on the way in.
+    """
 
     generated_at: AwareDatetime
     regions: tuple[str, ...]
     checks: tuple[Check, ...]
     tenants: tuple[TenantReport, ...]
     region_errors: tuple[RegionError, ...] = ()
+    accounts: tuple[str, ...] = ()
+    """The accounts checked, when backupwatch was given targets; empty for "this account"."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _summary_is_derived(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "summary" in data:
+            return {k: v for k, v in data.items() if k != "summary"}
+        return data
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """The report as JSON, ``summary`` included; ``Report.from_json`` reads it back."""
+        return self.model_dump_json(indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Report:
+        """Read a report written by ``to_json``; raises ``pydantic.ValidationError`` if not one."""
+        return cls.model_validate_json(text)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

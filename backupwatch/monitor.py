@@ -16,13 +16,25 @@ from typing import TYPE_CHECKING
 
 import boto3
 
+from .accounts import enter, plan_scopes
 from .clients import rds_client, s3_client, sts_client
 from .config import Settings
 from .deadline import Deadline
 from .discovery import discover
 from .errors import AwsCallError
 from .evaluation import error_result, judge_rds, judge_s3, tenant_report
-from .models import Check, CheckResult, Kind, Report, Status, Tenant, TenantReport
+from .merge import merge_reports
+from .models import (
+    Check,
+    CheckResult,
+    Kind,
+    RegionError,
+    Report,
+    Scope,
+    Status,
+    Tenant,
+    TenantReport,
+)
 from .ratelimit import TokenBucket
 from .rds_evidence import (
     newest_automated_cluster_snapshots,
@@ -73,16 +85,133 @@ def check_tenants(
     ``settings.s3_concurrency`` threads; every RDS request waits for a token of the region's
     rate limit (``settings.rds_requests_per_second``).
     """
+    now, session, retrier = _start(clock, session, retrier, deadline)
+    if settings.fans_out:
+        scopes, planning_errors = plan_scopes(settings, session, retrier)
+        return _check_scopes(settings, scopes, planning_errors, session, now, retrier, deadline)
+    account_id = _account_id(settings, session, retrier) if settings.uses_account_id else None
+    return _check_account(settings, session, session, account_id, now, retrier, deadline)
+
+
+def check_scopes(
+    settings: Settings,
+    scopes: Iterable[Scope],
+    *,
+    session: boto3.Session | None = None,
+    clock: Clock = utc_now,
+    retrier: Retrier | None = None,
+    deadline: Deadline | None = None,
+) -> Report:
+    """Check the given account-regions only: one child of the state machine checks one.
+
+    Like ``check_tenants``, never raises for AWS trouble: a role that cannot be assumed, or a
+    region that cannot be read, is a ``RegionError`` naming the scope. Tenants carry their
+    ``account_id``, so partial reports merge without collisions.
+    """
+    now, session, retrier = _start(clock, session, retrier, deadline)
+    return _check_scopes(settings, tuple(scopes), (), session, now, retrier, deadline)
+
+
+def _start(
+    clock: Clock, session: boto3.Session | None, retrier: Retrier | None, deadline: Deadline | None
+) -> tuple[datetime, boto3.Session, Retrier]:
     now = clock()
     if now.tzinfo is None:
         raise ValueError("clock() must return an aware datetime (AWS timestamps are aware)")
-    session = session or boto3.Session()
     retrier = retrier or Retrier()
     if deadline is not None:
         retrier = replace(retrier, deadline=deadline)
+    return now, session or boto3.Session(), retrier
 
+
+def _check_scopes(
+    settings: Settings,
+    scopes: tuple[Scope, ...],
+    planning_errors: tuple[RegionError, ...],
+    home: boto3.Session,
+    now: datetime,
+    retrier: Retrier,
+    deadline: Deadline | None,
+) -> Report:
+    """Scope by scope, one session per account (its regions share the credentials)."""
+    partials = [
+        Report(
+            generated_at=now,
+            regions=tuple(dict.fromkeys(scope.region for scope in scopes)),
+            accounts=tuple(sorted({s.account_id for s in scopes if s.account_id is not None})),
+            checks=settings.checks,
+            tenants=(),
+            region_errors=planning_errors,
+        )
+    ]
+    home_account: str | None = None
+    for group in _by_account(scopes).values():
+        regions = tuple(scope.region for scope in group)
+        first = group[0]
+        if deadline is not None and deadline.expired:
+            partials.append(
+                _scope_errors(now, settings, group, f"{NOT_CHECKED}: time budget exhausted")
+            )
+            continue
+        try:
+            scoped = enter(first, home, retrier)
+        except AwsCallError as error:
+            logger.error("cannot enter %s: %s", first.role_arn, error)
+            reason = f"could not assume role {first.role_arn}: {error.short}"
+            partials.append(_scope_errors(now, settings, group, reason))
+            continue
+        account_id = first.account_id
+        if account_id is None:  # the home account: named, so its rows merge with the others
+            home_account = home_account or _account_id(settings, home, retrier)
+            account_id = home_account
+        bucket = first.s3_bucket or settings.s3_bucket
+        scope_settings = settings.model_copy(update={"regions": regions, "s3_bucket": bucket})
+        s3_session = scoped if first.s3_bucket else home
+        report = _check_account(
+            scope_settings, scoped, s3_session, account_id, now, retrier, deadline
+        )
+        errors = tuple(
+            e.model_copy(update={"account_id": account_id}) for e in report.region_errors
+        )
+        partials.append(
+            report.model_copy(
+                update={"region_errors": errors, "accounts": (account_id,) if account_id else ()}
+            )
+        )
+    return merge_reports(partials)
+
+
+def _by_account(scopes: Iterable[Scope]) -> dict[tuple[str | None, ...], list[Scope]]:
+    groups: dict[tuple[str | None, ...], list[Scope]] = {}
+    for scope in scopes:
+        key = (scope.account_id, scope.role_arn, scope.external_id, scope.s3_bucket)
+        groups.setdefault(key, []).append(scope)
+    return groups
+
+
+def _scope_errors(
+    now: datetime, settings: Settings, scopes: Iterable[Scope], reason: str
+) -> Report:
+    errors = tuple(
+        RegionError(account_id=scope.account_id, region=scope.region, reason=reason)
+        for scope in scopes
+    )
+    return Report(
+        generated_at=now, regions=(), checks=settings.checks, tenants=(), region_errors=errors
+    )
+
+
+def _check_account(
+    settings: Settings,
+    session: boto3.Session,
+    s3_session: boto3.Session,
+    account_id: str | None,
+    now: datetime,
+    retrier: Retrier,
+    deadline: Deadline | None,
+) -> Report:
+    """Every region of ``settings`` in one account, with ``session``'s credentials."""
     # Clients are built here, on this thread: boto3 sessions are not thread-safe, clients are.
-    account_id = _account_id(settings, session, retrier) if settings.uses_account_id else None
     rds_by_region = {region: rds_client(session, region) for region in settings.regions}
     for client in rds_by_region.values():
         # The retrier's sleep: whoever controls waiting (tests, a caller) controls it here too.
@@ -97,7 +226,7 @@ def check_tenants(
     # Settings guarantee a bucket whenever the s3 check is on.
     bucket = settings.s3_bucket if Check.S3 in settings.checks else None
     s3 = (
-        s3_client(session, settings.regions[0], max_pool_connections=settings.s3_concurrency)
+        s3_client(s3_session, settings.regions[0], max_pool_connections=settings.s3_concurrency)
         if bucket is not None
         else None
     )

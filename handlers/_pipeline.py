@@ -19,7 +19,8 @@ from backupwatch import (
     render_digest,
     should_publish,
 )
-from backupwatch.clients import sns_client
+from backupwatch.archive import ArchivedReport, write_report
+from backupwatch.clients import s3_client, sns_client
 from backupwatch.deadline import Deadline
 from backupwatch.monitor import Clock, utc_now
 
@@ -39,6 +40,8 @@ class Outcome:
     digest: Digest
     message_id: str | None
     """None when nothing was published (dry run, or ``notify=failures`` on a good day)."""
+    archived: ArchivedReport | None = None
+    """Where the full report went (``BACKUPWATCH_REPORT_BUCKET``), or None."""
 
     def summary(self) -> dict[str, Any]:
         """The JSON-serialisable result the Lambda returns."""
@@ -51,6 +54,7 @@ class Outcome:
             "ok": not self.report.failing,
             "message_id": self.message_id,
             "subject": self.digest.subject,
+            "report": self.archived.uri if self.archived and not self.archived.error else None,
         }
 
 
@@ -61,19 +65,70 @@ def check(
     clock: Clock = utc_now,
     retrier: Retrier | None = None,
     deadline: Deadline | None = None,
-) -> tuple[Report, Digest]:
-    """Check every tenant and render the digest; sends nothing.
+) -> Report:
+    """Check every tenant; sends and writes nothing.
 
     ``deadline`` is the run's hard end (a Lambda timeout, the CLI's ``--timeout``): checking
     stops ``settings.publish_reserve_seconds`` before it, so the digest still goes out.
     """
-    check_deadline = (
-        deadline.earlier(settings.publish_reserve_seconds) if deadline is not None else None
+    return check_tenants(
+        settings,
+        session=session,
+        clock=clock,
+        retrier=retrier,
+        deadline=_check_deadline(settings, deadline),
     )
-    report = check_tenants(
-        settings, session=session, clock=clock, retrier=retrier, deadline=check_deadline
+
+
+def _check_deadline(settings: Settings, deadline: Deadline | None) -> Deadline | None:
+    return deadline.earlier(settings.publish_reserve_seconds) if deadline is not None else None
+
+
+def deliver(
+    settings: Settings,
+    report: Report,
+    *,
+    session: boto3.Session | None = None,
+    retrier: Retrier | None = None,
+    deadline: Deadline | None = None,
+) -> Outcome:
+    """Archive the full report (when configured), render the digest that links it, publish.
+
+    Raises ``PublishError`` like ``publish``; an archive that cannot be written never stops
+    the digest, which says so instead of linking it.
+    """
+    session = session or boto3.Session()
+    archived = archive(settings, report, session=session, retrier=retrier, deadline=deadline)
+    digest = render_digest(report, full_report=archived)
+    message_id = publish(
+        settings, report, digest, session=session, retrier=retrier, deadline=deadline
     )
-    return report, render_digest(report)
+    return Outcome(report=report, digest=digest, message_id=message_id, archived=archived)
+
+
+def archive(
+    settings: Settings,
+    report: Report,
+    *,
+    session: boto3.Session,
+    retrier: Retrier | None = None,
+    deadline: Deadline | None = None,
+) -> ArchivedReport | None:
+    """Write the full report to ``BACKUPWATCH_REPORT_BUCKET``; None when off or a dry run."""
+    if settings.report_bucket is None or settings.dry_run:
+        return None
+    retrier = retrier or Retrier()
+    if deadline is not None:
+        retrier = replace(retrier, deadline=deadline.earlier(PUBLISH_MARGIN_SECONDS))
+    s3 = s3_client(session, settings.regions[0])
+    return write_report(
+        s3,
+        retrier,
+        report,
+        bucket=settings.report_bucket,
+        prefix=settings.report_prefix,
+        url_hours=settings.report_url_hours,
+    )
 
 
 def publish(
@@ -117,12 +172,7 @@ def run(
     retrier: Retrier | None = None,
     deadline: Deadline | None = None,
 ) -> Outcome:
-    """One run: check every tenant, render the digest, publish it at most once."""
+    """One run: check every tenant, archive the report, publish the digest at most once."""
     session = session or boto3.Session()
-    report, digest = check(
-        settings, session=session, clock=clock, retrier=retrier, deadline=deadline
-    )
-    message_id = publish(
-        settings, report, digest, session=session, retrier=retrier, deadline=deadline
-    )
-    return Outcome(report=report, digest=digest, message_id=message_id)
+    report = check(settings, session=session, clock=clock, retrier=retrier, deadline=deadline)
+    return deliver(settings, report, session=session, retrier=retrier, deadline=deadline)

@@ -64,13 +64,16 @@ def _check(*, as_json: bool, dry_run: bool, timeout: float | None) -> int:
     # Started before the first AWS call, so the whole run fits in the timeout.
     deadline = Deadline.after(timeout) if timeout is not None else None
     session = boto3.Session()
-    report, digest = _pipeline.check(settings, session=session, deadline=deadline)
+    report = _pipeline.check(settings, session=session, deadline=deadline)
     print_report(report, as_json=as_json)
     try:
-        message_id = _pipeline.publish(settings, report, digest, session=session, deadline=deadline)
+        outcome = _pipeline.deliver(settings, report, session=session, deadline=deadline)
     except PublishError as error:
         print(f"backupwatch: {error}", file=sys.stderr)
         return EXIT_PUBLISH
+    if outcome.archived is not None:
+        print(f"full report: {outcome.archived.uri}", file=sys.stderr)
+    message_id = outcome.message_id
     if message_id:
         print(f"digest published: {message_id}", file=sys.stderr)
     else:

@@ -39,6 +39,7 @@ REGION = "us-east-1"
 OTHER_REGION = "eu-west-1"
 BUCKET = "my-backups-bucket"
 TENANT_TAG = "backupwatch:tenant"
+MEMBER_ROLE = "backupwatch-reader"
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 
 FAKE_ENV = {
@@ -105,7 +106,25 @@ class World:
     """Builds tenants, snapshots, objects and topics in moto, at chosen times."""
 
     session: boto3.Session = field(default_factory=lambda: boto3.Session(region_name=REGION))
+    account: str = ACCOUNT
+    """The account the world's resources live in (moto keys its backends by account)."""
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def in_account(cls, account: str, role: str = MEMBER_ROLE) -> World:
+        """A world in another account: moto's ``assume_role`` hands out credentials whose
+        resources live in the role's account (never set ``MOTO_ACCOUNT_ID`` for this)."""
+        sts = boto3.client("sts", region_name=REGION)
+        credentials = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="world-builder"
+        )["Credentials"]
+        session = boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=REGION,
+        )
+        return cls(session=session, account=account)
 
     def client(self, service: str, region: str = REGION) -> Any:
         """One client per service and region: building clients is the slow part of a test."""
@@ -201,7 +220,7 @@ class World:
         """Seed many objects fast, through moto's backend (boto3 put_object is ~60x slower)."""
         from moto.s3.models import s3_backends
 
-        backend = s3_backends[ACCOUNT]["aws"]
+        backend = s3_backends[self.account]["aws"]
         for key in keys:
             backend.put_object(bucket, key, b"\0" * size)
             backend.buckets[bucket].keys[key].last_modified = _naive_utc(at)
@@ -209,7 +228,7 @@ class World:
     def set_object_time(self, key: str, at: datetime, *, bucket: str = BUCKET) -> None:
         from moto.s3.models import s3_backends
 
-        s3_backends[ACCOUNT]["aws"].buckets[bucket].keys[key].last_modified = _naive_utc(at)
+        s3_backends[self.account]["aws"].buckets[bucket].keys[key].last_modified = _naive_utc(at)
 
     def topic(self, name: str = "backup-digest") -> str:
         arn: str = self.client("sns").create_topic(Name=name)["TopicArn"]
@@ -220,7 +239,7 @@ class World:
         from moto.sns.models import sns_backends
 
         region = topic_arn.split(":")[3]
-        topic = sns_backends[ACCOUNT][region].topics[topic_arn]
+        topic = sns_backends[self.account][region].topics[topic_arn]
         return [
             {"message_id": n[0], "message": n[1], "subject": n[2], "attributes": n[3]}
             for n in topic.sent_notifications
@@ -229,7 +248,7 @@ class World:
     def _rds_backend(self, region: str) -> Any:
         from moto.rds.models import rds_backends
 
-        return rds_backends[ACCOUNT][region]
+        return rds_backends[self.account][region]
 
     def _snapshots(self, identifier: str, region: str) -> list[Any]:
         return [

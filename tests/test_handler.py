@@ -65,6 +65,7 @@ def test_one_run_publishes_exactly_one_digest(
         "ok": False,
         "message_id": sent[0]["message_id"],
         "subject": "backupwatch 2026-11-27: 1 of 2 tenants failing",
+        "report": None,
     }
     json.dumps(result)  # the Lambda runtime must be able to serialise it
     assert sent[0]["subject"] == result["subject"]

@@ -340,7 +340,11 @@ def test_report_json_shape() -> None:
     assert first["checks"]["rds"]["evidence_at"].startswith("2026-11-26T00:00:00")
     assert decoded["tenants"][1]["checks"]["rds"]["status"] == "OK"
     assert decoded["region_errors"] == [
-        {"region": OTHER_REGION, "reason": "AccessDenied: rds:DescribeDBInstances"}
+        {
+            "region": OTHER_REGION,
+            "reason": "AccessDenied: rds:DescribeDBInstances",
+            "account_id": None,
+        }
     ]
     assert decoded["generated_at"].startswith("2026-11-27T07:00:00")
 
