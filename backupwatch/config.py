@@ -155,11 +155,9 @@ class Settings(BaseModel):
     organization_role_name: str | None = None
     """When set, every ACTIVE account of the AWS Organization is a target, through this role."""
 
-    # The full report in S3: see docs/configuration.md#reports.
+    # The report archive: every run's full report in S3, linked from the digest.
     report_bucket: str | None = None
     report_prefix: str = "backupwatch/"
-    report_upload: Literal["truncated", "always"] = "truncated"
-    """``truncated``: the full report is written only when the digest had to cut its lists."""
     report_url_hours: float = Field(default=0.0, ge=0, le=MAX_URL_HOURS, allow_inf_nan=False)
     """Hours a presigned link to the full report stays valid; 0: the digest gives the key only."""
 
@@ -242,8 +240,6 @@ class Settings(BaseModel):
             )
         if self.report_url_hours and self.report_bucket is None:
             raise _CrossFieldProblem("report_url_hours", "needs BACKUPWATCH_REPORT_BUCKET")
-        if self.report_upload == "always" and self.report_bucket is None:
-            raise _CrossFieldProblem("report_upload", "needs BACKUPWATCH_REPORT_BUCKET")
         return self
 
     @property
@@ -302,7 +298,6 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "organization_role_name": ("BACKUPWATCH_ORGANIZATION_ROLE_NAME",),
     "report_bucket": ("BACKUPWATCH_REPORT_BUCKET",),
     "report_prefix": ("BACKUPWATCH_REPORT_PREFIX",),
-    "report_upload": ("BACKUPWATCH_REPORT_UPLOAD",),
     "report_url_hours": ("BACKUPWATCH_REPORT_URL_HOURS",),
 }
 _BOOLEANS = frozenset({"dry_run", "stopped_is_failing"})
