@@ -5,6 +5,9 @@ The public API, all of it::
     settings = load_settings(os.environ)          # ConfigurationError on a bad value
     report = check_tenants(settings)              # never raises for AWS trouble
     report = check_tenants(settings, deadline=Deadline.after(600))  # stops in time
+    partial = check_scopes(settings, [scope])     # one account-region (a fan-out child)
+    report = merge_reports([partial, ...])        # one report from partial ones
+    Report.from_json(report.to_json()) == report  # reports are data
     digest = render_digest(report)                # subject + body that SNS accepts
     if should_publish(report, settings.notify):
         ...                                       # publishing is the caller's job
@@ -17,8 +20,15 @@ from __future__ import annotations
 from .config import Settings, load_settings
 from .deadline import Deadline
 from .digest import Digest, render_digest, should_publish
-from .errors import AwsCallError, BackupwatchError, ConfigurationError, PublishError
+from .errors import (
+    AwsCallError,
+    BackupwatchError,
+    ConfigurationError,
+    NothingToMerge,
+    PublishError,
+)
 from .evaluation import evaluate_rds, evaluate_s3
+from .merge import merge_reports
 from .models import (
     Check,
     CheckResult,
@@ -27,13 +37,14 @@ from .models import (
     RegionError,
     Report,
     S3Evidence,
+    Scope,
     SnapshotInfo,
     Status,
     Summary,
     Tenant,
     TenantReport,
 )
-from .monitor import check_tenants
+from .monitor import check_scopes, check_tenants
 from .retry import Retrier
 from .table import render_table
 
@@ -47,6 +58,7 @@ __all__ = [
     "ConfigurationError",
     "Deadline",
     "Digest",
+    "NothingToMerge",
     "ObjectInfo",
     "PublishError",
     "RdsEvidence",
@@ -54,6 +66,7 @@ __all__ = [
     "Report",
     "Retrier",
     "S3Evidence",
+    "Scope",
     "Settings",
     "SnapshotInfo",
     "Status",
@@ -61,10 +74,12 @@ __all__ = [
     "Tenant",
     "TenantReport",
     "__version__",
+    "check_scopes",
     "check_tenants",
     "evaluate_rds",
     "evaluate_s3",
     "load_settings",
+    "merge_reports",
     "render_digest",
     "render_table",
     "should_publish",

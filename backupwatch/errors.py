@@ -5,7 +5,8 @@ One root, a small tree under it; catch the narrowest one that fits::
     BackupwatchError               anything backupwatch raises on purpose
     ├── ConfigurationError         a setting is invalid; raised before any AWS call
     ├── AwsCallError               an AWS call failed for good (not retryable, or retries exhausted)
-    └── PublishError               the digest could not be published
+    ├── PublishError               the digest could not be published
+    └── NothingToMerge             ``merge_reports`` was given no report at all
 
 Per-tenant problems (a malformed tag, a denied listing) are *not* raised to the caller: they
 become an ``ERROR`` row in the report, so one bad tenant never hides the others.
@@ -58,3 +59,11 @@ class AwsCallError(BackupwatchError):
 
 class PublishError(BackupwatchError):
     """The digest could not be published (the topic refused it, or retries ran out)."""
+
+
+class NothingToMerge(BackupwatchError, ValueError):
+    """``merge_reports`` was given no report: there is no run to describe.
+
+    The publish step of the state machine always has at least the plan's own partial report,
+    so this means a caller's bug, not an AWS failure.
+    """

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .errors import NothingToMerge
 from .models import Check, RegionError, Report, RowKey, TenantReport
 
 
-class NothingToMerge(ValueError):
-    """``merge_reports`` was given no report: there is no run to describe."""
-
-
 def merge_reports(reports: Iterable[Report]) -> Report:
-    """One report from many: nothing lost, no tenant twice, the result independent of order."""
+    """One report from many: nothing lost, no tenant twice, the result independent of order.
+
+    Raises ``NothingToMerge`` for an empty input.
+    """
     parts = list(reports)
     if not parts:
         raise NothingToMerge("no partial report to merge")

@@ -14,6 +14,7 @@ def test_exports_match_all() -> None:
             "ConfigurationError",
             "Deadline",
             "Digest",
+            "NothingToMerge",
             "ObjectInfo",
             "PublishError",
             "RdsEvidence",
@@ -21,6 +22,7 @@ def test_exports_match_all() -> None:
             "Report",
             "Retrier",
             "S3Evidence",
+            "Scope",
             "Settings",
             "SnapshotInfo",
             "Status",
@@ -28,10 +30,12 @@ def test_exports_match_all() -> None:
             "Tenant",
             "TenantReport",
             "__version__",
+            "check_scopes",
             "check_tenants",
             "evaluate_rds",
             "evaluate_s3",
             "load_settings",
+            "merge_reports",
             "render_digest",
             "render_table",
             "should_publish",
@@ -47,6 +51,7 @@ def test_errors_share_one_root() -> None:
         backupwatch.ConfigurationError,
         backupwatch.AwsCallError,
         backupwatch.PublishError,
+        backupwatch.NothingToMerge,
     ):
         assert issubclass(error, backupwatch.BackupwatchError)
 
