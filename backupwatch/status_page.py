@@ -1,0 +1,864 @@
+"""The status page: one self-contained HTML file, a grid of tenants x days (pure).
+
+A fleet of hundreds of tenants is read at a glance from a grid, not from a list: a row per
+tenant, a column per day, one colour per status. The page is a single file with inline CSS,
+SVG and JavaScript, so it can be opened from disk, attached, or served from S3 as it is; it
+loads nothing from anywhere (no fonts, no CDN, no images by URL).
+
+Size is the design constraint: 1,000 tenants x 30 days is 30,000 cells, and a ``title``
+attribute with the reason on each would make a page of several megabytes (reasons carry ages
+and keys, so few repeat). Instead each cell is a bare ``<td class=stale>`` and its tooltip is
+built by the script from a JSON island: a reason is split into a template, shared by the whole
+fleet (``rds: newest automated snapshot {0} h old``), and its numbers (``31``), so a cell
+costs a few bytes of data. ``python -m benchmarks.status_page`` measures both approaches.
+
+The grid, its colours and the counts are plain HTML and CSS and read without JavaScript; the
+script adds the tooltips and the filter. A URL fragment sets the filter (``#q=acme``,
+``#failing``, ``#status=STALE``), so a filtered view can be linked, and ``#selftest`` makes the
+script write each cell's computed colour and tooltip into data attributes, so a headless
+browser's dumped DOM shows what a reader sees (tests/test_status_page_browser.py).
+
+Everything from tags and AWS (tenant names, reasons, region errors) is escaped.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import re
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+from .digest import clean
+from .evaluation import format_age, format_time
+from .models import Check, RegionError, Report, RowKey, Status, TenantReport
+
+PALETTE: Mapping[Status, str] = MappingProxyType(
+    {
+        # Failing: warm, saturated, each with its own hue or lightness.
+        Status.ERROR: "#7b3fa0",  # purple: could not check at all
+        Status.MISSING: "#d62728",  # red
+        Status.DISABLED: "#8c1c3a",  # dark crimson
+        Status.STALE: "#f28e2b",  # orange
+        Status.EMPTY: "#f5c518",  # yellow
+        # Lifecycle, not failing: cool and pale.
+        Status.STOPPED: "#6f7f91",  # slate
+        Status.PENDING: "#9cc7ea",  # light blue
+        Status.PAUSED: "#b7b3dc",  # lavender
+        Status.SKIPPED: "#d3d8de",  # light grey
+        # Blue-leaning green: tells apart from red and orange for red-green colour blindness.
+        Status.OK: "#1f9e77",
+    }
+)
+"""One colour per status; the legend, the cells and the status pills all use it."""
+
+STATUS_CLASS: Mapping[Status, str] = MappingProxyType({s: s.value.lower() for s in Status})
+"""The CSS class of a status (``stale``): the grid's cells are ``<td class=stale>``."""
+
+NO_REPORT_CLASS = "nd"
+"""A day without a report: every cell of its column is hatched grey."""
+ABSENT_CLASS = "na"
+"""A tenant not in that day's report: not yet onboarded, or gone."""
+NOT_CHECKED_CLASS = "nc"
+"""A tenant absent from a report because its account or region could not be checked."""
+
+_NUMBER = re.compile(r"(?<![A-Za-z0-9.])([0-9]+(?:\.[0-9]+)?)")
+_OPEN, _CLOSE = "\x01", "\x02"  # around a number's slot in a template; _clean leaves none
+_HOLE = re.compile(f"{_OPEN}([0-9]+){_CLOSE}")
+
+
+def render_status_page(reports: Sequence[Report], *, generated_at: datetime | None = None) -> str:
+    """The page for ``reports`` (oldest first, at most one per UTC day), as one HTML string.
+
+    Columns run from the oldest report's day to the newest's, or to ``generated_at``'s day when
+    that is later: a page rendered today with no report since Tuesday shows the missing days as
+    empty columns instead of ending, innocently, on Tuesday. ``generated_at`` (aware) is also
+    the time printed on the page; it defaults to the newest report's, so the same reports
+    always render the same bytes. Two reports of one day: the newer is kept.
+    """
+    if generated_at is not None and generated_at.tzinfo is None:
+        raise ValueError("generated_at must be an aware datetime")
+    grid = _Grid.build(daily_reports(reports), generated_at)
+    return _page(grid)
+
+
+def daily_reports(reports: Iterable[Report]) -> list[Report]:
+    """Oldest first, the newest report of each UTC day only (the one a reader would trust)."""
+    by_day: dict[date, Report] = {}
+    for report in sorted(reports, key=lambda r: r.generated_at):
+        by_day[_day(report.generated_at)] = report
+    return list(by_day.values())
+
+
+# --- the model of the grid -------------------------------------------------------------------
+
+
+@dataclass
+class _Texts:
+    """Templates shared by every cell: a text is a template index plus its numbers.
+
+    ``rds: newest automated snapshot 31 h old (window 24 h)`` is template ``rds: newest
+    automated snapshot {0} h old (window {1} h)`` and numbers ``"31 24"`` (the slots are
+    written ``\\x01`` index ``\\x02``: control characters, which no cleaned text contains). A
+    number repeated in a text (the ages line repeats the reason's) is stored once. A number is
+    a run of digits not glued to a letter, digit or dot before it (``s3`` stays text).
+    """
+
+    templates: list[str] = field(default_factory=list)
+    _index: dict[str, int] = field(default_factory=dict)
+    _cache: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    def encode(self, text: str) -> tuple[int, str]:
+        """``(template index, "31 24")``; the script puts the numbers back into the holes."""
+        cached = self._cache.get(text)
+        if cached is not None:
+            return cached
+        parts = _NUMBER.split(text)
+        numbers = list(dict.fromkeys(parts[1::2]))
+        slot = {number: str(i) for i, number in enumerate(numbers)}
+        template = parts[0] + "".join(
+            f"{_OPEN}{slot[number]}{_CLOSE}{after}"
+            for number, after in zip(parts[1::2], parts[2::2], strict=True)
+        )
+        index = self._index.get(template)
+        if index is None:
+            index = self._index[template] = len(self.templates)
+            self.templates.append(template)
+        encoded = self._cache[text] = (index, " ".join(numbers))
+        return encoded
+
+
+def decode(templates: Sequence[str], index: int, numbers: str) -> str:
+    """What the page's script does with a cell's text (kept here to test the encoding)."""
+    values = numbers.split(" ")
+    return _HOLE.sub(lambda hole: values[int(hole[1])], templates[index])
+
+
+@dataclass
+class _Row:
+    key: RowKey
+    row: TenantReport
+    """The newest row of this tenant in the range."""
+    present: bool
+    """In the newest report."""
+    last_seen: date
+    """The day of ``row``."""
+    classes: list[str] = field(default_factory=list)
+    cells: list[Any] = field(default_factory=list)
+
+    @property
+    def order(self) -> tuple[bool, float, str, RowKey]:
+        """Failing now first, most severe first; then tenants gone from the newest report
+        (between the lifecycle statuses and OK: unknown now, but not known to fail)."""
+        severity = self.row.status.severity if self.present else 0.5
+        return (not (self.present and self.row.failing), -severity, self.row.tenant, self.key)
+
+
+@dataclass
+class _Grid:
+    days: list[date]
+    reports: dict[date, Report]
+    rows: list[_Row]
+    texts: _Texts
+    generated_at: datetime | None
+
+    @property
+    def latest(self) -> Report | None:
+        return self.reports[max(self.reports)] if self.reports else None
+
+    @classmethod
+    def build(cls, daily: list[Report], generated_at: datetime | None) -> _Grid:
+        texts = _Texts()
+        if not daily:
+            return cls([], {}, [], texts, generated_at)
+        first = _day(daily[0].generated_at)
+        last = max(_day(daily[-1].generated_at), _day(generated_at or daily[-1].generated_at))
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        reports = {_day(report.generated_at): report for report in daily}
+        indexed = {day: {row.key: row for row in report.tenants} for day, report in reports.items()}
+        newest: dict[RowKey, tuple[TenantReport, date]] = {}
+        for day in sorted(indexed):
+            newest.update((key, (row, day)) for key, row in indexed[day].items())
+        present = indexed[_day(daily[-1].generated_at)]
+        rows = sorted(
+            (_Row(key, row, key in present, seen) for key, (row, seen) in newest.items()),
+            key=lambda r: r.order,
+        )
+        for row in rows:
+            for day in days:
+                report = reports.get(day)
+                if report is None:
+                    row.classes.append(NO_REPORT_CLASS)
+                    row.cells.append(0)
+                    continue
+                found = indexed[day].get(row.key)
+                if found is not None:
+                    row.classes.append(STATUS_CLASS[found.status])
+                    row.cells.append(_cell(found, texts))
+                    continue
+                error = _scope_error(row.key, report.region_errors)
+                if error is None:
+                    row.classes.append(ABSENT_CLASS)
+                    row.cells.append(0)
+                else:
+                    row.classes.append(NOT_CHECKED_CLASS)
+                    text = f"{error.scope} not checked: {_clean(error.reason)}"
+                    row.cells.append([-1, *texts.encode(text)])
+        return cls(days, reports, rows, texts, generated_at)
+
+
+_STATUS_INDEX = {status: index for index, status in enumerate(Status)}
+
+
+def _cell(row: TenantReport, texts: _Texts) -> list[Any]:
+    """``[status, template, numbers]``, plus ``1`` when a STOPPED row is failing by setting."""
+    text = f"{_clean(row.reason)}\nbackup age: {_ages_text(row)}"
+    cell: list[Any] = [_STATUS_INDEX[row.status], *texts.encode(text)]
+    if row.failing != row.status.failing:
+        cell.append(int(row.failing))
+    return cell
+
+
+def _ages(row: TenantReport) -> list[tuple[Check, str, bool]]:
+    """Per check: its name, the age of its newest evidence, whether that check is failing."""
+    out: list[tuple[Check, str, bool]] = []
+    for check in _CHECKS:
+        result = row.checks.get(check)
+        if result is not None:
+            out.append((check, _age_label(result.age_hours), result.status.failing))
+    return out
+
+
+def _ages_text(row: TenantReport) -> str:
+    return " · ".join(f"{check.value} {age}" for check, age, _ in _ages(row)) or "unknown"
+
+
+_CHECKS = tuple(Check)
+
+
+@functools.lru_cache(maxsize=4096)
+def _age_label(hours: float | None) -> str:
+    """``5 h``, ``9.2 days``, ``none``: ages repeat across a fleet, so they are cached."""
+    return "none" if hours is None else format_age(timedelta(hours=hours))
+
+
+def _scope_error(key: RowKey, errors: Iterable[RegionError]) -> RegionError | None:
+    """The error of a scope that covers ``key`` (its region, or all of its account's)."""
+    account, region = key[0], key[1]
+    for error in errors:
+        if error.region is not None and error.region != region:
+            continue
+        if error.account_id is None or not account or error.account_id == account:
+            return error
+    return None
+
+
+def _day(when: datetime) -> date:
+    return when.astimezone(UTC).date()
+
+
+# --- HTML --------------------------------------------------------------------------------------
+
+
+def _clean(text: str) -> str:
+    """``digest.clean``, which goes character by character, only for the rare text that needs
+    it: 30,000 reasons through it cost a second."""
+    return text if text.isprintable() else clean(text)
+
+
+def _e(text: str) -> str:
+    return html.escape(_clean(text), quote=True)
+
+
+def _page(grid: _Grid) -> str:
+    latest = grid.latest
+    title = "backupwatch status"
+    if latest is not None:
+        summary = latest.summary
+        title = (
+            f"backupwatch {_day(latest.generated_at):%Y-%m-%d}: "
+            f"{summary.failing} of {summary.tenants} failing"
+        )
+    failing_now = latest is not None and latest.failing
+    parts = [
+        "<!doctype html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n",
+        "<meta name=viewport content='width=device-width, initial-scale=1'>\n",
+        f"<title>{_e(title)}</title>\n",
+        f"<link rel=icon href='{_favicon(failing_now)}'>\n",
+        f"<style>{_css()}</style>\n</head>\n<body>\n",
+        _header(grid),
+        _controls(),
+        _table(grid),
+        "<p id=none hidden>No tenant matches the filter.</p>\n",
+        _footer(grid),
+        "<div id=tip role=tooltip hidden></div>\n",
+        f"<script type=application/json id=data>{_data(grid)}</script>\n",
+        f"<script>{_SCRIPT}</script>\n</body>\n</html>\n",
+    ]
+    return "".join(parts)
+
+
+def _header(grid: _Grid) -> str:
+    latest = grid.latest
+    out = ["<header>\n<h1><span class=logo></span>backupwatch <span>status</span></h1>\n"]
+    if latest is None:
+        out.append("<p class=nothing>No reports to show: the archive holds none in this range.</p>")
+        return "".join(out) + "</header>\n"
+    summary = latest.summary
+    regions = sorted({row.key[1] for row in grid.rows} | set(latest.regions))
+    accounts = sorted({row.key[0] for row in grid.rows if row.key[0]} | set(latest.accounts))
+    facts = [
+        f"latest report {_e(format_time(latest.generated_at))}",
+        f"{summary.tenants} tenant{'s' if summary.tenants != 1 else ''}",
+        f"{len(grid.days)} day{'s' if len(grid.days) != 1 else ''} "
+        f"({grid.days[0]:%Y-%m-%d} to {grid.days[-1]:%Y-%m-%d})",
+        f"region{'s' if len(regions) != 1 else ''} {_e(', '.join(regions) or 'none')}",
+    ]
+    if accounts:
+        facts.append(f"account{'s' if len(accounts) != 1 else ''} {_e(', '.join(accounts))}")
+    facts.append(f"checks {_e(', '.join(c.value for c in latest.checks))}")
+    out.append(f"<p class=meta>{' · '.join(facts)}</p>\n")
+    state = "bad" if latest.failing else "good"
+    headline = f"<b>{summary.failing}</b> of {summary.tenants} failing"
+    if summary.regions_failed:
+        headline += f", <b>{summary.regions_failed}</b> scope(s) not checked"
+    if not summary.tenants:
+        headline = "<b>no tenant found</b>: is the tenant tag set?"
+    out.append(f"<div class=top><p class='headline {state}' id=headline>{headline}</p>")
+    out.append(_sparkline(grid))
+    out.append("</div>\n")
+    out.append(_news(grid))
+    out.append(_legend(latest))
+    out.append(_stale_warning(grid))
+    out.append(_region_errors(latest))
+    return "".join(out) + "</header>\n"
+
+
+def _legend(latest: Report) -> str:
+    counts = latest.summary.by_status
+    items = []
+    for status in Status:
+        kind = "failing" if status.failing else "listed" if status.listed else "ok"
+        items.append(
+            f"<li><button type=button class='chip {kind}' data-status={status.value} "
+            f"title='{_e(_STATUS_HELP[status])}'><i class='sw {STATUS_CLASS[status]}'></i>"
+            f"{status.value} <b>{counts[status]}</b></button></li>"
+        )
+    keys = (
+        "Counts are the latest report's; click a status to list its tenants. "
+        f"<i class='sw {NO_REPORT_CLASS}'></i>no report that day "
+        f"<i class='sw {ABSENT_CLASS}'></i>not in that day's report "
+        f"<i class='sw {NOT_CHECKED_CLASS}'></i>its account or region not checked"
+    )
+    label = "statuses in the latest report"
+    return (
+        f"<ul class=legend id=legend aria-label='{label}'>{''.join(items)}</ul>\n"
+        f"<p class=keys>{keys}</p>\n"
+    )
+
+
+_STATUS_HELP = {
+    Status.ERROR: "failing: could not check (access denied, malformed tag, retries exhausted)",
+    Status.MISSING: "failing: no evidence of a backup at all",
+    Status.DISABLED: "failing: automated backups are switched off",
+    Status.STALE: "failing: the newest backup is older than the window",
+    Status.EMPTY: "failing: fresh objects, all below the minimum size",
+    Status.STOPPED: "not failing (by default): the instance is stopped, RDS takes no backups",
+    Status.PENDING: "not failing: a new tenant whose first backup is not due yet",
+    Status.PAUSED: "not failing: paused by the backupwatch:paused-until tag",
+    Status.SKIPPED: "not failing: the check does not apply (a read replica)",
+    Status.OK: "fresh evidence of a backup",
+}
+
+
+def _news(grid: _Grid) -> str:
+    """What changed since the report before the latest: the first thing a reader wants.
+
+    A tenant absent now because its scope was not checked is not "gone": its state is unknown,
+    and the scope error is shown apart.
+    """
+    dated = sorted(grid.reports)
+    if len(dated) < 2:
+        return ""
+    before, now = grid.reports[dated[-2]], grid.reports[dated[-1]]
+    was = {row.key: row for row in before.tenants}
+    present = {row.key for row in now.tenants}
+    worse = [r.tenant for r in now.tenants if r.failing and not _failing(was.get(r.key))]
+    better = [r.tenant for r in now.tenants if not r.failing and _failing(was.get(r.key))]
+    new = [r.tenant for r in now.tenants if r.key not in was and not r.failing]
+    gone = [
+        r.tenant
+        for r in before.tenants
+        if r.key not in present and _scope_error(r.key, now.region_errors) is None
+    ]
+    parts = []
+    if worse:
+        parts.append(f"<span class=worse>{len(worse)} newly failing</span>: {_names(worse)}")
+    if better:
+        parts.append(f"<span class=better>{len(better)} recovered</span>: {_names(better)}")
+    if not parts:
+        parts.append("no tenant started or stopped failing")
+    if new:
+        parts.append(f"{len(new)} new: {_names(new)}")
+    if gone:
+        parts.append(f"{len(gone)} gone: {_names(gone)}")
+    return f"<p class=news>Since {dated[-2]:%Y-%m-%d}: {'; '.join(parts)}</p>\n"
+
+
+def _failing(row: TenantReport | None) -> bool:
+    return row is not None and row.failing
+
+
+def _names(names: list[str], most: int = 6) -> str:
+    shown = ", ".join(_e(name) for name in sorted(names)[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _stale_warning(grid: _Grid) -> str:
+    latest = grid.latest
+    if latest is None or _day(latest.generated_at) >= grid.days[-1]:
+        return ""
+    missing = (grid.days[-1] - _day(latest.generated_at)).days
+    return (
+        f"<p class='alert'>No report for the last {missing} day{'s' if missing != 1 else ''}: "
+        f"the newest is from {_day(latest.generated_at):%Y-%m-%d}. Is the daily run running?</p>\n"
+    )
+
+
+def _region_errors(latest: Report) -> str:
+    if not latest.region_errors:
+        return ""
+    items = "".join(
+        f"<li><b>{_e(error.scope)}</b>: {_e(error.reason)}</li>" for error in latest.region_errors
+    )
+    return (
+        f"<div class=alert><p>Not checked in the latest report; "
+        f"their tenants are unknown:</p><ul>{items}</ul></div>\n"
+    )
+
+
+def _sparkline(grid: _Grid) -> str:
+    """Failing tenants per day as small bars (inline SVG); a day without a report has none."""
+    counts = [
+        grid.reports[day].summary.failing if day in grid.reports else None for day in grid.days
+    ]
+    known = [c for c in counts if c is not None]
+    if len(counts) < 2:
+        return ""
+    height, top = 30, max([*known, 1])
+    step = min(10.0, 180 / len(counts))
+    bars = []
+    for i, count in enumerate(counts):
+        if count is None:
+            continue
+        tall = max(1.0, (height - 2) * count / top)
+        cls = " class=z" if count == 0 else ""
+        bars.append(
+            f"<rect{cls} x='{i * step:.1f}' y='{height - tall:.1f}' "
+            f"width='{max(step - 1.5, 1):.1f}' height='{tall:.1f}'/>"
+        )
+    width = f"{len(counts) * step:.0f}"
+    label = f"failing tenants per day, {min(known)} to {max(known)}"
+    return (
+        f"<figure class=spark><svg width={width} height={height} role=img "
+        f"aria-label='{label}'><title>{label}</title>{''.join(bars)}</svg>"
+        f"<figcaption>failing per day<br>max {max(known)}</figcaption></figure>"
+    )
+
+
+def _controls() -> str:
+    return (
+        "<div class=controls><input id=q type=search autocomplete=off spellcheck=false "
+        "placeholder='Filter: tenant, resource, account, region, status' "
+        "aria-label='Filter tenants'>"
+        "<label><input type=checkbox id=failing> failing only</label>"
+        "<span id=shown aria-live=polite></span></div>\n"
+    )
+
+
+def _table(grid: _Grid) -> str:
+    latest = grid.latest
+    many_regions = len({row.key[1] for row in grid.rows}) > 1
+    many_accounts = len({row.key[0] for row in grid.rows}) > 1
+    # A week fills the width with larger cells; a month (or more) fits 1280 px with smaller.
+    cell = 22 if len(grid.days) <= 14 else 18
+    out = [f"<table id=grid style='--cell:{cell}px'>\n<thead><tr><th class=tn>Tenant</th>"]
+    out.append("<th>Status</th>")
+    out.append("<th class=age title='age of the newest backup, per check'>Newest backup</th>")
+    failing_row = ["<tr class=counts><th class=tn></th><th></th><th class=age>failing</th>"]
+    previous_month = None
+    for day in grid.days:
+        report = grid.reports.get(day)
+        month = f"{day:%b}" if day.month != previous_month else ""
+        previous_month = day.month
+        classes, note = [], ""
+        if report is None:
+            classes.append(NO_REPORT_CLASS)
+            note = " · no report"
+            failing_row.append(f"<th class={NO_REPORT_CLASS}>–</th>")
+        else:
+            summary = report.summary
+            note = f" · {summary.failing} of {summary.tenants} failing"
+            if report.region_errors:
+                classes.append("re")
+                scopes = "; ".join(f"{e.scope}: {e.reason}" for e in report.region_errors)
+                note += f" · not checked: {scopes}"
+            bad = " class=bad" if summary.failing else ""
+            failing_row.append(f"<th{bad}>{summary.failing}</th>")
+        cls = f" class='d {' '.join(classes)}'" if classes else " class=d"
+        out.append(
+            f"<th{cls} title='{_e(f'{day:%a %Y-%m-%d}{note}')}'>"
+            f"<small>{month}</small>{day.day}</th>"
+        )
+    out.append("</tr>\n")
+    out.extend(failing_row)
+    out.append("</tr></thead>\n<tbody>\n")
+    for row in grid.rows:
+        out.append(_tr(row, latest, many_regions=many_regions, many_accounts=many_accounts))
+    out.append("</tbody></table>\n")
+    return "".join(out)
+
+
+def _tr(row: _Row, latest: Report | None, *, many_regions: bool, many_accounts: bool) -> str:
+    r = row.row
+    resource = r.identifier if r.kind == "instance" else f"{r.kind} {r.identifier}"
+    where = [resource]
+    if many_regions:
+        where.append(r.region)
+    if many_accounts and r.account_id:
+        where.append(r.account_id)
+    status = r.status.value if row.present else "GONE"
+    search = " ".join([r.tenant, resource, r.account_id or "", r.region, status]).lower()
+    failing = row.present and r.failing
+    pill_class = STATUS_CLASS[r.status] if row.present else ABSENT_CLASS
+    if row.present:
+        pill_title = "failing" if r.failing else "not failing"
+    else:
+        pill_title = (
+            f"not in the latest report (gone, or its scope was not checked); last seen "
+            f"{row.last_seen:%Y-%m-%d}, {r.status.value}"
+        )
+    ages = "".join(
+        f"<span class=bad>{check.value} {age}</span>"
+        if bad
+        else f"<span>{check.value} {age}</span>"
+        for check, age, bad in _ages(r)
+    )
+    if not row.present:
+        ages += f"<small>last seen {row.last_seen:%m-%d}</small>"
+    # End tags of cells are optional in HTML: leaving them out saves 150 KB on 30,000 cells.
+    cells = "".join(f"<td class={c}>" for c in row.classes)
+    return (
+        f"<tr{' class=f' if failing else ''} data-s={status} data-q='{_e(search)}'>"
+        f"<th class=tn><b>{_e(r.tenant)}</b><small>{_e(' · '.join(where))}</small></th>"
+        f"<th class=st><span class='pill {pill_class}' title='{pill_title}'>{status}</span></th>"
+        f"<th class=age>{ages or '–'}</th>{cells}</tr>\n"
+    )
+
+
+def _footer(grid: _Grid) -> str:
+    when = grid.generated_at or (grid.latest.generated_at if grid.latest else None)
+    rendered = f"Rendered {_e(format_time(when))}" if when else "Rendered"
+    return (
+        f"<footer>{rendered} by backupwatch from the archived daily reports. Hover a cell for "
+        "its reason and backup age. Link a filtered view: <a href='#failing'>#failing</a>, "
+        "<a href='#q=eu-west-1'>#q=eu-west-1</a>, <a href='#status=STALE'>#status=STALE</a>."
+        "</footer>\n"
+    )
+
+
+def _data(grid: _Grid) -> str:
+    """The JSON island the script reads; ``<``, ``>`` and ``&`` escaped so no text can end
+    the script element early."""
+    data = {
+        "days": [f"{day:%a %Y-%m-%d}" for day in grid.days],
+        "has": [int(day in grid.reports) for day in grid.days],
+        "status": [status.value for status in Status],
+        "failing": [int(status.failing) for status in Status],
+        "text": grid.texts.templates,
+        "rows": [row.cells for row in grid.rows],
+    }
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _favicon(failing: bool) -> str:
+    """Four squares, red in one corner when the latest report is failing (a data: URI)."""
+    corner = PALETTE[Status.MISSING] if failing else PALETTE[Status.OK]
+    ok = PALETTE[Status.OK]
+    svg = (
+        "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'>"
+        f"<rect x='1' y='1' width='6' height='6' rx='1' fill='{ok}'/>"
+        f"<rect x='9' y='1' width='6' height='6' rx='1' fill='{ok}'/>"
+        f"<rect x='1' y='9' width='6' height='6' rx='1' fill='{ok}'/>"
+        f"<rect x='9' y='9' width='6' height='6' rx='1' fill='{corner}'/></svg>"
+    )
+    return "data:image/svg+xml," + urllib.parse.quote(svg, safe="")
+
+
+def _css() -> str:
+    colours = "".join(f".{STATUS_CLASS[s]}{{--c:{PALETTE[s]}}}" for s in Status)
+    return colours + _CSS
+
+
+_CSS = """
+:root{--ink:#1f2328;--muted:#656d76;--line:#d8dee4;--bg:#fff;--soft:#f6f8fa;--bad:#c62828;
+--good:#1a7f5a;--cell:18px}
+*{box-sizing:border-box}
+body{margin:0;padding:20px 24px 32px;color:var(--ink);background:var(--bg);
+font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+h1{font-size:20px;margin:0 0 2px;display:flex;align-items:center;gap:8px;font-weight:650}
+h1 span{color:var(--muted);font-weight:400}
+.logo{width:18px;height:18px;border-radius:4px;display:inline-block;
+background:conic-gradient(#1f9e77 0 75%,#d62728 0)}
+.meta{margin:0 0 14px;color:var(--muted);font-size:13px}
+.top{display:flex;align-items:center;gap:24px;flex-wrap:wrap;margin-bottom:10px}
+.headline{margin:0;font-size:22px}
+.headline b{font-size:28px;font-variant-numeric:tabular-nums}
+.headline.bad b{color:var(--bad)}.headline.good b{color:var(--good)}
+.spark{margin:0;display:flex;align-items:center;gap:8px;color:var(--muted);font-size:12px}
+.spark svg{fill:var(--bad);border-bottom:1px solid var(--line)}
+.spark rect.z{fill:#afb8c1}
+.spark figcaption{line-height:1.25}
+.news{margin:0 0 12px;font-size:13.5px;color:var(--muted);max-width:80em}
+.worse{color:var(--bad);font-weight:600}.better{color:var(--good);font-weight:600}
+.legend{list-style:none;margin:0 0 6px;padding:0;display:flex;flex-wrap:wrap;gap:6px}
+.keys{margin:0 0 12px;font-size:12px;color:var(--muted)}
+.keys .sw{margin:0 4px 0 12px;vertical-align:-1px}
+.chip{display:flex;align-items:center;gap:6px;border:1px solid var(--line);border-radius:999px;
+background:var(--bg);padding:3px 10px 3px 6px;font:inherit;font-size:12.5px;color:var(--ink);
+cursor:pointer}
+.chip b{font-variant-numeric:tabular-nums}
+.chip:hover{border-color:#8c959f}.chip[aria-pressed=true]{background:#ddf4ff;border-color:#54aeff}
+.chip.failing b{color:var(--bad)}
+.sw{display:inline-block;width:12px;height:12px;border-radius:3px;background-color:var(--c)}
+.alert{background:#fff5f5;border:1px solid #ffc9c9;border-radius:6px;padding:8px 12px;
+margin:0 0 12px;color:#8a1c1c;font-size:13.5px}
+.alert p{margin:0}.alert ul{margin:4px 0 0;padding-left:20px}
+.nothing{color:var(--muted)}
+.controls{display:flex;align-items:center;gap:14px;margin:4px 0 10px;font-size:13.5px}
+#q{width:390px;max-width:60vw;padding:6px 10px;border:1px solid var(--line);border-radius:6px;
+font:inherit}
+#q:focus{outline:2px solid #54aeff;outline-offset:-1px;border-color:#54aeff}
+#shown{color:var(--muted)}
+#grid{border-collapse:separate;border-spacing:2px;font-size:13px}
+#grid thead th{position:sticky;top:0;background:var(--bg);z-index:2;font-weight:600;
+text-align:left;color:var(--muted);font-size:12px;padding:0 6px 2px;
+box-shadow:0 2px 0 var(--bg),-2px 0 0 var(--bg),-2px 2px 0 var(--bg)}
+#grid thead tr:first-child th{height:30px}
+#grid thead tr.counts th{top:32px;font-weight:400;font-size:9.5px;padding:0;
+letter-spacing:-.03em}
+#grid thead th.d{width:var(--cell);min-width:var(--cell);padding:0;text-align:center;
+font-variant-numeric:tabular-nums;line-height:1.15;vertical-align:bottom;font-size:10.5px;
+letter-spacing:-.02em}
+#grid thead th.d small{display:block;font-size:10px;min-height:12px;color:var(--ink)}
+#grid thead th.nd{color:#afb8c1}
+#grid thead th.re{box-shadow:inset 0 -2px 0 var(--bad)}
+#grid thead tr.counts th{text-align:center}
+#grid thead tr.counts th.age{text-align:right;padding-right:8px}
+#grid thead tr.counts th.bad{color:var(--bad);font-weight:600}
+#grid tbody th{font-weight:400;text-align:left;padding:0 6px;white-space:nowrap;height:20px}
+#grid tbody tr{height:var(--cell)}
+#grid th.tn{position:sticky;left:0;background:var(--bg);z-index:1;min-width:190px;
+max-width:280px;overflow:hidden;text-overflow:ellipsis}
+#grid thead th.tn{z-index:3}
+#grid tbody th.tn b{font-weight:600;margin-right:8px}
+#grid tbody th small{color:var(--muted);font-size:11.5px}
+#grid th.age{max-width:210px;overflow:hidden;text-overflow:ellipsis}
+#grid th.age span{margin-right:8px;font-variant-numeric:tabular-nums;color:var(--muted)}
+#grid th.age span.bad{color:var(--bad);font-weight:600}
+#grid tbody tr:hover th{background:var(--soft)}
+#grid td{width:var(--cell);height:var(--cell);min-width:var(--cell);padding:0;border-radius:3px;
+background-color:var(--c)}
+#grid td:hover,#grid td.pin{outline:2px solid var(--ink);outline-offset:0}
+#grid td{cursor:pointer}
+.pill{display:inline-block;min-width:74px;text-align:center;border-radius:4px;padding:0 6px;
+font-size:11px;font-weight:650;letter-spacing:.02em;background-color:var(--c);color:#fff}
+.pill.pending,.pill.paused,.pill.skipped,.pill.empty,.pill.na{color:var(--ink)}
+.nd{--c:transparent;background-image:repeating-linear-gradient(135deg,#d0d7de 0 2px,
+transparent 2px 5px)}
+.na{--c:#f6f8fa;box-shadow:inset 0 0 0 1px #d8dee4}
+.nc{--c:transparent;background-image:repeating-linear-gradient(135deg,#7b3fa0 0 2px,
+#f3e8fa 2px 5px)}
+#tip{position:fixed;z-index:10;max-width:460px;background:#1f2328;color:#fff;border-radius:6px;
+padding:8px 10px;font-size:12.5px;line-height:1.4;pointer-events:none;white-space:pre-line;
+box-shadow:0 4px 14px rgba(0,0,0,.25)}
+#tip b{display:block;margin-bottom:2px}
+#tip .sw{vertical-align:-1px;margin-right:6px;outline:1px solid rgba(255,255,255,.5)}
+#none{color:var(--muted)}
+footer{margin-top:18px;color:var(--muted);font-size:12px}
+footer a{color:inherit}
+"""
+
+_SCRIPT = r"""
+(function () {
+  "use strict";
+  var D = JSON.parse(document.getElementById("data").textContent);
+  var LEAD = 3;  // header cells of a row (tenant, status, newest backup) before the days
+  var body = document.querySelector("#grid tbody");
+  var rows = Array.prototype.slice.call(body.rows);
+  var q = document.getElementById("q"), onlyFailing = document.getElementById("failing");
+  var shown = document.getElementById("shown"), none = document.getElementById("none");
+  var tip = document.getElementById("tip");
+  var chips = Array.prototype.slice.call(document.querySelectorAll(".chip"));
+  var statusFilter = "", selftest = false;
+
+  function expand(template, numbers) {
+    var values = numbers.split(" ");
+    return D.text[template].replace(/\u0001(\d+)\u0002/g, function (hole, i) {
+      return values[+i];
+    });
+  }
+
+  // [heading, status or "", the rest]: what a reader needs to know about one cell.
+  function describe(r, c) {
+    var tr = rows[r], cell = D.rows[r][c];
+    var head = tr.cells[0].firstChild.textContent + " · " + D.days[c];
+    if (!D.has[c]) return [head, "", "No report this day: the daily run did not archive one."];
+    if (cell === 0) return [head, "", "Not in this day's report: not yet a tenant, or gone."];
+    var text = expand(cell[1], cell[2]);
+    if (cell[0] < 0) return [head, "NOT CHECKED", text];
+    var failing = cell.length > 3 ? cell[3] === 1 : D.failing[cell[0]] === 1;
+    var status = D.status[cell[0]];
+    return [head, status + (failing ? " · failing" : " · not failing"), text];
+  }
+
+  function tipText(r, c) {
+    var d = describe(r, c);
+    return d[0] + "\n" + (d[1] ? d[1] + "\n" : "") + d[2];
+  }
+
+  function showTip(td) {
+    var r = td.parentNode.sectionRowIndex, c = td.cellIndex - LEAD;
+    if (c < 0) return;
+    var d = describe(r, c);
+    tip.textContent = "";
+    var head = document.createElement("b");
+    head.textContent = d[0];
+    tip.appendChild(head);
+    if (d[1]) {
+      var sw = document.createElement("i");
+      sw.className = "sw " + td.className;
+      tip.appendChild(sw);
+      tip.appendChild(document.createTextNode(d[1] + "\n"));
+    }
+    tip.appendChild(document.createTextNode(d[2]));
+    tip.hidden = false;
+    var box = td.getBoundingClientRect(), w = tip.offsetWidth, h = tip.offsetHeight;
+    var left = Math.min(box.left, window.innerWidth - w - 8);
+    var top = box.bottom + 6;
+    if (top + h > window.innerHeight - 4) top = box.top - h - 6;
+    tip.style.left = Math.max(4, left) + "px";
+    tip.style.top = Math.max(4, top) + "px";
+  }
+
+  // Hover shows a cell's tooltip; a click (or a tap) pins it until the next click or Escape.
+  var pinned = null;
+  function pin(td) {
+    if (pinned) pinned.classList.remove("pin");
+    pinned = td;
+    if (td) { td.classList.add("pin"); showTip(td); } else tip.hidden = true;
+  }
+  body.addEventListener("mouseover", function (event) {
+    if (pinned) return;
+    var td = event.target.closest("td");
+    if (td) showTip(td); else tip.hidden = true;
+  });
+  body.addEventListener("mouseleave", function () { if (!pinned) tip.hidden = true; });
+  document.addEventListener("click", function (event) {
+    var td = event.target.closest("#grid tbody td");
+    pin(td && td !== pinned ? td : null);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") pin(null);
+  });
+  window.addEventListener("scroll", function () {
+    if (pinned) showTip(pinned); else tip.hidden = true;
+  }, { passive: true });
+
+  // #cell=<tenant>,<YYYY-MM-DD> pins that cell's tooltip: a link to one tenant on one day.
+  function cellFor(spec) {
+    var at = spec.lastIndexOf(","), name = spec.slice(0, at), day = spec.slice(at + 1);
+    var c = D.days.findIndex(function (d) { return d.slice(-10) === day; });
+    var tr = rows.find(function (row) { return row.cells[0].firstChild.textContent === name; });
+    return c >= 0 && tr ? tr.cells[c + LEAD] : null;
+  }
+
+  function apply() {
+    var terms = q.value.toLowerCase().split(/\s+/).filter(Boolean);
+    var count = 0;
+    for (var i = 0; i < rows.length; i++) {
+      var tr = rows[i], text = tr.getAttribute("data-q");
+      var visible = (!onlyFailing.checked || tr.classList.contains("f")) &&
+        (!statusFilter || tr.getAttribute("data-s") === statusFilter) &&
+        terms.every(function (term) { return text.indexOf(term) >= 0; });
+      tr.hidden = !visible;
+      if (visible) count++;
+    }
+    chips.forEach(function (chip) {
+      chip.setAttribute("aria-pressed", String(chip.getAttribute("data-status") === statusFilter));
+    });
+    shown.textContent = count === rows.length ? "showing all " + rows.length
+      : "showing " + count + " of " + rows.length;
+    none.hidden = count > 0 || rows.length === 0;
+    document.body.setAttribute("data-shown", String(count));
+  }
+
+  function readHash() {
+    var params = new URLSearchParams(location.hash.slice(1));
+    q.value = params.get("q") || "";
+    onlyFailing.checked = params.has("failing");
+    statusFilter = (params.get("status") || "").toUpperCase();
+    selftest = params.has("selftest");
+    apply();
+    if (params.get("cell")) pin(cellFor(params.get("cell")));
+  }
+
+  function writeHash() {
+    var params = new URLSearchParams();
+    if (q.value) params.set("q", q.value);
+    if (onlyFailing.checked) params.set("failing", "");
+    if (statusFilter) params.set("status", statusFilter);
+    if (selftest) params.set("selftest", "");
+    var hash = params.toString().replace(/=(?=&|$)/g, "");
+    try {
+      history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search);
+    } catch (error) { /* some file:// contexts refuse; the filter still works */ }
+  }
+
+  function changed() { apply(); writeHash(); }
+  q.addEventListener("input", changed);
+  onlyFailing.addEventListener("change", changed);
+  chips.forEach(function (chip) {
+    chip.addEventListener("click", function () {
+      var status = chip.getAttribute("data-status");
+      statusFilter = statusFilter === status ? "" : status;
+      changed();
+    });
+  });
+  window.addEventListener("hashchange", readHash);
+  readHash();
+
+  // For tests in a headless browser: what a reader sees, written where --dump-dom shows it.
+  if (selftest) {
+    document.querySelectorAll(".sw, .pill").forEach(function (el) {
+      el.setAttribute("data-bg", getComputedStyle(el).backgroundColor);
+    });
+    rows.forEach(function (tr, r) {
+      for (var c = 0; c < D.days.length; c++) {
+        var td = tr.cells[c + LEAD];
+        var style = getComputedStyle(td);
+        td.setAttribute("data-bg", style.backgroundColor);
+        td.setAttribute("data-bgi", style.backgroundImage === "none" ? "" : "gradient");
+        td.setAttribute("data-tip", tipText(r, c));
+      }
+    });
+  }
+  document.documentElement.setAttribute("data-ready", "1");
+})();
+"""
