@@ -1,25 +1,54 @@
-"""The report archive in S3: every run's full JSON report, under a dated key.
+"""The report archive in S3: every run's full report, and a small index that makes history cheap.
 
-The digest is a summary that SNS caps at 256 KB; the archived report is the whole truth,
-linked from the digest. Keys sort by time, so an operator (or ``aws s3 ls``) finds a day's
-report without an index::
+Under ``BACKUPWATCH_REPORT_BUCKET`` and ``BACKUPWATCH_REPORT_PREFIX`` (``backupwatch/`` by
+default)::
 
-    <prefix>reports/2026/11/27/070000Z.json
+    <prefix>reports/2026/11/27/070000Z.json   every run's full report (``Report.to_json``)
+    <prefix>index.json                         the index: recent runs, failing streaks
+    <prefix>status.html                        the status page, rewritten by every run
 
-Writing never raises: the digest must go out even when the archive bucket is unwritable; the
-failure is logged and reported in the digest instead of the link.
+The digest is a summary that SNS caps at 256 KB; the archived report is the whole truth, linked
+from the digest. Dated keys sort by time, so an operator (or ``aws s3 ls``) finds a day's report
+by hand. Code never lists the archive: listing grows with the archive and costs a request per
+1,000 keys. The index names the recent runs instead, so the previous report costs two GETs (the
+index, then the report) and the last 30 days at most 31, whatever the archive holds.
+
+The index is small and bounded (``ArchiveIndex``): the runs of the last ``INDEX_DAYS`` days, at
+most ``MAX_RUNS`` of them, and one "failing since" entry per failing tenant, which is what makes
+"still failing since 2026-11-20 (7 days)" one lookup instead of seven reports. It is versioned.
+
+Writing a run puts the report, then the index (read before, modified, written back). There is
+one run a day, so there is no lock. Old reports expire by the bucket's lifecycle rule (90 days by
+default): an index entry whose report is gone (``NoSuchKey``) is skipped, never fatal.
+
+What goes wrong, and what happens:
+
+- Writing never raises: the digest must go out even when the archive is unwritable; the digest
+  says what could not be written instead of linking it.
+- ``previous_report`` and ``recent_reports`` raise ``AwsCallError`` (AccessDenied, retries
+  exhausted) or ``pydantic.ValidationError`` (an index that is not one), so their caller can
+  say why. ``load_history``, what a run uses, never raises: ``History.problem`` says why there
+  is nothing to compare with.
+- A corrupt index is replaced by a new one, with a logged warning. An index that could not be
+  read (denied, throttled out) or that a newer backupwatch wrote is left alone: a passing
+  fault must not erase the history.
+- Without ``s3:ListBucket`` on the archive bucket, S3 answers a missing key with AccessDenied,
+  not NoSuchKey: a first run could not tell "no index yet" from "denied". The function's policy
+  grants it (docs/history.md).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import AwsCallError
-from .models import Report
+from .models import Report, RowKey
 from .retry import Retrier
 
 if TYPE_CHECKING:
@@ -28,12 +57,26 @@ if TYPE_CHECKING:
 logger = logging.getLogger("backupwatch")
 
 CONTENT_TYPE = "application/json"
+HTML_CONTENT_TYPE = "text/html; charset=utf-8"
+INDEX_VERSION: Literal[1] = 1
+INDEX_DAYS = 92
+"""Runs older than this leave the index: past the default 90-day lifecycle their reports are
+gone anyway."""
+MAX_RUNS = 400
+"""A bound for runs made many times a day (by hand, say): the index stays under ~60 KB of runs."""
+PREVIOUS_TRIES = 3
+"""Index entries tried, newest first, when the newest report is missing: a bounded skip."""
+NO_SUCH_KEY = "NoSuchKey"
+_KEY_SEPARATOR = "|"
+"""Joins a ``RowKey`` in the index; RDS identifiers, regions and account ids never contain it."""
 
 
-class ArchivedReport(BaseModel):
-    """Where a report was written, or why it could not be."""
-
+class _Value(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ArchivedReport(_Value):
+    """Where an object of the archive was written (a report, the status page), or why not."""
 
     bucket: str
     key: str
@@ -41,15 +84,110 @@ class ArchivedReport(BaseModel):
     """A presigned GET URL, when ``BACKUPWATCH_REPORT_URL_HOURS`` asks for one."""
     error: str | None = None
     """Set when the write failed: the digest says so instead of linking a missing object."""
+    index_error: str | None = None
+    """Set when the report was written but the index was not updated: the next run will
+    compare with an older report, and the digest says so."""
 
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
 
+class IndexedRun(_Value):
+    """One run, as the index remembers it: where its report is, and its headline counts."""
+
+    key: str
+    generated_at: AwareDatetime
+    tenants: int
+    failing: int
+    regions_failed: int = 0
+
+    @classmethod
+    def of(cls, report: Report, key: str) -> IndexedRun:
+        summary = report.summary
+        return cls(
+            key=key,
+            generated_at=report.generated_at,
+            tenants=summary.tenants,
+            failing=summary.failing,
+            regions_failed=summary.regions_failed,
+        )
+
+
+class ArchiveIndex(_Value):
+    """``<prefix>index.json``: what makes the previous report and the last days O(1) to find.
+
+    Bounded: ``runs`` keeps the last ``INDEX_DAYS`` days (at most ``MAX_RUNS``), oldest first;
+    ``failing_since`` one entry per tenant failing in the last run (plus the streaks of tenants
+    whose scope could not be checked), about 70 bytes each: 1,000 failing tenants are 70 KB.
+    """
+
+    version: Literal[1] = INDEX_VERSION
+    updated_at: AwareDatetime
+    runs: tuple[IndexedRun, ...] = ()
+    failing_since: dict[str, AwareDatetime] = Field(default_factory=dict)
+    """``account|region|kind|identifier`` (``TenantReport.key``; account empty when unknown) ->
+    when its failing streak began."""
+
+    @field_validator("failing_since")
+    @classmethod
+    def _keys_are_row_keys(cls, value: dict[str, datetime]) -> dict[str, datetime]:
+        for key in value:
+            if len(key.split(_KEY_SEPARATOR)) != 4:
+                raise ValueError(f"{key!r} is not account|region|kind|identifier")
+        return value
+
+    @property
+    def streaks(self) -> dict[RowKey, datetime]:
+        """``failing_since`` keyed like ``TenantReport.key``, for ``changes.compare``."""
+        return {_row_key(key): since for key, since in self.failing_since.items()}
+
+    def with_run(self, run: IndexedRun, streaks: Mapping[RowKey, datetime]) -> ArchiveIndex:
+        """This index after ``run``: the run added (replacing one of the same key), old runs
+        dropped, the streaks replaced by ``streaks`` (what ``compare`` computed for the run)."""
+        runs = sorted(
+            [r for r in self.runs if r.key != run.key] + [run], key=lambda r: r.generated_at
+        )
+        newest = runs[-1].generated_at
+        kept = [r for r in runs if r.generated_at >= newest - timedelta(days=INDEX_DAYS)]
+        return ArchiveIndex(
+            updated_at=run.generated_at,
+            runs=tuple(kept[-MAX_RUNS:]),
+            failing_since={
+                _KEY_SEPARATOR.join(key): since for key, since in sorted(streaks.items())
+            },
+        )
+
+
+class History(_Value):
+    """What a run knows of the runs before it: never an exception, always a reason."""
+
+    index: ArchiveIndex | None = None
+    previous: Report | None = None
+    previous_key: str | None = None
+    problem: str | None = None
+    """Why there is no previous report to compare with (first run, unreadable archive...)."""
+    index_writable: bool = True
+    """False when an index exists that could not be read: this run must not replace it."""
+
+
 def report_key(prefix: str, generated_at: datetime) -> str:
     """``<prefix>reports/YYYY/MM/DD/HHMMSSZ.json``: sorted by time, one per run."""
     return f"{prefix}reports/{generated_at.astimezone(UTC):%Y/%m/%d/%H%M%S}Z.json"
+
+
+def index_key(prefix: str) -> str:
+    """``<prefix>index.json``: outside ``reports/``, so a lifecycle rule on the reports never
+    expires it (it is rewritten every run anyway)."""
+    return f"{prefix}index.json"
+
+
+def status_page_key(prefix: str) -> str:
+    """``<prefix>status.html``: one fixed key, so a bookmark always shows the newest page."""
+    return f"{prefix}status.html"
+
+
+# --- writing ------------------------------------------------------------------------------------
 
 
 def write_report(
@@ -63,14 +201,75 @@ def write_report(
 ) -> ArchivedReport:
     """Write ``report`` as JSON under its dated key; never raises for AWS trouble."""
     key = report_key(prefix, report.generated_at)
-    body = report.to_json().encode()
+    return _put(s3, retrier, bucket, key, report.to_json().encode(), CONTENT_TYPE, url_hours)
+
+
+def write_run(
+    s3: S3Client,
+    retrier: Retrier,
+    report: Report,
+    *,
+    bucket: str,
+    prefix: str,
+    index: ArchiveIndex | None,
+    streaks: Mapping[RowKey, datetime],
+    update_index: bool = True,
+    url_hours: float = 0.0,
+) -> ArchivedReport:
+    """Archive one run: its report, then the index with the run added (``index`` is the one
+    read before the run, None to start a new one). Never raises for AWS trouble.
+
+    The index is updated only once the report is written, so it never names a report that
+    was never there; ``update_index=False`` (the index could not be read) leaves it alone.
+    """
+    archived = write_report(s3, retrier, report, bucket=bucket, prefix=prefix, url_hours=url_hours)
+    if archived.error is not None:
+        return archived
+    if not update_index:
+        why = "it could not be read, so it was left as it is"
+        logger.warning("archive index s3://%s/%s not updated: %s", bucket, index_key(prefix), why)
+        return archived.model_copy(update={"index_error": why})
+    new_index = (index or ArchiveIndex(updated_at=report.generated_at)).with_run(
+        IndexedRun.of(report, archived.key), streaks
+    )
+    key = index_key(prefix)
+    body = new_index.model_dump_json().encode()
     try:
         retrier.call(
             "s3:PutObject",
             lambda: s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=CONTENT_TYPE),
         )
     except AwsCallError as error:
-        logger.error("could not write the report to s3://%s/%s: %s", bucket, key, error)
+        logger.error("could not write the archive index s3://%s/%s: %s", bucket, key, error)
+        return archived.model_copy(update={"index_error": error.short})
+    return archived
+
+
+def write_status_page(
+    s3: S3Client, retrier: Retrier, html: str, *, bucket: str, prefix: str, url_hours: float = 0.0
+) -> ArchivedReport:
+    """Write the status page to ``<prefix>status.html``; never raises for AWS trouble."""
+    return _put(
+        s3, retrier, bucket, status_page_key(prefix), html.encode(), HTML_CONTENT_TYPE, url_hours
+    )
+
+
+def _put(
+    s3: S3Client,
+    retrier: Retrier,
+    bucket: str,
+    key: str,
+    body: bytes,
+    content_type: str,
+    url_hours: float,
+) -> ArchivedReport:
+    try:
+        retrier.call(
+            "s3:PutObject",
+            lambda: s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type),
+        )
+    except AwsCallError as error:
+        logger.error("could not write s3://%s/%s: %s", bucket, key, error)
         return ArchivedReport(bucket=bucket, key=key, error=error.short)
     url = presigned_url(s3, bucket, key, url_hours) if url_hours else None
     return ArchivedReport(bucket=bucket, key=key, url=url)
@@ -84,11 +283,213 @@ def presigned_url(s3: S3Client, bucket: str, key: str, hours: float) -> str:
     )
 
 
+# --- reading ------------------------------------------------------------------------------------
+
+
 def read_report(s3: S3Client, retrier: Retrier, *, bucket: str, key: str) -> Report:
     """Read a report written by ``write_report`` (or any ``Report.to_json``); raises
     ``AwsCallError`` when it cannot be read and ``pydantic.ValidationError`` when it is not a
     report."""
+    return Report.from_json(_get(s3, retrier, bucket, key))
+
+
+def read_index(s3: S3Client, retrier: Retrier, *, bucket: str, prefix: str) -> ArchiveIndex | None:
+    """The archive's index; None when there is none yet. One GET.
+
+    Raises ``AwsCallError`` when it cannot be read and ``pydantic.ValidationError`` when it is
+    not an index of this version.
+    """
+    try:
+        body = _get(s3, retrier, bucket, index_key(prefix))
+    except AwsCallError as error:
+        if error.code == NO_SUCH_KEY:
+            return None
+        raise
+    return ArchiveIndex.model_validate_json(body)
+
+
+def previous_report(s3: S3Client, retrier: Retrier, *, bucket: str, prefix: str) -> Report | None:
+    """The newest archived report: two GETs (index, report), never a listing.
+
+    None when there is no index yet, or it names no report that still exists (the newest
+    ``PREVIOUS_TRIES`` are tried, newest first, skipping expired or deleted ones). Raises
+    ``AwsCallError`` or ``pydantic.ValidationError`` when the archive cannot be read, so the
+    caller can say why (``load_history`` is the variant that never raises).
+    """
+    index = read_index(s3, retrier, bucket=bucket, prefix=prefix)
+    if index is None:
+        return None
+    found = _newest_report(s3, retrier, index.runs, bucket=bucket)
+    return found[0] if found else None
+
+
+def recent_reports(
+    s3: S3Client,
+    retrier: Retrier,
+    *,
+    bucket: str,
+    prefix: str,
+    days: int = 30,
+    now: datetime | None = None,
+) -> list[Report]:
+    """The last run of each UTC day of the ``days`` days ending on ``now``'s day, oldest first.
+
+    One GET for the index plus at most ``days`` GETs, never a listing. ``now`` defaults to the
+    newest run in the index (the archive's own last day, no clock needed). Days without a run,
+    and reports that expired or are not reports, are left out. Raises like ``previous_report``.
+    """
+    index = read_index(s3, retrier, bucket=bucket, prefix=prefix)
+    if index is None or not index.runs:
+        return []
+    runs = daily_runs(index.runs, days=days, now=now or index.runs[-1].generated_at)
+    return fetch_reports(s3, retrier, runs, bucket=bucket)
+
+
+def recent_reports_with(
+    s3: S3Client,
+    retrier: Retrier,
+    index: ArchiveIndex | None,
+    current: Report,
+    *,
+    bucket: str,
+    days: int = 30,
+) -> list[Report]:
+    """Like ``recent_reports``, for a run that holds its index already and whose own report
+    stands for today: at most ``days - 1`` GETs, ``current`` last."""
+    today = current.generated_at.astimezone(UTC).date()
+    runs = [
+        run
+        for run in daily_runs(index.runs if index else (), days=days, now=current.generated_at)
+        if run.generated_at.astimezone(UTC).date() != today
+    ]
+    return [*fetch_reports(s3, retrier, runs, bucket=bucket), current]
+
+
+def daily_runs(runs: Iterable[IndexedRun], *, days: int, now: datetime) -> list[IndexedRun]:
+    """The last run of each UTC day among the ``days`` days ending on ``now``'s day (pure);
+    oldest first; runs after ``now`` left out."""
+    last_day = now.astimezone(UTC).date()
+    first_day = last_day - timedelta(days=days - 1)
+    by_day: dict[date, IndexedRun] = {}
+    for run in sorted(runs, key=lambda r: r.generated_at):
+        day = run.generated_at.astimezone(UTC).date()
+        if first_day <= day <= last_day and run.generated_at <= now:
+            by_day[day] = run
+    return [by_day[day] for day in sorted(by_day)]
+
+
+def fetch_reports(
+    s3: S3Client, retrier: Retrier, runs: Sequence[IndexedRun], *, bucket: str
+) -> list[Report]:
+    """One GET per run, in order; a report that expired or is not a report is skipped (and
+    logged); any other failure raises ``AwsCallError``."""
+    reports: list[Report] = []
+    for run in runs:
+        report = _read_if_there(s3, retrier, bucket, run.key)
+        if report is not None:
+            reports.append(report)
+    return reports
+
+
+def load_history(
+    s3: S3Client,
+    retrier: Retrier,
+    *,
+    bucket: str,
+    prefix: str,
+    before: datetime | None = None,
+) -> History:
+    """The index and the previous report (runs strictly before ``before``), for a run about to
+    be compared and archived. Never raises: ``History.problem`` says why a comparison is not
+    possible, and ``History.index_writable`` whether the index may be replaced.
+    """
+    where = f"s3://{bucket}/{prefix}"
+    index_uri = f"s3://{bucket}/{index_key(prefix)}"
+    try:
+        body = _get(s3, retrier, bucket, index_key(prefix))
+    except AwsCallError as error:
+        if error.code == NO_SUCH_KEY:
+            return History(problem=f"first run: no earlier report in {where}")
+        logger.error("could not read the archive index %s: %s", index_uri, error)
+        return History(
+            problem=f"the archive could not be read: {error.short}", index_writable=False
+        )
+    version = _version_of(body)
+    if version is not None and version > INDEX_VERSION:
+        logger.error("archive index %s has version %s; left as it is", index_uri, version)
+        return History(
+            problem=f"the archive index {index_uri} was written by a newer backupwatch "
+            f"(version {version}) and is left as it is",
+            index_writable=False,
+        )
+    try:
+        index = ArchiveIndex.model_validate_json(body)
+    except ValidationError as error:
+        logger.warning(
+            "the archive index %s is corrupt and is replaced by a new one: %s",
+            index_uri,
+            error.errors(include_url=False)[:3],
+        )
+        return History(problem=f"the archive index {index_uri} was corrupt and is started anew")
+    runs = [r for r in index.runs if before is None or r.generated_at < before]
+    if not runs:
+        return History(index=index, problem=f"first run: no earlier report in {where}")
+    try:
+        found = _newest_report(s3, retrier, runs, bucket=bucket)
+    except AwsCallError as error:
+        logger.error("could not read the previous report: %s", error)
+        return History(index=index, problem=f"the previous report could not be read: {error.short}")
+    if found is None:
+        newest = f"s3://{bucket}/{runs[-1].key}"
+        return History(
+            index=index,
+            problem=f"the previous report {newest} is gone (expired or deleted)",
+        )
+    report, key = found
+    return History(index=index, previous=report, previous_key=key)
+
+
+def _newest_report(
+    s3: S3Client, retrier: Retrier, runs: Sequence[IndexedRun], *, bucket: str
+) -> tuple[Report, str] | None:
+    """The newest of ``runs`` whose report can be read, trying at most ``PREVIOUS_TRIES``."""
+    for run in sorted(runs, key=lambda r: r.generated_at, reverse=True)[:PREVIOUS_TRIES]:
+        report = _read_if_there(s3, retrier, bucket, run.key)
+        if report is not None:
+            return report, run.key
+    return None
+
+
+def _read_if_there(s3: S3Client, retrier: Retrier, bucket: str, key: str) -> Report | None:
+    """The report at ``key``; None when it expired, was deleted, or is not a report."""
+    try:
+        return read_report(s3, retrier, bucket=bucket, key=key)
+    except AwsCallError as error:
+        if error.code != NO_SUCH_KEY:
+            raise
+        logger.info("archived report s3://%s/%s is gone (expired?); skipped", bucket, key)
+    except ValidationError:
+        logger.warning("archived report s3://%s/%s is not a report; skipped", bucket, key)
+    return None
+
+
+def _get(s3: S3Client, retrier: Retrier, bucket: str, key: str) -> bytes:
     body: bytes = retrier.call(
         "s3:GetObject", lambda: s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     )
-    return Report.from_json(body)
+    return body
+
+
+def _version_of(body: bytes) -> int | None:
+    """The ``version`` of an index document, without trusting anything else in it."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    version = document.get("version") if isinstance(document, dict) else None
+    return version if isinstance(version, int) and not isinstance(version, bool) else None
+
+
+def _row_key(text: str) -> RowKey:
+    account, region, kind, identifier = text.split(_KEY_SEPARATOR)
+    return (account, region, kind, identifier)

@@ -5,22 +5,31 @@ It is shaped by SNS's limits, enforced here because moto does not enforce them a
 - subject: printable ASCII, one line, fewer than 100 characters (AWS: "less than 100");
 - body + message attributes: at most 262,144 bytes of UTF-8, never empty.
 
-Failing tenants come first, grouped by status (most severe first), one line each; then the
-tenants listed but not failing (stopped, new, paused, skipped), so that nobody wonders where a
-tenant went; then OK tenants that carry a note; then the OK count. When the body would be too
-large, the list is cut and ends with "... and N more" while the counts at the top stay true.
+A digest that says "7 tenants failing" every morning trains people to stop reading it, so when
+the report archive is on, the digest opens with what changed since the previous report
+(``backupwatch.changes``): ``NEW FAILURES``, ``RECOVERED``, ``STILL FAILING`` (each with the
+day its streak began), ``GONE``, then tenants ``NOT CHECKED`` now and ``NEW TENANTS``; the
+subject leads with the new failures (or the recoveries, when they are the news). Without a
+previous report it says why in one line ("first run", "the archive could not be read").
+
+Then the full lists, as every day: failing tenants grouped by status (most severe first), one
+line each; then the tenants listed but not failing (stopped, new, paused, skipped), so that
+nobody wonders where a tenant went; then OK tenants that carry a note; then the OK count. When
+the body would be too large, the lists are cut from the end, so the change sections at the top
+are the last to go; the cut ends with "... and N more" while the counts at the top stay true.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
-from datetime import UTC
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
 from .archive import ArchivedReport
+from .changes import Changed, Changes
 from .models import Report, Status, TenantReport
 
 SUBJECT_MAX_CHARS = 99
@@ -39,7 +48,8 @@ class Digest(BaseModel):
     """What needs attention, sent as attribute ``failing``: failing tenants, plus regions that
     could not be checked, plus 1 when no tenant was found at all. Zero exactly on a good day."""
     omitted: int = 0
-    """Tenant lines cut to fit SNS's size limit ("... and N more"); the full report has them."""
+    """Lines cut to fit SNS's size limit ("... and N more"): tenant lines of the full lists
+    and of the change sections; the full report has them all."""
 
     @property
     def message_attributes(self) -> dict[str, dict[str, str]]:
@@ -57,23 +67,50 @@ def render_digest(
     *,
     max_bytes: int = MESSAGE_MAX_BYTES,
     full_report: ArchivedReport | None = None,
+    changes: Changes | None = None,
+    no_comparison: str | None = None,
+    status_page: ArchivedReport | None = None,
 ) -> Digest:
     """Render ``report`` as one message that SNS will accept.
 
     ``full_report`` is where the whole report was archived: linked near the top, so a reader
-    of a cut digest knows where the rest is.
+    of a cut digest knows where the rest is; ``status_page`` likewise for the status page.
+
+    ``changes`` (``changes.compare`` against the previous report) opens the body with what
+    changed. When there was nothing to compare with, ``no_comparison`` says why, in one line,
+    above today's view. Both None (no archive): the digest is today's view alone.
     """
     summary = report.summary
     failing = summary.failing + summary.regions_failed + (0 if summary.tenants else 1)
     attributes_size = _attributes_size(
         {FAILING_ATTRIBUTE: {"DataType": "Number", "StringValue": str(failing)}}
     )
-    body, omitted = _body(report, budget=max_bytes - attributes_size, full_report=full_report)
-    return Digest(subject=render_subject(report), body=body, failing=failing, omitted=omitted)
+    compared = changes if changes is not None and changes.compared else None
+    if compared is None and changes is not None and no_comparison is None:
+        no_comparison = "no earlier report to compare with"
+    body, omitted = _body(
+        report,
+        budget=max_bytes - attributes_size,
+        full_report=full_report,
+        changes=compared,
+        no_comparison=no_comparison,
+        status_page=status_page,
+    )
+    return Digest(
+        subject=render_subject(report, changes=compared),
+        body=body,
+        failing=failing,
+        omitted=omitted,
+    )
 
 
-def render_subject(report: Report) -> str:
-    """``backupwatch 2026-11-27: 3 of 120 tenants failing`` and the like; ASCII, < 100 chars."""
+def render_subject(report: Report, *, changes: Changes | None = None) -> str:
+    """``backupwatch 2026-11-27: 3 of 120 tenants failing`` and the like; ASCII, < 100 chars.
+
+    With ``changes``, the news leads: ``2 new failures; 5 of 120 tenants failing``, tenants
+    gone next to them, and recoveries when there is no new failure (``1 recovered; all 120
+    tenants OK``). Counts come before anything a long subject could lose to the cut.
+    """
     summary = report.summary
     day = report.generated_at.astimezone(UTC).strftime("%Y-%m-%d")
     ok = summary.by_status[Status.OK]
@@ -88,7 +125,24 @@ def render_subject(report: Report) -> str:
         text = "no tenants found" + ("" if summary.regions_failed else ", check the tenant tag")
     if summary.regions_failed:
         text += f", {summary.regions_failed} region(s) not checked"
-    return to_subject(f"backupwatch {day}: {text}")
+    news = _news(changes) if changes is not None else ""
+    return to_subject(f"backupwatch {day}: {news}{text}")
+
+
+def _news(changes: Changes) -> str:
+    """``2 new failures, 1 gone; `` or ``3 recovered; `` or nothing: what leads the subject."""
+    parts = []
+    if changes.new_failures:
+        parts.append(_plural(len(changes.new_failures), "new failure", "new failures"))
+    if changes.gone:
+        parts.append(f"{len(changes.gone)} gone")
+    if changes.recovered and not changes.new_failures:
+        parts.append(f"{len(changes.recovered)} recovered")
+    return f"{', '.join(parts)}; " if parts else ""
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
 
 
 def to_subject(text: str) -> str:
@@ -100,18 +154,33 @@ def to_subject(text: str) -> str:
     return one_line or "backupwatch digest"
 
 
-def _body(report: Report, *, budget: int, full_report: ArchivedReport | None) -> tuple[str, int]:
+def _body(
+    report: Report,
+    *,
+    budget: int,
+    full_report: ArchivedReport | None,
+    changes: Changes | None = None,
+    no_comparison: str | None = None,
+    status_page: ArchivedReport | None = None,
+) -> tuple[str, int]:
     summary = report.summary
     head = [
-        f"backupwatch digest for {report.generated_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
+        f"backupwatch digest for {_when(report.generated_at)}",
         "",
         _counts_line(report),
         *_accounts_line(report),
         f"Regions: {', '.join(report.regions) or '-'}. "
         f"Checks: {', '.join(c.value for c in report.checks) or '-'}.",
         *_full_report_lines(full_report),
+        *_link_lines("Status page", status_page),
     ]
     sections: list[tuple[str, list[str]]] = []
+    if changes is not None and changes.previous_at is not None:
+        head += ["", _changes_line(changes, changes.previous_at)]
+        sections += _change_sections(changes, accounts=bool(report.accounts))
+        sections.append(("FULL STATUS", []))
+    elif no_comparison is not None:
+        head += ["", f"WHAT CHANGED: no comparison: {clean(no_comparison)}; today's view only."]
     if report.region_errors:
         title = "SCOPES NOT CHECKED" if report.accounts else "REGIONS NOT CHECKED"
         sections.append(
@@ -156,11 +225,113 @@ def _accounts_line(report: Report) -> list[str]:
 
 
 def _full_report_lines(archived: ArchivedReport | None) -> list[str]:
+    lines = _link_lines("Full report", archived)
+    if archived is not None and archived.error is None and archived.index_error is not None:
+        lines.append(
+            f"Archive index not updated: {clean(archived.index_error)}; "
+            "the next run compares with an older report."
+        )
+    return lines
+
+
+def _link_lines(label: str, archived: ArchivedReport | None) -> list[str]:
     if archived is None:
         return []
     if archived.error is not None:
-        return [f"Full report: could not be written to {archived.uri}: {clean(archived.error)}"]
-    return [f"Full report: {archived.uri}", *([f"  {archived.url}"] if archived.url else [])]
+        return [f"{label}: could not be written to {archived.uri}: {clean(archived.error)}"]
+    return [f"{label}: {archived.uri}", *([f"  {archived.url}"] if archived.url else [])]
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _changes_line(changes: Changes, previous_at: datetime) -> str:
+    """``WHAT CHANGED since 2026-11-26 07:00 UTC: 1 new failure, 2 recovered, ...``: in the
+    head, so it survives any cut."""
+    counts = [
+        _plural(len(changes.new_failures), "new failure", "new failures"),
+        f"{len(changes.recovered)} recovered",
+        f"{len(changes.still_failing)} still failing",
+        f"{len(changes.gone)} gone",
+    ]
+    if changes.not_checked:
+        counts.append(f"{len(changes.not_checked)} not checked")
+    if changes.new_tenants:
+        counts.append(_plural(len(changes.new_tenants), "new tenant", "new tenants"))
+    return f"WHAT CHANGED since {_when(previous_at)}: {', '.join(counts)}."
+
+
+def _change_sections(changes: Changes, *, accounts: bool) -> list[tuple[str, list[str]]]:
+    """One section per kind of change that happened; empty ones are only counted."""
+
+    def lines(
+        items: tuple[Changed, ...], describe: Callable[[Changed], str], *, absent: bool = False
+    ) -> list[str]:
+        return [
+            _change_line(item, describe(item), accounts=accounts, absent=absent) for item in items
+        ]
+
+    sections = [
+        ("NEW FAILURES", lines(changes.new_failures, _new_failure)),
+        ("RECOVERED", lines(changes.recovered, _recovered)),
+        ("STILL FAILING", lines(changes.still_failing, _still_failing)),
+        ("GONE", lines(changes.gone, _gone, absent=True)),
+        ("NOT CHECKED", lines(changes.not_checked, _not_checked, absent=True)),
+        ("NEW TENANTS", lines(changes.new_tenants, _new_tenant)),
+    ]
+    return [(f"{title} ({len(rows)})", rows) for title, rows in sections if rows]
+
+
+def _new_failure(item: Changed) -> str:
+    was = f"was {item.before.value}" if item.before else "not in the previous report"
+    return f"{was}; {item.row.reason}"
+
+
+def _recovered(item: Changed) -> str:
+    was = item.before.value if item.before else "failing"
+    return f"was {was}{_since(item)}"
+
+
+def _still_failing(item: Changed) -> str:
+    changed = (
+        f", was {item.before.value}" if item.before and item.before is not item.row.status else ""
+    )
+    return f"{_since(item).lstrip()}{changed}"
+
+
+def _gone(item: Changed) -> str:
+    was = item.before.value if item.before else "listed"
+    return (
+        f"was {was}; not found in this run: deleted, or its tenant tag removed? "
+        "(its scope was checked)"
+    )
+
+
+def _not_checked(item: Changed) -> str:
+    was = item.before.value if item.before else "listed"
+    return f"was {was}; its scope could not be checked in this run (listed below)"
+
+
+def _new_tenant(_item: Changed) -> str:
+    return "new: not in the previous report"
+
+
+def _since(item: Changed) -> str:
+    """`` since 2026-11-20 (7 days)``; ``(today)`` for a streak that began today."""
+    if item.since is None or item.days is None:
+        return ""
+    days = "today" if item.days == 0 else _plural(item.days, "day", "days")
+    return f" since {item.since.astimezone(UTC):%Y-%m-%d} ({days})"
+
+
+def _change_line(item: Changed, text: str, *, accounts: bool, absent: bool) -> str:
+    """``  - acme [STALE] (db-acme, eu-west-1): was OK; <reason>``: the shape of a tenant line,
+    without the runbook (the full lists below show it). A tenant ``absent`` now (``GONE``,
+    ``NOT CHECKED``) has no status now, so none in brackets: its text says what it was."""
+    row = item.row
+    status = "" if absent else f" [{row.status.value}]"
+    return f"  - {clean(row.tenant)}{status} ({clean(_where(row, accounts))}): {clean(text)}"
 
 
 def _counts_line(report: Report) -> str:
@@ -185,15 +356,20 @@ def _status_counts(rows: Iterable[TenantReport]) -> str:
     return ", ".join(f"{counts[s]} {s.value}" for s in Status if counts[s])
 
 
+def _where(row: TenantReport, accounts: bool) -> str:
+    """``db-acme, eu-west-1``, ``cluster aurora-x, eu-west-1``, ``db-acme, 1111 eu-west-1``."""
+    resource = row.identifier if row.kind == "instance" else f"{row.kind} {row.identifier}"
+    account = f"{row.account_id} " if accounts and row.account_id else ""
+    return f"{resource}, {account}{row.region}"
+
+
 def _tenant_line(row: TenantReport, *, notes_only: bool = False, accounts: bool = False) -> str:
     """``  - acme [STALE] (db-acme, eu-west-1): reason``; a cluster reads ``(cluster x, ...)``;
     with several accounts, the account comes before the region.
 
     A failing tenant with a runbook gets it on the next line, where a reader looks first.
     """
-    resource = row.identifier if row.kind == "instance" else f"{row.kind} {row.identifier}"
-    account = f"{row.account_id} " if accounts and row.account_id else ""
-    where = f"{resource}, {account}{row.region}"
+    where = _where(row, accounts)
     reason = "; ".join(row.notes) if notes_only else row.reason
     line = f"  - {clean(row.tenant)} [{row.status.value}] ({clean(where)}): {clean(reason)}"
     if row.failing and row.runbook:
@@ -207,7 +383,9 @@ def _fit(
     """Join the lines, cutting the tenant lists when the message would exceed ``budget`` bytes;
     return the text and how many tenant lines were left out.
 
-    The cut is marked "... and N more", N counting the tenant lines left out.
+    ``head`` and ``tail`` are always whole. Sections are kept in order and the cut removes
+    everything after it, so what comes first (the change sections) is the last to go. The cut
+    is marked "... and N more", N counting the tenant lines left out, of every section.
     """
     total_rows = sum(len(rows) for _, rows in sections)
     lines = list(head)

@@ -1,15 +1,23 @@
-"""What the Lambda handler and the CLI share: check, render, decide, publish."""
+"""What the Lambda handlers and the CLI share: check, compare and archive, render, publish.
+
+With ``BACKUPWATCH_REPORT_BUCKET`` set, a run reads the archive before it writes to it: the
+index and the previous report first, to say what changed; then this run's report, the index
+and the status page; then the digest goes out. Nothing the archive does can stop the digest:
+every failure becomes a line in it ("no comparison: ...", "could not be written ...").
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 
 from backupwatch import (
+    AwsCallError,
     Digest,
     PublishError,
     Report,
@@ -19,17 +27,41 @@ from backupwatch import (
     render_digest,
     should_publish,
 )
-from backupwatch.archive import ArchivedReport, write_report
+from backupwatch.archive import (
+    ArchivedReport,
+    ArchiveIndex,
+    load_history,
+    recent_reports_with,
+    status_page_key,
+    write_run,
+    write_status_page,
+)
+from backupwatch.changes import Changes, compare
 from backupwatch.clients import s3_client, sns_client
 from backupwatch.deadline import Deadline
 from backupwatch.monitor import Clock, utc_now
+from backupwatch.status_page import render_status_page
 
 from .publish import publish_digest, topic_region
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger("backupwatch")
 
 PUBLISH_MARGIN_SECONDS = 2.0
 """Kept after the publish's own retries, to log the digest and return before a hard timeout."""
+ARCHIVE_MARGIN_SECONDS = 10.0
+"""The archive's calls stop this long before the deadline: what is left is the publish's."""
+STATUS_PAGE_DAYS = 30
+
+
+class StatusPageRenderer(Protocol):
+    """``backupwatch.status_page.render_status_page``: reports oldest first, HTML out (pure)."""
+
+    def __call__(
+        self, reports: Sequence[Report], *, generated_at: datetime | None = None
+    ) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -42,10 +74,22 @@ class Outcome:
     """None when nothing was published (dry run, or ``notify=failures`` on a good day)."""
     archived: ArchivedReport | None = None
     """Where the full report went (``BACKUPWATCH_REPORT_BUCKET``), or None."""
+    changes: Changes | None = None
+    """What changed since the previous report; None when the archive is off."""
+    no_comparison: str | None = None
+    """Why nothing was compared, when the archive is on and there was no previous report."""
+    status_page: ArchivedReport | None = None
+    """Where the status page went, or None (archive off, dry run, no renderer)."""
 
     def summary(self) -> dict[str, Any]:
-        """The JSON-serialisable result the Lambda returns."""
+        """The JSON-serialisable result the Lambda returns.
+
+        ``changes`` counts what changed since the previous report (None when nothing was
+        compared); ``report`` and ``status_page`` are the archived objects' ``s3://`` URIs.
+        """
         summary = self.report.summary
+        compared = self.changes if self.changes is not None and self.changes.compared else None
+        page = self.status_page
         return {
             "tenants": summary.tenants,
             "failing": summary.failing,
@@ -55,6 +99,15 @@ class Outcome:
             "message_id": self.message_id,
             "subject": self.digest.subject,
             "report": self.archived.uri if self.archived and not self.archived.error else None,
+            "changes": None
+            if compared is None
+            else {
+                "new_failures": len(compared.new_failures),
+                "recovered": len(compared.recovered),
+                "still_failing": len(compared.still_failing),
+                "gone": len(compared.gone),
+            },
+            "status_page": page.uri if page is not None and page.error is None else None,
         }
 
 
@@ -92,18 +145,43 @@ def deliver(
     retrier: Retrier | None = None,
     deadline: Deadline | None = None,
 ) -> Outcome:
-    """Archive the full report (when configured), render the digest that links it, publish.
+    """Compare with the previous report and archive this one (when configured), render the
+    digest that says what changed and links the archive, publish.
 
-    Raises ``PublishError`` like ``publish``; an archive that cannot be written never stops
-    the digest, which says so instead of linking it.
+    Raises ``PublishError`` like ``publish``; an archive that cannot be read or written never
+    stops the digest, which says so instead.
     """
     session = session or boto3.Session()
-    archived = archive(settings, report, session=session, retrier=retrier, deadline=deadline)
-    digest = render_digest(report, full_report=archived)
+    archival = archive(settings, report, session=session, retrier=retrier, deadline=deadline)
+    digest = render_digest(
+        report,
+        full_report=archival.archived,
+        changes=archival.changes,
+        no_comparison=archival.no_comparison,
+        status_page=archival.status_page,
+    )
     message_id = publish(
         settings, report, digest, session=session, retrier=retrier, deadline=deadline
     )
-    return Outcome(report=report, digest=digest, message_id=message_id, archived=archived)
+    return Outcome(
+        report=report,
+        digest=digest,
+        message_id=message_id,
+        archived=archival.archived,
+        changes=archival.changes,
+        no_comparison=archival.no_comparison,
+        status_page=archival.status_page,
+    )
+
+
+@dataclass(frozen=True)
+class Archival:
+    """What the archive step gave the run; all None when the archive is off."""
+
+    archived: ArchivedReport | None = None
+    changes: Changes | None = None
+    no_comparison: str | None = None
+    status_page: ArchivedReport | None = None
 
 
 def archive(
@@ -113,22 +191,110 @@ def archive(
     session: boto3.Session,
     retrier: Retrier | None = None,
     deadline: Deadline | None = None,
-) -> ArchivedReport | None:
-    """Write the full report to ``BACKUPWATCH_REPORT_BUCKET``; None when off or a dry run."""
-    if settings.report_bucket is None or settings.dry_run:
-        return None
+) -> Archival:
+    """Read the previous report, compare, then write this run (``BACKUPWATCH_REPORT_BUCKET``).
+
+    Reads before it writes, or the "previous" report would be this one. A dry run reads and
+    compares, and writes nothing. Never raises: the digest must go out whatever the archive
+    does. Its calls stop ``ARCHIVE_MARGIN_SECONDS`` before ``deadline``, keeping the rest for
+    the publish.
+    """
+    if settings.report_bucket is None:
+        return Archival()
     retrier = retrier or Retrier()
     if deadline is not None:
-        retrier = replace(retrier, deadline=deadline.earlier(PUBLISH_MARGIN_SECONDS))
+        retrier = replace(retrier, deadline=deadline.earlier(ARCHIVE_MARGIN_SECONDS))
+    try:
+        return _archive(settings, settings.report_bucket, report, session, retrier)
+    except Exception as error:  # a bug here must cost the comparison, never the digest
+        logger.exception("the report archive step failed")
+        return Archival(no_comparison=f"the archive step failed: {type(error).__name__}")
+
+
+def _archive(
+    settings: Settings, bucket: str, report: Report, session: boto3.Session, retrier: Retrier
+) -> Archival:
     s3 = s3_client(session, settings.regions[0])
-    return write_report(
+    prefix = settings.report_prefix
+    history = load_history(s3, retrier, bucket=bucket, prefix=prefix, before=report.generated_at)
+    streaks = history.index.streaks if history.index is not None else None
+    changes = compare(history.previous, report, failing_since=streaks)
+    if settings.dry_run:
+        return Archival(changes=changes, no_comparison=history.problem)
+    archived = write_run(
         s3,
         retrier,
         report,
-        bucket=settings.report_bucket,
-        prefix=settings.report_prefix,
+        bucket=bucket,
+        prefix=prefix,
+        index=history.index,
+        streaks=changes.failing_since,
+        update_index=history.index_writable,
         url_hours=settings.report_url_hours,
     )
+    page = None
+    if archived.error is None and not history.index_writable:
+        # Rendered from this run alone, the page would hide the days it could not read.
+        page = ArchivedReport(
+            bucket=bucket,
+            key=status_page_key(prefix),
+            error="not rewritten: the archive index could not be read",
+        )
+    elif archived.error is None:
+        page = write_status_page_for(
+            s3,
+            retrier,
+            history.index,
+            report,
+            bucket=bucket,
+            prefix=prefix,
+            url_hours=settings.report_url_hours,
+        )
+    return Archival(
+        archived=archived, changes=changes, no_comparison=history.problem, status_page=page
+    )
+
+
+def status_page_renderer() -> StatusPageRenderer | None:
+    """What renders the status page: ``backupwatch.status_page.render_status_page``. A seam for
+    tests; None would write no status page and link none."""
+    return render_status_page
+
+
+def write_status_page_for(
+    s3: S3Client,
+    retrier: Retrier,
+    index: ArchiveIndex | None,
+    report: Report,
+    *,
+    bucket: str,
+    prefix: str,
+    url_hours: float = 0.0,
+    render: StatusPageRenderer | None = None,
+) -> ArchivedReport | None:
+    """Render the status page of the last ``STATUS_PAGE_DAYS`` days (the index's daily runs
+    plus this run) and write it to ``<prefix>status.html``. Never raises: a page that cannot
+    be read together, rendered or written is an ``error`` the digest shows. None when there is
+    no renderer."""
+    render = render or status_page_renderer()
+    if render is None:
+        return None
+    key = status_page_key(prefix)
+    try:
+        reports = recent_reports_with(
+            s3, retrier, index, report, bucket=bucket, days=STATUS_PAGE_DAYS
+        )
+    except AwsCallError as error:
+        logger.error("status page not written: %s", error)
+        return ArchivedReport(bucket=bucket, key=key, error=error.short)
+    try:
+        html = render(reports, generated_at=report.generated_at)
+    except Exception as error:  # another module's rendering must never stop the digest
+        logger.exception("status page not rendered")
+        return ArchivedReport(
+            bucket=bucket, key=key, error=f"could not be rendered: {type(error).__name__}"
+        )
+    return write_status_page(s3, retrier, html, bucket=bucket, prefix=prefix, url_hours=url_hours)
 
 
 def publish(
@@ -172,7 +338,8 @@ def run(
     retrier: Retrier | None = None,
     deadline: Deadline | None = None,
 ) -> Outcome:
-    """One run: check every tenant, archive the report, publish the digest at most once."""
+    """One run: check every tenant, compare with the previous report and archive this one,
+    publish the digest at most once."""
     session = session or boto3.Session()
     report = check(settings, session=session, clock=clock, retrier=retrier, deadline=deadline)
     return deliver(settings, report, session=session, retrier=retrier, deadline=deadline)

@@ -1,8 +1,11 @@
-"""The ``backupwatch`` command: ``check`` against your AWS account, ``demo`` against a fake one.
+"""The ``backupwatch`` command: ``check`` against your AWS account, ``demo`` against a fake one,
+``report`` to render the status page from archived (or local) reports.
 
-Exit codes: 0 nothing fails (lifecycle statuses such as PENDING do not fail); 1 something
-fails; 2 configuration or usage error; 3 the digest could not be published. ``--json`` prints
-only the report on stdout; logs go to stderr.
+Exit codes of ``check``: 0 nothing fails (lifecycle statuses such as PENDING do not fail); 1
+something fails; 2 configuration or usage error; 3 the digest could not be published.
+``--json`` prints only the report on stdout; logs go to stderr. Exit codes of ``report``: 0 the
+page was written; 1 the archive could not be read; 2 configuration or usage error (no archive
+bucket, an unreadable ``--from`` file, an unwritable output path).
 """
 
 from __future__ import annotations
@@ -13,15 +16,34 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import boto3
+from pydantic import ValidationError
 
-from backupwatch import ConfigurationError, PublishError, Report, load_settings, render_table
+from backupwatch import (
+    BackupwatchError,
+    Check,
+    ConfigurationError,
+    PublishError,
+    Report,
+    Retrier,
+    load_settings,
+    render_table,
+)
+from backupwatch.archive import recent_reports
+from backupwatch.clients import s3_client
 from backupwatch.deadline import Deadline
+from backupwatch.monitor import Clock, utc_now
+from backupwatch.status_page import daily_reports, render_status_page
 
 from . import _pipeline
 
 EXIT_OK, EXIT_FAILING, EXIT_USAGE, EXIT_PUBLISH = 0, 1, 2, 3
+MAX_DAYS = 92
+"""The most days ``report`` shows: the archive index keeps about that many."""
+DEMO_PAGE = Path("backupwatch-status.html")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,8 +64,92 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         from .demo import run_demo
 
-        return run_demo(as_json=args.json)
+        return run_demo(as_json=args.json, html=args.html)
+    if args.command == "report":
+        return _report(out=args.html, sources=args.sources, days=args.days)
     return _check(as_json=args.json, dry_run=args.dry_run, timeout=args.timeout)
+
+
+def _report(*, out: Path, sources: list[Path] | None, days: int, clock: Clock = utc_now) -> int:
+    """Render the status page from ``sources`` (local JSON reports) or from the archive."""
+    generated_at: datetime | None = None
+    if sources:
+        reports = []
+        for path in sources:
+            try:
+                reports.append(Report.from_json(path.read_bytes()))
+            except OSError as error:
+                print(f"backupwatch: cannot read {path}: {error.strerror}", file=sys.stderr)
+                return EXIT_USAGE
+            except ValidationError:
+                print(
+                    f"backupwatch: {path} is not a backupwatch report "
+                    "(`backupwatch check --json` writes one)",
+                    file=sys.stderr,
+                )
+                return EXIT_USAGE
+        reports = _last_days(daily_reports(reports), days)
+    else:
+        generated_at = clock()
+        try:
+            # The archive is all this command reads: the checks' own requirements (the
+            # backups bucket, the topic) do not apply to it.
+            settings = load_settings(
+                os.environ,
+                default_region=boto3.Session().region_name,
+                dry_run=True,
+                checks=[Check.RDS],
+            )
+        except ConfigurationError as error:
+            print(f"backupwatch: configuration error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        if settings.report_bucket is None:
+            print(
+                "backupwatch: configuration error: BACKUPWATCH_REPORT_BUCKET is not set: the "
+                "status page is rendered from the report archive there (or give --from FILE...)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        s3 = s3_client(boto3.Session(), settings.regions[0])
+        try:
+            reports = recent_reports(
+                s3,
+                Retrier(),
+                bucket=settings.report_bucket,
+                prefix=settings.report_prefix,
+                days=days,
+                now=generated_at,
+            )
+        except (BackupwatchError, ValidationError) as error:
+            where = f"s3://{settings.report_bucket}/{settings.report_prefix}"
+            print(f"backupwatch: could not read the archive {where}: {error}", file=sys.stderr)
+            return EXIT_FAILING
+    page = render_status_page(reports, generated_at=generated_at)
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as error:
+        print(f"backupwatch: cannot write {out}: {error.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    tenants = len({row.key for report in reports for row in report.tenants})
+    print(
+        f"status page: {out} ({tenants} tenants, {len(reports)} daily reports, "
+        f"{len(page.encode()) // 1024} KiB)"
+    )
+    if not reports:
+        print("backupwatch: no reports found: the page says so", file=sys.stderr)
+    return EXIT_OK
+
+
+def _last_days(reports: list[Report], days: int) -> list[Report]:
+    """The reports of the ``days`` UTC days ending on the newest one's day."""
+    if not reports:
+        return reports
+    first = _utc_day(reports[-1].generated_at) - timedelta(days=days - 1)
+    return [r for r in reports if _utc_day(r.generated_at) >= first]
+
+
+def _utc_day(when: datetime) -> date:
+    return when.astimezone(UTC).date()
 
 
 def _check(*, as_json: bool, dry_run: bool, timeout: float | None) -> int:
@@ -98,6 +204,16 @@ def _seconds(text: str) -> float:
     return seconds
 
 
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from None
+    if not 1 <= days <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 1 and {MAX_DAYS} days")
+    return days
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="backupwatch",
@@ -118,6 +234,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo = commands.add_parser("demo", help="run against an in-memory AWS (needs the demo extra)")
     demo.add_argument("--json", action="store_true", help="print the report as JSON too")
+    demo.add_argument(
+        "--html",
+        type=Path,
+        default=DEMO_PAGE,
+        metavar="PATH",
+        help=f"write the status page of a week of history there (default: {DEMO_PAGE})",
+    )
+    report = commands.add_parser(
+        "report", help="render the status page from the report archive (or JSON files)"
+    )
+    report.add_argument(
+        "--html", type=Path, required=True, metavar="OUT.html", help="write the page there"
+    )
+    report.add_argument(
+        "--from",
+        dest="sources",
+        type=Path,
+        nargs="+",
+        metavar="REPORT.json",
+        help="reports written by `backupwatch check --json`, instead of the archive in "
+        "BACKUPWATCH_REPORT_BUCKET",
+    )
+    report.add_argument(
+        "--days",
+        type=_days,
+        default=30,
+        metavar="N",
+        help="days to show, ending today (with --from: on the newest report's day; default: 30)",
+    )
     return parser
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import time_machine
 
-from backupwatch import Status
+from backupwatch import Retrier, Status
+from backupwatch.archive import read_index, write_run
 from handlers.cli import main
 
 from .conftest import BUCKET, NOW, REGION, World, hours_ago
+from .test_status_page import parse, report, row
 
 SetEnv = Callable[[dict[str, str]], None]
 
@@ -167,3 +170,129 @@ def test_failed_publish_exits_three(
     assert "ok" in out
     assert "could not publish the digest" in err
     assert err.strip().splitlines()[-1].startswith("backupwatch: could not publish")
+
+
+# --- backupwatch report: the status page --------------------------------------------------------
+
+
+def test_report_from_json_files_writes_the_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``report --html OUT --from a.json b.json``: one column per day, every tenant a row."""
+    files = []
+    for days_ago, status in ((1, Status.OK), (0, Status.STALE)):
+        path = tmp_path / f"{days_ago}.json"
+        path.write_text(report(days_ago, row("acme"), row("globex", status)).to_json())
+        files.append(str(path))
+    out = tmp_path / "status.html"
+    assert main(["report", "--html", str(out), "--from", *files]) == 0
+    page = parse(out.read_text(encoding="utf-8"))
+    assert page.names() == ["globex", "acme"]
+    assert page.row("globex").classes() == ["ok", "stale"]
+    assert capsys.readouterr().out.startswith(f"status page: {out} (2 tenants, 2 daily reports, ")
+
+
+def test_report_days_keeps_the_last_days_of_the_files(tmp_path: Path) -> None:
+    """``--days 2`` with three daily files: the two newest days only."""
+    files = []
+    for days_ago in (2, 1, 0):
+        path = tmp_path / f"{days_ago}.json"
+        path.write_text(report(days_ago, row(f"t{days_ago}")).to_json())
+        files.append(str(path))
+    out = tmp_path / "status.html"
+    assert main(["report", "--html", str(out), "--days", "2", "--from", *files]) == 0
+    page = parse(out.read_text(encoding="utf-8"))
+    assert sorted(page.names()) == ["t0", "t1"]
+    assert len(page.days) == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [(None, "cannot read"), ('{"not": "a report"}', "is not a backupwatch report")],
+)
+def test_report_with_a_bad_file_exits_two(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, says: str
+) -> None:
+    """A missing or foreign ``--from`` file: exit 2, one line naming it, no page written."""
+    path = tmp_path / "in.json"
+    if content is not None:
+        path.write_text(content)
+    out = tmp_path / "status.html"
+    assert main(["report", "--html", str(out), "--from", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert str(path) in err
+    assert says in err
+    assert not out.exists()
+
+
+def test_report_needs_html(capsys: pytest.CaptureFixture[str]) -> None:
+    """``report`` without ``--html`` is a usage error (exit 2)."""
+    with pytest.raises(SystemExit) as raised:
+        main(["report"])
+    assert raised.value.code == 2
+
+
+def test_report_without_an_archive_bucket_exits_two(
+    fake_env: None, patch_env: SetEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reading the archive needs BACKUPWATCH_REPORT_BUCKET: exit 2 naming it, before any call."""
+    patch_env({"BACKUPWATCH_REGIONS": REGION})
+    out = tmp_path / "status.html"
+    assert main(["report", "--html", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "BACKUPWATCH_REPORT_BUCKET" in err
+    assert "--from" in err
+    assert not out.exists()
+
+
+def test_report_reads_the_archive(
+    world: World, patch_env: SetEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without ``--from``, the page comes from the archive (no backups bucket needed), and runs
+    up to today: a day the archive misses is an empty column."""
+    world.bucket("archive-bucket")
+    retrier = Retrier(sleep=lambda _: None)
+    for days_ago in (3, 1):  # nothing archived two days ago, nor today
+        archived = report(days_ago, row("acme"), row("globex", Status.MISSING))
+        index = read_index(world.s3, retrier, bucket="archive-bucket", prefix="bw/")
+        write_run(
+            world.s3,
+            retrier,
+            archived,
+            bucket="archive-bucket",
+            prefix="bw/",
+            index=index,
+            streaks={},
+        )
+    patch_env(
+        {
+            "BACKUPWATCH_REGIONS": REGION,
+            "BACKUPWATCH_REPORT_BUCKET": "archive-bucket",
+            "BACKUPWATCH_REPORT_PREFIX": "bw/",
+        }
+    )
+    out = tmp_path / "status.html"
+    assert main(["report", "--html", str(out), "--days", "7"]) == 0
+    html = out.read_text(encoding="utf-8")
+    page = parse(html)
+    assert page.names() == ["globex", "acme"]
+    assert page.row("acme").classes() == ["ok", "nd", "ok", "nd"]
+    assert "No report for the last 1 day" in html
+    assert "2 daily reports" in capsys.readouterr().out
+
+
+def test_report_from_an_unreadable_archive_exits_one(
+    world: World, patch_env: SetEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An archive bucket that cannot be read: exit 1, one line saying where, no page."""
+    patch_env({"BACKUPWATCH_REGIONS": REGION, "BACKUPWATCH_REPORT_BUCKET": "no-such-archive"})
+    out = tmp_path / "status.html"
+    assert main(["report", "--html", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith("backupwatch: could not read the archive s3://no-such-archive/backupwatch/")
+    )
+    assert not out.exists()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from backupwatch import Status
 from handlers.cli import main
-from handlers.demo import run_demo
+from handlers.demo import HISTORY_DAYS, run_demo
 
 from .conftest import NOW
+from .test_status_page import parse
 
 
 def test_demo_prints_the_published_digest(
@@ -62,12 +65,57 @@ def test_demo_shows_each_lifecycle_state(
     assert not any("aurora-soylent-1" in line for line in lines)
 
 
-def test_demo_command(fake_env: None, capsys: pytest.CaptureFixture[str]) -> None:
-    """``backupwatch demo --json`` prints the JSON report before the digest."""
+def test_demo_command(
+    fake_env: None,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``backupwatch demo --json`` prints the JSON report before the digest, and writes the
+    status page to the current directory by default."""
+    monkeypatch.chdir(tmp_path)
     assert main(["demo", "--json"]) == 0
     out = capsys.readouterr().out
     assert out.lstrip().startswith("{")
     assert '"tenants": 13' in out
+    page = tmp_path / "backupwatch-status.html"
+    assert out.rstrip().endswith(f"Status page, a week of history: {page}")
+    assert len(parse(page.read_text(encoding="utf-8")).days) == HISTORY_DAYS
+
+
+# What the week of the demo's status page shows, day 1 to day 7 ("na": not a tenant that day).
+WEEK = {
+    "acme": ["ok"] * 7,
+    "wayne": ["na", "na", "ok", "ok", "ok", "ok", "ok"],
+    "globex": ["ok"] * 5 + ["stale"] * 2,
+    "initech": ["missing"] * 7,
+    "umbrella": ["disabled"] * 7,
+    "hooli": ["missing"] * 3 + ["empty"] * 4,
+    "stark": ["ok"] * 4 + ["error"] * 3,
+    "legacy-payroll": ["ok"] * 7,
+    "soylent": ["ok", "ok", "ok", "stale", "stale", "ok", "ok"],
+    "newco": ["na"] * 6 + ["pending"],
+    "cyberdyne": ["ok", "ok"] + ["stopped"] * 5,
+    "tyrell": ["paused"] * 7,
+    "oscorp-reports": ["skipped"] * 7,
+    "vandelay": ["ok"] * 4 + ["na"] * 3,
+}
+
+
+def test_demo_writes_a_week_of_history(
+    fake_env: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Seven real checks on seven mornings: tenants fail, recover, arrive and leave; the last
+    morning is the usual digest, published once."""
+    page_file = tmp_path / "page.html"
+    assert run_demo(now=NOW, html=page_file) == 0
+    out = capsys.readouterr().out
+    assert out.count("Subject: ") == 1
+    assert "Subject: backupwatch 2026-11-27: 5 of 13 tenants failing" in out
+    page = parse(page_file.read_text(encoding="utf-8"))
+    assert [day["title"][4:14] for day in page.days] == [f"2026-11-{day}" for day in range(21, 28)]
+    assert {name: page.row(name).classes() for name in page.names()} == WEEK
+    assert page.names()[:5] == ["stark", "initech", "umbrella", "globex", "hooli"]
 
 
 def test_demo_without_moto_says_how_to_get_it(

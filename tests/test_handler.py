@@ -66,6 +66,8 @@ def test_one_run_publishes_exactly_one_digest(
         "message_id": sent[0]["message_id"],
         "subject": "backupwatch 2026-11-27: 1 of 2 tenants failing",
         "report": None,
+        "changes": None,
+        "status_page": None,
     }
     json.dumps(result)  # the Lambda runtime must be able to serialise it
     assert sent[0]["subject"] == result["subject"]
