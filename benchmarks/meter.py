@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.session
 
 
 @dataclass
@@ -46,9 +47,14 @@ class AwsMeter:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
-    def attach(self, session: boto3.Session) -> None:
-        """Hook the session; clients created from it afterwards inherit the handlers."""
-        events = session.events
+    def attach(self, session: boto3.Session | botocore.session.Session) -> None:
+        """Hook the session (boto3's, or a bare botocore one); clients created from it
+        afterwards inherit the handlers."""
+        events = (
+            session.events
+            if isinstance(session, boto3.Session)
+            else session.get_component("event_emitter")
+        )
         events.register_first("before-send", self._started, unique_id="bench-meter-started")
         events.register_last("before-send", self._sent, unique_id="bench-meter-sent")
 

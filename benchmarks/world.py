@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -121,11 +122,20 @@ def _seed_rds(spec: WorldSpec) -> None:
     # 1,000: SnapshotQuotaExceeded). Its SNAPSHOT_QUOTA property re-reads the variable on every
     # create, so raising it here, before the first instance (each makes one snapshot), is
     # enough: 10,000 tenants x 7 = 70,000 snapshots.
-    needed = spec.tenants * max(spec.snapshots_per_tenant, 1)
+    raise_snapshot_limit(spec.tenants * max(spec.snapshots_per_tenant, 1))
+    seed_instances(rds_backends[account_id()][REGION], spec, range(spec.tenants))
+
+
+def raise_snapshot_limit(needed: int) -> None:
+    """Let one moto RDS backend hold ``needed`` snapshots (see ``_seed_rds``)."""
     os.environ["MOTO_RDS_SNAPSHOT_LIMIT"] = str(max(needed * 2, 1000))
-    backend = rds_backends[account_id()][REGION]
+
+
+def seed_instances(backend: Any, spec: WorldSpec, indexes: Iterable[int]) -> None:
+    """The tenants ``indexes`` as DB instances of one moto RDS backend (account-region), each
+    with its automated snapshots; ``benchmarks.scale`` seeds several backends this way."""
     created = _naive_utc(spec.now - timedelta(days=90))  # long past any new-tenant grace
-    for index in range(spec.tenants):
+    for index in indexes:
         before = _minute()
         database = backend.create_db_instance(_instance_kwargs(index))
         stamps = {before, _minute()}
@@ -183,15 +193,23 @@ def _seed_snapshots(backend: Any, spec: WorldSpec, index: int, own: Any) -> None
 def _seed_s3(spec: WorldSpec) -> None:
     from moto.s3.models import s3_backends
 
-    backend = s3_backends[account_id()]["aws"]
-    backend.create_bucket(BUCKET, REGION)
+    seed_objects(s3_backends[account_id()]["aws"], BUCKET, REGION, spec, range(spec.tenants))
+
+
+def seed_objects(
+    backend: Any, bucket: str, region: str, spec: WorldSpec, indexes: Iterable[int]
+) -> None:
+    """The backup objects of tenants ``indexes`` in ``bucket`` (created if missing) of one
+    moto S3 backend (an account)."""
+    if bucket not in backend.buckets:
+        backend.create_bucket(bucket, region)
     body = b"\0" * OBJECT_BYTES
-    for index in range(spec.tenants):
+    for index in indexes:
         tenant_fate = fate(index)
         if tenant_fate is Fate.S3_MISSING:
             continue
         newest_hours = STALE_HOURS if tenant_fate is Fate.S3_STALE else FRESH_HOURS
         for day in range(spec.objects_per_tenant):
             at = spec.now - timedelta(hours=newest_hours, days=day)
-            key = backend.put_object(BUCKET, spec.object_key(index, day, at), body)
+            key = backend.put_object(bucket, spec.object_key(index, day, at), body)
             key.last_modified = _naive_utc(at)

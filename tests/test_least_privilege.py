@@ -2,11 +2,18 @@
 
 The calls are not listed by hand. ``recording`` wraps ``backupwatch.clients._client``, where
 backupwatch builds every client it uses, and records each operation those clients perform (a
-botocore ``before-parameter-build`` hook on each client). The scenarios then drive every code
-path against moto: the demo world with a tenant in every status, the pipeline's publish, the
-``{account_id}`` template, every optional setting at once, the Lambda handler and the CLI. The
-operations are mapped to IAM actions (``OPERATIONS``) and compared with DigestFunction's policy
-in template.yaml, both ways: a call the policy misses fails, and so does a grant nobody uses.
+botocore ``before-parameter-build`` hook on each client), under the role that makes it. The
+scenarios then drive every code path against moto: the demo world with a tenant in every status,
+the pipeline's publish, the ``{account_id}`` template, every optional setting at once, targets in
+other accounts, an AWS Organization, the report archive, the Lambda handler and the CLI (all of
+them DigestFunction's); and the state machine's three handlers (PlanFunction, ScanFunction,
+PublishFunction), each run as its function would be. The operations are mapped to IAM actions
+(``OPERATIONS``) and compared with each function's policy in template.yaml, both ways: a call the
+policy misses fails, and so does a grant nobody uses.
+
+A call made with a member account's credentials (``sts:AssumeRole``'d) is not the function's:
+it is recorded for the member-account role, and compared, the same way, with that role's policy
+in docs/iam.md.
 
 When new code calls a new operation, the test fails and names the action to add to
 template.yaml and docs/iam.md; that is how ``DescribeDBClusters`` and
@@ -21,10 +28,12 @@ import io
 import json
 import os
 import re
+import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -33,26 +42,38 @@ import pytest
 from moto import mock_aws
 
 import backupwatch.clients
+import backupwatch.fanout_store
 from backupwatch import Retrier, check_tenants, load_settings
 from backupwatch.clients import USER_AGENT_EXTRA
 from backupwatch.config import ENVIRONMENT
-from handlers import _pipeline
+from handlers import _pipeline, plan_scopes, publish_digest, scan_scope
 from handlers.cli import main as cli_main
 from handlers.daily_digest import lambda_handler
 from handlers.demo import ACCOUNT, BUCKET, REGION, TENANT_TAG, build_world
 
-from .conftest import FAKE_ENV
-from .test_template import ROOT, function_properties, load_template
+from .conftest import FAKE_ENV, World
+from .test_template import ROOT, Stack, function_properties, load_template
 
 OTHER_REGION = "us-east-1"
+MEMBER = "111111111111"
+OTHER_MEMBER = "222222222222"
+MEMBER_ROLE = "backupwatch-reader"
+MEMBER_BUCKET = "member-db-backups"
+REPORTS = "acme-corp-backupwatch-reports"
+EXTERNAL_ID = "acme-backupwatch-7f3a"
+MEMBER_PRINCIPAL = "member-account role"
+"""Who makes a call with assumed-role credentials: the role in the member account."""
+FUNCTIONS = ("DigestFunction", "PlanFunction", "ScanFunction", "PublishFunction")
 
 
 @dataclass(frozen=True)
 class Action:
-    """The IAM action that authorises an API operation."""
+    """The IAM action that authorises an API operation, and any the call needs besides."""
 
     name: str
     needs_permission: bool = True
+    also: tuple[str, ...] = ()
+    """Actions the operation needs to behave as the code expects, though never called."""
 
 
 # API operation ("<service>:<OperationName>", as botocore names it) -> IAM action. Names differ
@@ -66,7 +87,15 @@ OPERATIONS: dict[str, Action] = {
     "rds:DescribeDBClusterAutomatedBackups": Action("rds:DescribeDBClusterAutomatedBackups"),
     "s3:ListObjectsV2": Action("s3:ListBucket"),
     "s3:ListObjects": Action("s3:ListBucket"),
+    # Also recorded when a GetObject URL is presigned: whoever follows the link is authorised
+    # as the role that signed it, so the signer needs s3:GetObject on the key. And a GET of a
+    # key that is not there (the first run's index) is NoSuchKey only with s3:ListBucket on the
+    # bucket; without it, S3 says AccessDenied and "none yet" looks like "denied".
+    "s3:GetObject": Action("s3:GetObject", also=("s3:ListBucket",)),
+    "s3:PutObject": Action("s3:PutObject"),
     "sns:Publish": Action("sns:Publish"),
+    "sts:AssumeRole": Action("sts:AssumeRole"),
+    "organizations:ListAccounts": Action("organizations:ListAccounts"),
     # "No permissions are required to perform this operation", and an explicit deny cannot
     # block it (STS API reference, GetCallerIdentity): granting it would be noise.
     "sts:GetCallerIdentity": Action("sts:GetCallerIdentity", needs_permission=False),
@@ -74,11 +103,15 @@ OPERATIONS: dict[str, Action] = {
 
 
 def least_privilege_problems(
-    used: Mapping[str, Collection[str]], granted: Collection[str]
+    used: Mapping[str, Collection[str]],
+    granted: Collection[str],
+    *,
+    where: str = "DigestFunction's Policies in template.yaml",
 ) -> list[str]:
     """What is wrong between the operations called and the actions granted; empty when exact.
 
-    ``used`` maps each API operation to the scenarios that called it (for the message).
+    ``used`` maps each API operation to the scenarios that called it (for the message);
+    ``where`` is the policy's place, for the message.
     """
     problems: list[str] = []
     needed: dict[str, set[str]] = {}
@@ -91,21 +124,22 @@ def least_privilege_problems(
                 "that authorises it"
             )
         elif action.needs_permission:
-            needed.setdefault(action.name, set()).update(scenarios)
+            for name in (action.name, *action.also):
+                needed.setdefault(name, set()).update(scenarios)
     wildcards = {name for name in granted if "*" in name}
     problems += [f"the policy grants the wildcard action {name!r}" for name in sorted(wildcards)]
     for name in sorted(needed.keys() - set(granted)):
         problems.append(
             f"the template's policy misses {name}, which the code calls "
-            f"(in: {', '.join(sorted(needed[name]))}): add it to DigestFunction's Policies in "
-            "template.yaml and to docs/iam.md"
+            f"(in: {', '.join(sorted(needed[name]))}): add it to {where} "
+            "and to docs/iam.md"
         )
     for name in sorted(set(granted) - needed.keys() - wildcards):
         no_permission = any(a.name == name and not a.needs_permission for a in OPERATIONS.values())
         why = "it needs no permission at all" if no_permission else "no code path calls it"
         problems.append(
-            f"the template's policy grants {name}, but {why}: remove it from template.yaml "
-            "and docs/iam.md"
+            f"the template's policy grants {name}, but {why}: remove it from "
+            f"{where.split(' in ')[-1]} and docs/iam.md"
         )
     return problems
 
@@ -127,19 +161,21 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def policy_statements(template: Mapping[str, Any]) -> list[dict[str, Any]]:
+def policy_statements(
+    template: Mapping[str, Any], function: str = "DigestFunction"
+) -> list[dict[str, Any]]:
     """Every statement the function's role can get, under any parameter values."""
     statements: list[dict[str, Any]] = []
-    for document in function_properties(template)["Policies"]:
+    for document in function_properties(template, function)["Policies"]:
         for item in document["Statement"]:
             statements.extend(_branches(item))
     return statements
 
 
-def granted_actions(template: Mapping[str, Any]) -> set[str]:
+def granted_actions(template: Mapping[str, Any], function: str = "DigestFunction") -> set[str]:
     return {
         action
-        for statement in policy_statements(template)
+        for statement in policy_statements(template, function)
         if statement["Effect"] == "Allow"
         for action in _as_list(statement["Action"])
     }
@@ -150,25 +186,43 @@ def granted_actions(template: Mapping[str, Any]) -> set[str]:
 
 @dataclass
 class Recorder:
-    """The operations backupwatch's own clients performed, and the names its retrier gave them."""
+    """The operations backupwatch's own clients performed, by whom, and the names its retrier
+    gave them."""
 
+    function: str = "setup"
     scenario: str = "setup"
-    operations: dict[str, set[str]] = field(default_factory=dict)
-    """API operation -> scenarios that called it."""
+    operations: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    """Role (a function of the template, or MEMBER_PRINCIPAL) -> API operation -> scenarios."""
     labels: set[str] = field(default_factory=set)
     """The names passed to ``Retrier.call`` (the IAM action, by backupwatch's convention)."""
 
     @contextmanager
-    def running(self, scenario: str) -> Iterator[None]:
-        self.scenario = scenario
+    def running(self, scenario: str, function: str = "DigestFunction") -> Iterator[None]:
+        self.function, self.scenario = function, scenario
         try:
             yield
         finally:
-            self.scenario = "setup"
+            self.function = self.scenario = "setup"
 
-    def record(self, model: Any, **_: Any) -> None:
-        operation = f"{model.service_model.service_name}:{model.name}"
-        self.operations.setdefault(operation, set()).add(self.scenario)
+    def recorder_for(self, assumed: bool) -> Callable[..., None]:
+        """The hook for one client: its calls are the member role's if it holds assumed-role
+        credentials, else those of the function running."""
+
+        def record(model: Any, **_: Any) -> None:
+            operation = f"{model.service_model.service_name}:{model.name}"
+            who = MEMBER_PRINCIPAL if assumed else self.function
+            calls = self.operations.setdefault(who, {})
+            calls.setdefault(operation, set()).add(self.scenario)
+
+        return record
+
+    def calls_of(self, who: str) -> dict[str, set[str]]:
+        return self.operations.get(who, {})
+
+
+def _assumed(session: boto3.Session) -> bool:
+    credentials = session.get_credentials()
+    return getattr(credentials, "method", None) == "sts-assume-role"
 
 
 @contextmanager
@@ -184,7 +238,9 @@ def recording(patch: pytest.MonkeyPatch) -> Iterator[Recorder]:
         assert USER_AGENT_EXTRA in (client.meta.config.user_agent_extra or "")
         # Every handler of this event runs (a before-call hook can answer a call and stop the
         # others), so no fault injection or stub can hide a call from the record.
-        client.meta.events.register("before-parameter-build", recorded.record)
+        client.meta.events.register(
+            "before-parameter-build", recorded.recorder_for(_assumed(session))
+        )
         return client
 
     patch.setattr(backupwatch.clients, "_client", recording_client)
@@ -203,7 +259,7 @@ def recording(patch: pytest.MonkeyPatch) -> Iterator[Recorder]:
 
 @dataclass(frozen=True)
 class FakeContext:
-    """The parts of Lambda's context the handler may read."""
+    """The parts of Lambda's context the handlers may read."""
 
     function_name: str = "backupwatch-DigestFunction-TEST"
     aws_request_id: str = "00000000-0000-4000-8000-000000000000"
@@ -215,8 +271,20 @@ class FakeContext:
         return 900_000
 
 
+def _context(function: str) -> FakeContext:
+    name = f"backupwatch-{function}-TEST"
+    return FakeContext(
+        function_name=name,
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
+    )
+
+
 def _no_sleep(_seconds: float) -> None:
     """Retries and rate limits count their waits here instead of waiting."""
+
+
+def _role(account: str) -> str:
+    return f"arn:aws:iam::{account}:role/{MEMBER_ROLE}"
 
 
 # One value per setting that turns its feature on: a new setting fails test_every_setting_is_on
@@ -240,7 +308,28 @@ EVERY_SETTING_ON = {
     "new_tenant_grace_hours": "2",
     "stopped_is_failing": "true",
     "pitr_max_lag_hours": "1",
+    # This account as a target of its own, a member account with its own bucket and external
+    # id, and one reached through the run's external id.
+    "targets": json.dumps(
+        [
+            {"regions": [REGION]},
+            {
+                "role_arn": _role(MEMBER),
+                "external_id": "member-specific-id",
+                "s3_bucket": MEMBER_BUCKET,
+            },
+            {"role_arn": _role(OTHER_MEMBER), "regions": [OTHER_REGION]},
+        ]
+    ),
+    "external_id": EXTERNAL_ID,
+    # Not together with targets (the library refuses both): the organization scenario turns
+    # it on, with every other setting but targets.
+    "organization_role_name": MEMBER_ROLE,
+    "report_bucket": REPORTS,
+    "report_prefix": "backupwatch/prod/",
+    "report_url_hours": "12",
 }
+NOT_WITH_TARGETS = {"organization_role_name"}
 
 
 def _environment(values: Mapping[str, str]) -> dict[str, str]:
@@ -263,7 +352,8 @@ def _base_env(topic_arn: str) -> dict[str, str]:
 
 
 def _more_world(session: boto3.Session) -> None:
-    """Beyond the demo: a tenant in a second region, and a tagged Aurora cluster."""
+    """Beyond the demo: a tenant in a second region, a tagged Aurora cluster, the report
+    bucket, and tenants in two member accounts (one with a backups bucket of its own)."""
     session.client("rds", region_name=OTHER_REGION).create_db_instance(
         DBInstanceIdentifier="db-east",
         DBInstanceClass="db.t4g.micro",
@@ -282,12 +372,152 @@ def _more_world(session: boto3.Session) -> None:
         BackupRetentionPeriod=7,
         Tags=[{"Key": TENANT_TAG, "Value": "aurora"}],
     )
+    session.client("s3").create_bucket(
+        Bucket=REPORTS, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    member = World.in_account(MEMBER)
+    member.instance("db-member", tenant="member-tenant", region=REGION)
+    member.bucket(MEMBER_BUCKET)
+    member.put("member-tenant-backups/dump.sql", datetime.now(UTC), bucket=MEMBER_BUCKET)
+    World.in_account(OTHER_MEMBER).instance("db-other", tenant="other", region=OTHER_REGION)
+
+
+def _organization(session: boto3.Session) -> None:
+    """An AWS Organization whose management account is this one, with one member."""
+    organizations = session.client("organizations", region_name=OTHER_REGION)
+    organizations.create_organization(FeatureSet="ALL")
+    organizations.create_account(AccountName="member", Email="member@example.com")
+
+
+def _digest_paths(recorder: Recorder, base: dict[str, str], retrier: Retrier) -> None:
+    """DigestFunction's code paths: the library, the pipeline, the handler, the CLI."""
+    now = datetime.now(UTC)
+
+    def settings(**variables: str) -> Any:
+        return load_settings({**base, **variables})
+
+    with recorder.running("library: check_tenants"):
+        check_tenants(settings(), session=boto3.Session(), clock=lambda: now, retrier=retrier)
+    with recorder.running("pipeline: check and publish"):
+        outcome = _pipeline.run(settings(), session=boto3.Session(), retrier=retrier)
+        assert outcome.message_id is not None
+    with recorder.running("{account_id} prefix template"):
+        _pipeline.run(
+            settings(BACKUPWATCH_PREFIX_TEMPLATE="{account_id}/{tenant}/", BACKUPWATCH_DRY_RUN="1"),
+            session=boto3.Session(),
+            retrier=retrier,
+        )
+    every = {**base, **_environment(EVERY_SETTING_ON)}
+    with_targets = {k: v for k, v in every.items() if k not in _environment_names(NOT_WITH_TARGETS)}
+    with recorder.running("every optional setting on (targets)"):
+        for _ in range(2):  # the second run reads the first run's report back, to compare
+            outcome = _pipeline.run(
+                load_settings(with_targets), session=boto3.Session(), retrier=retrier
+            )
+        assert outcome.message_id is not None  # failing tenants: notify=failures publishes
+        assert outcome.archived is not None
+        assert outcome.archived.error is None
+        assert outcome.archived.url is not None  # a presigned link
+    organization = {k: v for k, v in every.items() if k != "BACKUPWATCH_TARGETS"}
+    with recorder.running("every optional setting on (an organization)"):
+        _pipeline.run(load_settings(organization), session=boto3.Session(), retrier=retrier)
+    with mock.patch.dict(os.environ, base):
+        with recorder.running("lambda handler"):
+            assert lambda_handler({}, FakeContext())["message_id"] is not None
+        with recorder.running("lambda handler, dry run"):
+            assert lambda_handler({"dry_run": True}, FakeContext())["message_id"] is None
+        with recorder.running("backupwatch check"):
+            assert cli_main(["check", "--timeout", "600"]) == 1
+            assert cli_main(["check", "--json", "--dry-run"]) == 1
+
+
+def _environment_names(fields: Collection[str]) -> set[str]:
+    return {ENVIRONMENT[name][0] for name in fields}
+
+
+MAP_RUN_ID = "0b5e7a53-4c6f-3a51-9d2e-8a1f0c2d9e47"
+
+
+def _result_writer_output(
+    session: boto3.Session, prefix: str, children: list[tuple[dict[str, Any], Any]]
+) -> dict[str, Any]:
+    """What the Distributed Map's ResultWriter leaves in S3 (a manifest and one result file
+    per status, Transformation NONE) and the Map's output pointing at it; written with plain
+    boto3, so the writes are Step Functions', not a function's."""
+    s3 = session.client("s3")
+    base = f"{prefix}runs/{MAP_RUN_ID}/"
+    entries: dict[str, list[dict[str, Any]]] = {"SUCCEEDED": [], "FAILED": []}
+    for number, (child, output) in enumerate(children):
+        entry: dict[str, Any] = {"Name": f"child-{number}", "Input": json.dumps(child)}
+        if output is None:
+            entry.update({"Status": "FAILED", "Error": "States.Timeout", "Cause": "timed out"})
+        else:
+            entry.update({"Status": "SUCCEEDED", "Output": json.dumps(output)})
+        entries[entry["Status"]].append(entry)
+    listed: dict[str, list[dict[str, Any]]] = {"SUCCEEDED": [], "FAILED": [], "PENDING": []}
+    for status, items in entries.items():
+        key = f"{base}{status}_0.json"
+        body = json.dumps(items).encode()
+        s3.put_object(Bucket=REPORTS, Key=key, Body=body)
+        listed[status].append({"Key": key, "Size": len(body)})
+    manifest = {"DestinationBucket": REPORTS, "MapRunArn": "arn:m", "ResultFiles": listed}
+    s3.put_object(Bucket=REPORTS, Key=f"{base}manifest.json", Body=json.dumps(manifest))
+    return {
+        "MapRunArn": "arn:m",
+        "ResultWriterDetails": {"Bucket": REPORTS, "Key": f"{base}manifest.json"},
+    }
+
+
+def _state_machine_paths(recorder: Recorder, base: dict[str, str]) -> None:
+    """The three steps of Mode=step-functions, each as its own function, with every setting
+    on: plan (targets, then an organization), a scan of each scope (this account's and
+    member accounts', one report too large to return), publish (with the archive)."""
+    every = {**base, **_environment(EVERY_SETTING_ON)}
+    prefix = EVERY_SETTING_ON["report_prefix"]
+    organization = {k: v for k, v in every.items() if k != "BACKUPWATCH_TARGETS"}
+    with (
+        mock.patch.dict(os.environ, organization),
+        recorder.running("plan: an organization", "PlanFunction"),
+    ):
+        plan_scopes.lambda_handler({"run_id": "org-run"}, _context("PlanFunction"))
+    env = {k: v for k, v in every.items() if k not in _environment_names(NOT_WITH_TARGETS)}
+    with mock.patch.dict(os.environ, env):
+        with recorder.running("plan: targets", "PlanFunction"):
+            plan = plan_scopes.lambda_handler({"run_id": "run-1"}, _context("PlanFunction"))
+        scopes = json.loads(
+            boto3.client("s3")
+            .get_object(Bucket=plan["bucket"], Key=plan["scopes_key"])["Body"]
+            .read()
+        )
+        assert {scope["account_id"] for scope in scopes} >= {MEMBER, OTHER_MEMBER}
+        children = []
+        for number, scope in enumerate(scopes):
+            child = {"scope": scope, "run_id": plan["run_id"], "bucket": plan["bucket"]}
+            # The first scope's report is too large to return inline: it goes to S3.
+            inline = 10 if number == 0 else backupwatch.fanout_store.INLINE_MAX_BYTES
+            with (
+                recorder.running(f"scan: {scope['account_id']} {scope['region']}", "ScanFunction"),
+                mock.patch.object(backupwatch.fanout_store, "INLINE_MAX_BYTES", inline),
+            ):
+                output = scan_scope.lambda_handler(child, _context("ScanFunction"))
+            assert ("report_s3" in output) == (number == 0)
+            children.append((child, output))
+        children.append(({"scope": scopes[0], "run_id": "run-1"}, None))  # a failed child
+        scan = _result_writer_output(boto3.Session(), prefix, children)
+        for run in range(2):  # the second reads the first's report back, to compare
+            with recorder.running("publish: the run, archived", "PublishFunction"):
+                result = publish_digest.lambda_handler(
+                    {"plan": plan, "scan": scan, "dry_run": False}, _context("PublishFunction")
+                )
+            assert result["message_id"] is not None, run
+            assert result["report"] is not None
 
 
 def _run_every_path(recorder: Recorder) -> None:
     """Drive every entry point and every optional feature once, recording the calls."""
-    with recorder.running("backupwatch demo"):
-        assert cli_main(["demo"]) == 0
+    # The page goes to a temporary directory: never litter the working tree.
+    with recorder.running("backupwatch demo"), tempfile.TemporaryDirectory() as page_dir:
+        assert cli_main(["demo", "--html", str(Path(page_dir) / "status.html")]) == 0
 
     now = datetime.now(UTC)
     retrier = Retrier(sleep=_no_sleep)
@@ -295,40 +525,10 @@ def _run_every_path(recorder: Recorder) -> None:
         setup = boto3.Session(region_name=REGION)
         topic_arn = build_world(setup, now)
         _more_world(setup)
-        base = _base_env(topic_arn)
-
-        def settings(**variables: str) -> Any:
-            return load_settings({**base, **variables})
-
-        with recorder.running("library: check_tenants"):
-            check_tenants(settings(), session=boto3.Session(), clock=lambda: now, retrier=retrier)
-        with recorder.running("pipeline: check and publish"):
-            outcome = _pipeline.run(settings(), session=boto3.Session(), retrier=retrier)
-            assert outcome.message_id is not None
-        with recorder.running("{account_id} prefix template"):
-            _pipeline.run(
-                settings(
-                    BACKUPWATCH_PREFIX_TEMPLATE="{account_id}/{tenant}/", BACKUPWATCH_DRY_RUN="1"
-                ),
-                session=boto3.Session(),
-                retrier=retrier,
-            )
-        with recorder.running("every optional setting on"):
-            every = {
-                **base,
-                **_environment(EVERY_SETTING_ON),
-                "BACKUPWATCH_SNS_TOPIC_ARN": topic_arn,
-            }
-            outcome = _pipeline.run(load_settings(every), session=boto3.Session(), retrier=retrier)
-            assert outcome.message_id is not None  # failing tenants: notify=failures publishes
-        with mock.patch.dict(os.environ, base):
-            with recorder.running("lambda handler"):
-                assert lambda_handler({}, FakeContext())["message_id"] is not None
-            with recorder.running("lambda handler, dry run"):
-                assert lambda_handler({"dry_run": True}, FakeContext())["message_id"] is None
-            with recorder.running("backupwatch check"):
-                assert cli_main(["check", "--timeout", "600"]) == 1
-                assert cli_main(["check", "--json", "--dry-run"]) == 1
+        _organization(setup)
+        base = {**_base_env(topic_arn), "BACKUPWATCH_SNS_TOPIC_ARN": topic_arn}
+        _digest_paths(recorder, base, retrier)
+        _state_machine_paths(recorder, _base_env(topic_arn))
 
 
 @pytest.fixture(scope="module")
@@ -345,16 +545,43 @@ def recorded() -> Iterator[Recorder]:
         yield recorder
 
 
-def test_policy_grants_exactly_what_the_code_calls(recorded: Recorder) -> None:
-    """Every action the code paths call is granted, and every granted action is called."""
-    assert recorded.operations, "nothing was recorded: is backupwatch.clients._client used?"
-    problems = least_privilege_problems(recorded.operations, granted_actions(load_template()))
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_policy_grants_exactly_what_the_code_calls(recorded: Recorder, function: str) -> None:
+    """Every action a function's code paths call is granted to it, and every action granted
+    to it is called."""
+    used = recorded.calls_of(function)
+    assert used, f"nothing was recorded for {function}: is backupwatch.clients._client used?"
+    granted = granted_actions(load_template(), function)
+    problems = least_privilege_problems(
+        used, granted, where=f"{function}'s Policies in template.yaml"
+    )
+    assert not problems, "\n".join(problems)
+
+
+def test_member_role_policy_grants_exactly_what_the_code_calls(recorded: Recorder) -> None:
+    """What backupwatch does with a member account's credentials is exactly what the
+    member-account role of docs/iam.md allows."""
+    used = recorded.calls_of(MEMBER_PRINCIPAL)
+    assert used, "nothing was recorded with assumed-role credentials"
+    granted = {
+        action
+        for statement in documented_policy("The member-account role", block=1)["Statement"]
+        for action in _as_list(statement["Action"])
+    }
+    problems = least_privilege_problems(
+        used, granted, where="the member-account role's policy in docs/iam.md"
+    )
     assert not problems, "\n".join(problems)
 
 
 def test_calls_are_labelled_with_their_iam_action(recorded: Recorder) -> None:
     """The name each call gets in errors ("AccessDenied on s3:ListBucket") is its IAM action."""
-    mapped = {OPERATIONS[op].name for op in recorded.operations if op in OPERATIONS}
+    mapped = {
+        OPERATIONS[op].name
+        for calls in recorded.operations.values()
+        for op in calls
+        if op in OPERATIONS
+    }
     assert recorded.labels == mapped
 
 
@@ -420,32 +647,88 @@ def test_aurora_operations_map_to_their_actions() -> None:
     ]
 
 
+def test_reading_an_object_needs_list_bucket_too() -> None:
+    """A role that reads objects that may be missing needs s3:ListBucket, though it never
+    lists: without it a missing key is AccessDenied, not NoSuchKey."""
+    problems = least_privilege_problems({"s3:GetObject": {"r"}}, {"s3:GetObject"})
+    assert problems == [
+        "the template's policy misses s3:ListBucket, which the code calls (in: r): "
+        "add it to DigestFunction's Policies in template.yaml and to docs/iam.md"
+    ]
+    granted = {"s3:GetObject", "s3:ListBucket"}
+    assert least_privilege_problems({"s3:GetObject": {"r"}}, granted) == []
+
+
 def test_an_unmapped_operation_fails() -> None:
     """An operation nobody mapped is not silently ignored."""
     [problem] = least_privilege_problems({**USED, "kms:Decrypt": {"z"}}, EXACT)
     assert problem.startswith("kms:Decrypt (called in: z) has no IAM mapping")
 
 
+def test_problems_name_the_function_whose_policy_is_wrong() -> None:
+    """A miss in a step function's policy says which function's Policies to change."""
+    [problem] = least_privilege_problems(
+        {"s3:PutObject": {"plan"}}, set(), where="PlanFunction's Policies in template.yaml"
+    )
+    assert "add it to PlanFunction's Policies in template.yaml" in problem
+
+
+def test_assumed_role_calls_are_the_member_roles() -> None:
+    """Only a client holding assumed-role credentials records its calls for the member role."""
+    recorder = Recorder()
+    model = mock.Mock()
+    model.service_model.service_name, model.name = "rds", "DescribeDBInstances"
+    with recorder.running("s", "ScanFunction"):
+        recorder.recorder_for(assumed=True)(model)
+        model.name = "DescribeDBSnapshots"
+        recorder.recorder_for(assumed=False)(model)
+    assert recorder.operations == {
+        MEMBER_PRINCIPAL: {"rds:DescribeDBInstances": {"s"}},
+        "ScanFunction": {"rds:DescribeDBSnapshots": {"s"}},
+    }
+
+
 # --- the policy's shape, and docs/iam.md ------------------------------------------------------
 
 
-def test_policy_is_inline_and_scoped() -> None:
-    """Only inline statements (nothing to hide actions), and only RDS's listings on ``*``."""
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_policy_is_inline_and_scoped(function: str) -> None:
+    """Only inline statements (nothing to hide actions); only RDS's listings and
+    organizations:ListAccounts (which has no resource-level permission) on ``*``; object
+    actions on the report prefix only; roles to assume by name."""
     template = load_template()
-    for document in function_properties(template)["Policies"]:
+    for document in function_properties(template, function)["Policies"]:
         assert isinstance(document, dict), f"managed or SAM policy {document!r}: not comparable"
         assert set(document) == {"Version", "Statement"}
-    by_action = {
-        action: statement["Resource"]
-        for statement in policy_statements(template)
-        for action in _as_list(statement["Action"])
+    by_action: dict[str, list[Any]] = {}
+    for statement in policy_statements(template, function):
+        for action in _as_list(statement["Action"]):
+            by_action.setdefault(action, []).append(statement["Resource"])
+    if "sns:Publish" in by_action:
+        assert by_action["sns:Publish"] == [{"Ref": "DigestTopic"}]
+    for resource in by_action.get("s3:ListBucket", []):
+        # Bucket-level: ListBucket is authorised on the bucket, never on its objects.
+        assert resource in (
+            {"Fn::Sub": "arn:${AWS::Partition}:s3:::${S3Bucket}"},
+            {"Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}", REPORT_BUCKET]},
+        )
+    for action in ("s3:GetObject", "s3:PutObject"):
+        for resource in by_action.get(action, []):
+            assert resource["Fn::Sub"][0].startswith(
+                "arn:${AWS::Partition}:s3:::${Bucket}/${ReportPrefix}"
+            )
+    for resource in by_action.get("sts:AssumeRole", []):
+        assert resource["Fn::Sub"][0] == "arn:${AWS::Partition}:iam::*:role/${Role}"
+    on_everything = {action for action, resources in by_action.items() if "*" in resources}
+    assert {a.split(":")[0] for a in on_everything} <= {"rds", "organizations"}
+    assert on_everything - {a for a in on_everything if a.startswith("rds:")} <= {
+        "organizations:ListAccounts"
     }
-    assert by_action["sns:Publish"] == {"Ref": "DigestTopic"}
-    # Bucket-level: ListBucket is authorised on the bucket, never on its objects.
-    assert by_action["s3:ListBucket"] == {"Fn::Sub": "arn:${AWS::Partition}:s3:::${S3Bucket}"}
-    on_everything = {action for action, resource in by_action.items() if resource == "*"}
-    assert {action.split(":")[0] for action in on_everything} == {"rds"}
 
+
+REPORT_BUCKET = {
+    "Bucket": {"Fn::If": ["CreatesReportBucket", {"Ref": "ReportsBucket"}, {"Ref": "ReportBucket"}]}
+}
 
 # What docs/iam.md shows in place of the template's references.
 _EXAMPLE = {
@@ -454,6 +737,16 @@ _EXAMPLE = {
     "AWS::AccountId": "123456789012",
     "S3Bucket": "acme-corp-db-backups",
     "DigestTopic": "arn:aws:sns:eu-west-1:123456789012:backup-digest",
+    "ReportsBucket": REPORTS,
+    "ReportPrefix": "backupwatch/",
+    "OrganizationRoleName": MEMBER_ROLE,
+    "MemberRoleName": MEMBER_ROLE,
+    "RunStateMachine": "arn:aws:states:eu-west-1:123456789012:stateMachine:backupwatch-run",
+    "RunStateMachine.Name": "backupwatch-run",
+    **{
+        f"{name}.Arn": f"arn:aws:lambda:eu-west-1:123456789012:function:backupwatch-{name}"
+        for name in ("PlanFunction", "ScanFunction", "PublishFunction")
+    },
 }
 
 
@@ -464,39 +757,125 @@ def _as_documented(value: Any) -> Any:
             return _as_documented(value["Fn::If"][1])
         if set(value) == {"Ref"}:
             return _EXAMPLE[value["Ref"]]
+        if set(value) == {"Fn::GetAtt"}:
+            return _EXAMPLE[".".join(value["Fn::GetAtt"])]
         if set(value) == {"Fn::Sub"}:
-            return re.sub(r"\$\{([^}]+)\}", lambda m: _EXAMPLE[m.group(1)], value["Fn::Sub"])
+            text, variables = (
+                (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+            )
+            names = {**_EXAMPLE, **{k: _as_documented(v) for k, v in variables.items()}}
+            return re.sub(r"\$\{([^}]+)\}", lambda m: names[m.group(1)], text)
         return {key: _as_documented(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_as_documented(item) for item in value]
     return value
 
 
-def documented_policy() -> Any:
-    """The JSON block under "## The policy" in docs/iam.md."""
+def documented_policy(heading: str = "The policy", *, block: int = 0) -> Any:
+    """The JSON block number ``block`` under the heading ``heading`` in docs/iam.md."""
     text = (ROOT / "docs" / "iam.md").read_text(encoding="utf-8")
-    section = text.split("\n## The policy\n", 1)[1]
-    match = re.search(r"```json\n(.*?)\n```", section, re.DOTALL)
-    assert match, "docs/iam.md: no ```json block under '## The policy'"
-    return json.loads(match.group(1))
+    pattern = re.compile(rf"^#+ {re.escape(heading)}\n", re.MULTILINE)
+    match = pattern.search(text)
+    assert match, f"docs/iam.md: no heading {heading!r}"
+    section = re.split(r"^#+ ", text[match.end() :], maxsplit=1, flags=re.MULTILINE)[0]
+    blocks = re.findall(r"```json\n(.*?)\n```", section, re.DOTALL)
+    assert len(blocks) > block, f"docs/iam.md: no ```json block {block} under {heading!r}"
+    return json.loads(blocks[block])
 
 
-def test_docs_show_the_templates_policy() -> None:
+# Where docs/iam.md shows each function's policy.
+DOCUMENTED = {
+    "DigestFunction": "The policy",
+    "PlanFunction": "PlanFunction",
+    "ScanFunction": "ScanFunction",
+    "PublishFunction": "PublishFunction",
+}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_docs_show_the_templates_policy(function: str) -> None:
     """docs/iam.md's policy is the template's, with example names for the references."""
-    [document] = function_properties(load_template())["Policies"]
-    assert documented_policy() == _as_documented(document)
+    [document] = function_properties(load_template(), function)["Policies"]
+    assert documented_policy(DOCUMENTED[function]) == _as_documented(document)
 
 
-def test_docs_example_policy_is_the_full_deployment() -> None:
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_docs_example_policy_is_the_full_deployment(function: str) -> None:
     """The documented policy holds every action the template can grant (none is hidden)."""
     documented = {
-        action for s in documented_policy()["Statement"] for action in _as_list(s["Action"])
+        action
+        for s in documented_policy(DOCUMENTED[function])["Statement"]
+        for action in _as_list(s["Action"])
     }
-    assert documented == granted_actions(load_template())
+    assert documented == granted_actions(load_template(), function)
+
+
+def test_docs_show_the_state_machines_permissions() -> None:
+    """docs/iam.md's state machine policy is the role's inline policy and the policy that
+    lets it run its own children, together; the schedule's role likewise."""
+    template = load_template()
+    role = template["Resources"]["StateMachineRole"]["Properties"]
+    [inline] = role["Policies"]
+    children = template["Resources"]["StateMachineChildrenPolicy"]["Properties"]
+    together = {
+        "Version": "2012-10-17",
+        "Statement": inline["PolicyDocument"]["Statement"]
+        + children["PolicyDocument"]["Statement"],
+    }
+    assert documented_policy("The state machine's role") == _as_documented(together)
+    [schedule] = template["Resources"]["RunScheduleRole"]["Properties"]["Policies"]
+    assert documented_policy("The schedule's role") == _as_documented(schedule["PolicyDocument"])
+
+
+def test_docs_member_role_trust_requires_the_external_id() -> None:
+    """The member-account role trusts this account's backupwatch roles only, and only with
+    the external id (the confused deputy's guard)."""
+    trust = documented_policy("The member-account role", block=0)
+    [statement] = trust["Statement"]
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    assert statement["Condition"]["StringEquals"] == {"sts:ExternalId": EXTERNAL_ID}
+    assert "aws:PrincipalArn" in statement["Condition"]["ArnLike"]
 
 
 def test_docs_iam_names_every_mapped_action_the_policy_grants() -> None:
     """The table of calls in docs/iam.md lists every granted action, and GetCallerIdentity."""
     text = (ROOT / "docs" / "iam.md").read_text(encoding="utf-8")
-    for action in granted_actions(load_template()) | {"sts:GetCallerIdentity"}:
+    template = load_template()
+    granted = set().union(*(granted_actions(template, f) for f in FUNCTIONS))
+    for action in granted | {"sts:GetCallerIdentity"}:
         assert f"| `{action}` |" in text
+
+
+def _member_role_template() -> str:
+    """The StackSet template in docs/scale.md that creates the member-account role."""
+    text = (ROOT / "docs" / "scale.md").read_text(encoding="utf-8")
+    section = text.split("\n## The member-account role in every account\n", 1)[1]
+    match = re.search(r"```yaml\n(.*?)\n```", section, re.DOTALL)
+    assert match, "docs/scale.md: no ```yaml block under its member-account role heading"
+    return match.group(1)
+
+
+def test_the_stackset_template_creates_the_documented_member_role() -> None:
+    """docs/scale.md's template lints, and deployed with the example values it creates the
+    role of docs/iam.md: the same trust policy, the same permissions."""
+    from cfnlint.api import lint
+    from cfnlint.decode import decode_str
+
+    text = _member_role_template()
+    matches = lint(text)
+    assert not matches, "\n".join(str(m) for m in matches)
+    decoded, problems = decode_str(text)
+    assert not problems
+    stack = Stack(
+        json.loads(json.dumps(decoded)),
+        BackupwatchAccountId=ACCOUNT,
+        ExternalId=EXTERNAL_ID,
+        RoleName=MEMBER_ROLE,
+        BackupsBucket=MEMBER_BUCKET,
+    )
+    role = stack.properties("Role")
+    assert role["RoleName"] == MEMBER_ROLE
+    assert role["AssumeRolePolicyDocument"] == documented_policy("The member-account role")
+    [policy] = role["Policies"]
+    assert policy["PolicyDocument"] == documented_policy("The member-account role", block=1)

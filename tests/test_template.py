@@ -1,14 +1,21 @@
-"""template.yaml (AWS SAM): the schedule, retries, timeout, settings, topic and alarms.
+"""template.yaml (AWS SAM): the schedule, retries, timeout, settings, topic, alarms, and the
+optional state machine (``Mode=step-functions``).
 
 The template is read with cfn-lint's own YAML loader, which understands the short forms
 (``!Ref``, ``!Sub``, ``!If``) and turns them into their long forms (``{"Ref": ...}``). cfn-lint
-itself runs in ``make lint``; these tests pin what the template must say, and that it agrees
-with the code: the settings in ``backupwatch.config.ENVIRONMENT``, the library's defaults, and
-the metric names ``handlers.metrics`` writes.
+itself runs in ``make lint`` (and once here with the state machine switched on); these tests pin
+what the template must say, and that it agrees with the code: the settings in
+``backupwatch.config.ENVIRONMENT``, the library's defaults, the metric names ``handlers.metrics``
+writes, the handlers it names, and the data each state machine step hands the next
+(``backupwatch.fanout``).
+
+``Stack`` evaluates the template's conditions and intrinsic functions for given parameter
+values, so a test can say what a deployment with those values contains, without AWS.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import tomllib
@@ -23,15 +30,25 @@ from cfnlint.decode import decode_str
 
 from backupwatch import Settings, load_settings
 from backupwatch.config import ENVIRONMENT
+from backupwatch.fanout import Plan, ScanRequest, read_output, read_publish_event
+from backupwatch.models import Scope
 from handlers import metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 FUNCTION = "DigestFunction"
 TOPIC = "DigestTopic"
+STATE_MACHINE = "RunStateMachine"
+STEP_FUNCTIONS = {"Mode": "step-functions"}
 # Read by the handler, not by load_settings; see handlers/metrics.py.
 HANDLER_VARIABLES = {metrics.NAMESPACE_VARIABLE: "MetricsNamespace"}
 CLOUDWATCH_DAY, CLOUDWATCH_WEEK = 86_400, 604_800
+LAMBDA_TRANSIENT = {
+    "Lambda.TooManyRequestsException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+}
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
@@ -42,13 +59,128 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     return plain
 
 
-def function_properties(template: Mapping[str, Any]) -> dict[str, Any]:
-    properties: dict[str, Any] = template["Resources"][FUNCTION]["Properties"]
-    return properties
+def function_properties(template: Mapping[str, Any], name: str = FUNCTION) -> dict[str, Any]:
+    """A function's properties as SAM deploys them: ``Globals`` merged in (the function's own
+    environment variables win over the global ones)."""
+    own: dict[str, Any] = template["Resources"][name]["Properties"]
+    shared = template.get("Globals", {}).get("Function", {})
+    merged = {**shared, **own}
+    variables = {
+        **shared.get("Environment", {}).get("Variables", {}),
+        **own.get("Environment", {}).get("Variables", {}),
+    }
+    if variables:
+        merged["Environment"] = {"Variables": variables}
+    return merged
 
 
 def resources_of_type(template: Mapping[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+class Stack:
+    """The template deployed with ``parameters`` (defaults for the rest): which conditions
+    hold, which resources exist, and what a value resolves to. A resource's ``Ref`` is its
+    logical id, and ``GetAtt`` is ``<id>.<attribute>``: names only AWS would know."""
+
+    def __init__(self, template: Mapping[str, Any], **parameters: str) -> None:
+        unknown = set(parameters) - set(template["Parameters"])
+        assert not unknown, f"no such parameter: {unknown}"
+        self.template = template
+        self.parameters = {
+            name: str(parameters.get(name, spec.get("Default", "")))
+            for name, spec in template["Parameters"].items()
+        }
+        self._conditions: dict[str, bool] = {}
+
+    def condition(self, name: str) -> bool:
+        if name not in self._conditions:
+            self._conditions[name] = bool(self._eval(self.template["Conditions"][name]))
+        return self._conditions[name]
+
+    def _eval(self, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1:
+            [(function, args)] = value.items()
+            if function == "Fn::Equals":
+                return self.resolve(args[0]) == self.resolve(args[1])
+            if function == "Fn::Not":
+                return not self._eval(args[0])
+            if function == "Fn::Or":
+                return any(self._eval(arg) for arg in args)
+            if function == "Fn::And":
+                return all(self._eval(arg) for arg in args)
+            if function == "Condition":
+                return self.condition(args)
+        raise AssertionError(f"not a condition: {value!r}")
+
+    def exists(self, name: str) -> bool:
+        resource = self.template["Resources"][name]
+        return "Condition" not in resource or self.condition(resource["Condition"])
+
+    @property
+    def resources(self) -> set[str]:
+        return {name for name in self.template["Resources"] if self.exists(name)}
+
+    def resolve(self, value: Any) -> Any:
+        """``value`` with every condition taken and every reference filled in."""
+        if isinstance(value, list):
+            items = [self.resolve(item) for item in value]
+            return [item for item in items if item is not _NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            [(function, args)] = value.items()
+            if function == "Fn::If":
+                condition, when_true, when_false = args
+                return self.resolve(when_true if self.condition(condition) else when_false)
+            if function == "Ref":
+                return self._ref(args)
+            if function == "Fn::GetAtt":
+                resource, attribute = args if isinstance(args, list) else args.split(".", 1)
+                assert self.exists(resource), f"GetAtt to {resource}, which is not deployed"
+                return f"{resource}.{attribute}"
+            if function == "Fn::Sub":
+                text, variables = (args, {}) if isinstance(args, str) else args
+                values = {k: self.resolve(v) for k, v in variables.items()}
+                return re.sub(
+                    r"\$\{([^}!]+)\}",
+                    lambda m: str(values[m.group(1)] if m.group(1) in values else self._sub(m)),
+                    text,
+                )
+        resolved = {key: self.resolve(item) for key, item in value.items()}
+        return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
+
+    def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return _NO_VALUE
+        pseudo = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1"}
+        pseudo |= {"AWS::AccountId": "123456789012", "AWS::StackName": "backupwatch"}
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        assert self.exists(name), f"Ref to {name}, which is not deployed"
+        return name
+
+    def _sub(self, match: re.Match[str]) -> str:
+        name = match.group(1)
+        if "." in name and not name.startswith("AWS::"):
+            resource, attribute = name.split(".", 1)
+            return str(self.resolve({"Fn::GetAtt": [resource, attribute]}))
+        return str(self._ref(name))
+
+    def properties(self, name: str) -> dict[str, Any]:
+        assert self.exists(name), f"{name} is not deployed with {self.parameters}"
+        properties = (
+            function_properties(self.template, name)
+            if self.template["Resources"][name]["Type"] == "AWS::Serverless::Function"
+            else self.template["Resources"][name]["Properties"]
+        )
+        resolved: dict[str, Any] = self.resolve(properties)
+        return resolved
+
+
+_NO_VALUE = object()
 
 
 @pytest.fixture(scope="module")
@@ -99,12 +231,14 @@ def test_timeout_outlasts_any_publish_reserve(
     template: dict[str, Any], function: dict[str, Any]
 ) -> None:
     """900 s, the most Lambda allows; even the largest reserve leaves minutes for checking."""
-    assert function["Timeout"] == 900
     [largest] = [
         m.le for m in Settings.model_fields["publish_reserve_seconds"].metadata if isinstance(m, Le)
     ]
     assert isinstance(largest, int | float)
-    assert function["Timeout"] - largest >= 300
+    for name in (FUNCTION, "ScanFunction", "PublishFunction"):
+        properties = function_properties(template, name)
+        assert properties["Timeout"] == 900, name
+        assert properties["Timeout"] - largest >= 300
     variable = ENVIRONMENT["publish_reserve_seconds"][0]
     assert function["Environment"]["Variables"][variable] == {"Ref": "PublishReserveSeconds"}
 
@@ -114,27 +248,46 @@ def _parameter_name(field: str) -> str:
     return "".join(part.title() for part in field.split("_"))
 
 
-def test_every_setting_is_a_parameter(template: dict[str, Any], function: dict[str, Any]) -> None:
-    """Each setting in config.ENVIRONMENT reaches the function, under its preferred name."""
-    variables = function["Environment"]["Variables"]
+# Settings the template sets from something other than the parameter of the same name.
+REPORT_BUCKET_VALUE = {
+    "Fn::If": [
+        "ArchivesReports",
+        {"Fn::If": ["CreatesReportBucket", {"Ref": "ReportsBucket"}, {"Ref": "ReportBucket"}]},
+        "",
+    ]
+}
+SPECIAL = {"sns_topic_arn": {"Ref": TOPIC}, "report_bucket": REPORT_BUCKET_VALUE}
+FUNCTIONS = ("DigestFunction", "PlanFunction", "ScanFunction", "PublishFunction")
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_every_setting_is_a_parameter(template: dict[str, Any], name: str) -> None:
+    """Each setting in config.ENVIRONMENT reaches every function, under its preferred name:
+    the steps of the state machine are configured exactly as the single function is."""
+    variables = function_properties(template, name)["Environment"]["Variables"]
     for field, names in ENVIRONMENT.items():
-        if field == "sns_topic_arn":
-            assert variables[names[0]] == {"Ref": TOPIC}  # the stack's own topic
-            continue
         parameter = _parameter_name(field)
-        assert variables[names[0]] == {"Ref": parameter}, names[0]
-        assert parameter in template["Parameters"], parameter
+        assert variables[names[0]] == SPECIAL.get(field, {"Ref": parameter}), names[0]
+        if field != "sns_topic_arn":  # the stack's own topic
+            assert parameter in template["Parameters"], parameter
     expected = {names[0] for names in ENVIRONMENT.values()} | set(HANDLER_VARIABLES)
     assert set(variables) == expected
+
+
+# Defaults the template must know itself: the report prefix scopes the IAM permissions and the
+# expiry rule, which cannot read the library's default. A test pins it to the library's.
+TEMPLATE_KNOWS = {"report_prefix"}
 
 
 def _defaults(template: Mapping[str, Any]) -> dict[str, str]:
     """The environment the function gets when every parameter keeps its default."""
     parameters = template["Parameters"]
+    stack = Stack(template)
     return {
-        names[0]: str(parameters[_parameter_name(field)]["Default"])
+        names[0]: str(stack.resolve(SPECIAL.get(field, {"Ref": _parameter_name(field)})))
         for field, names in ENVIRONMENT.items()
         if field != "sns_topic_arn"
+        and (field not in TEMPLATE_KNOWS or parameters[_parameter_name(field)]["Default"])
     }
 
 
@@ -146,8 +299,22 @@ def test_empty_defaults_are_the_librarys_defaults(template: dict[str, Any]) -> N
         "AWS_REGION": "eu-west-1",
     }
     defaults = {k: v for k, v in _defaults(template).items() if k != "BACKUPWATCH_S3_BUCKET"}
-    assert set(defaults.values()) == {""}, "give a setting's default in the library, not here"
+    known = {ENVIRONMENT[field][0] for field in TEMPLATE_KNOWS}
+    empty = {k: v for k, v in defaults.items() if k not in known}
+    assert set(empty.values()) == {""}, "give a setting's default in the library, not here"
     assert load_settings({**defaults, **required}) == load_settings(required)
+
+
+@pytest.mark.parametrize("field", sorted(TEMPLATE_KNOWS))
+def test_defaults_the_template_repeats_are_the_librarys(
+    template: dict[str, Any], field: str
+) -> None:
+    """Where the template must know a default (the report prefix, for IAM), it is the
+    library's, and the library reads it back unchanged."""
+    default = template["Parameters"][_parameter_name(field)]["Default"]
+    assert default == Settings.model_fields[field].default
+    environ = {"BACKUPWATCH_DRY_RUN": "1", "AWS_REGION": "eu-west-1", "BACKUPWATCH_CHECKS": "rds"}
+    assert getattr(load_settings({**environ, ENVIRONMENT[field][0]: default}), field) == default
 
 
 def test_allowed_values_are_accepted_by_the_library(template: dict[str, Any]) -> None:
@@ -169,14 +336,40 @@ def test_allowed_values_are_accepted_by_the_library(template: dict[str, Any]) ->
         ("MaxAgeHours", ["24", "0.5", "168"], ["-1", "a day", "1e3"]),
         ("MinObjectBytes", ["0", "1048576"], ["1.5", "-1"]),
         ("S3Bucket", ["acme-corp-db-backups", "Legacy_Bucket"], ["s3://b", "b", "a/b"]),
+        ("ReportBucket", ["acme-corp-reports"], ["s3://b", "b", "a/b"]),
+        ("OrganizationRoleName", ["backupwatch-reader", "ops/reader", "r"], ["a b", "/x", "x/"]),
+        ("MemberRoleName", ["backupwatch-reader", "*"], ["", "a b", "arn:aws:iam::1:role/x"]),
+        ("ExternalId", ["acme-backupwatch-7f3a", "a:b"], ["x", "has space"]),
+        ("ReportUrlHours", ["24", "0.5"], ["-1", "a day"]),
+        ("MapMaxConcurrency", ["1", "40", "10000"], ["0", "10001", "1.5", "-1", "040"]),
     ],
 )
 def test_patterns_reject_obvious_mistakes(
     template: dict[str, Any], parameter: str, good: list[str], bad: list[str]
 ) -> None:
     """CloudFormation refuses these at deploy time, before a morning run would."""
-    pattern = re.compile(template["Parameters"][parameter]["AllowedPattern"])
-    assert all(pattern.fullmatch(value) for value in [*good, ""])
+    spec = template["Parameters"][parameter]
+    pattern = re.compile(spec["AllowedPattern"])
+    optional = [""] if spec.get("Default") == "" else []
+    assert all(pattern.fullmatch(value) for value in [*good, *optional])
+    assert not any(pattern.fullmatch(value) for value in bad)
+
+
+@pytest.mark.parametrize(
+    ("good", "bad"),
+    [(["backupwatch/", "reports/prod/", "a/"], ["", "/backupwatch/", "backupwatch", "a b/"])],
+)
+def test_report_prefix_is_a_folder_the_library_accepts(
+    template: dict[str, Any], good: list[str], bad: list[str]
+) -> None:
+    """The prefix ends with / (so ``<prefix>*`` in IAM is exactly the library's keys) and the
+    library keeps it as given."""
+    pattern = re.compile(template["Parameters"]["ReportPrefix"]["AllowedPattern"])
+    environ = {"BACKUPWATCH_DRY_RUN": "1", "AWS_REGION": "eu-west-1", "BACKUPWATCH_CHECKS": "rds"}
+    for value in good:
+        assert pattern.fullmatch(value)
+        settings = load_settings({**environ, "BACKUPWATCH_REPORT_PREFIX": value})
+        assert settings.report_prefix == value
     assert not any(pattern.fullmatch(value) for value in bad)
 
 
@@ -200,22 +393,32 @@ def _alarm(template: Mapping[str, Any], metric: str) -> dict[str, Any]:
     [alarm] = [
         r
         for r in resources_of_type(template, "AWS::CloudWatch::Alarm").values()
-        if r["Properties"]["MetricName"] == metric
+        if r["Properties"].get("MetricName") == metric
     ]
     return alarm
 
 
+def _periods(properties: Mapping[str, Any]) -> list[int]:
+    """An alarm's period, or the periods of the metrics its expression reads."""
+    if "Period" in properties:
+        return [properties["Period"]]
+    return [m["MetricStat"]["Period"] for m in properties["Metrics"] if "MetricStat" in m]
+
+
 def _within_cloudwatch_limits(properties: Mapping[str, Any]) -> bool:
     """Period x EvaluationPeriods: at most 7 days, or 1 day for periods under an hour."""
-    span = properties["Period"] * properties["EvaluationPeriods"]
-    limit = CLOUDWATCH_WEEK if properties["Period"] >= 3600 else CLOUDWATCH_DAY
-    return bool(span <= limit and properties.get("DatapointsToAlarm", 1) <= span)
+    for period in _periods(properties):
+        span = period * properties["EvaluationPeriods"]
+        limit = CLOUDWATCH_WEEK if period >= 3600 else CLOUDWATCH_DAY
+        if not (span <= limit and properties.get("DatapointsToAlarm", 1) <= span):
+            return False
+    return True
 
 
 def test_alarms_notify_the_topic(template: dict[str, Any]) -> None:
     """Every alarm notifies: the digest topic, or a separate alarm topic when one is given."""
     alarms = resources_of_type(template, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 3
+    assert len(alarms) == 6
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [
             {"Fn::If": ["HasAlarmTopic", {"Ref": "AlarmTopicArn"}, {"Ref": TOPIC}]}
@@ -225,11 +428,18 @@ def test_alarms_notify_the_topic(template: dict[str, Any]) -> None:
 
 def test_errors_alarm_fires_on_one_failed_run(template: dict[str, Any]) -> None:
     """Configuration errors, unpublished digests and timeouts all count as Lambda Errors."""
-    properties = _alarm(template, "Errors")["Properties"]
+    alarm = _alarm(template, "Errors")
+    assert alarm["Condition"] == "SingleLambdaMode"
+    properties = alarm["Properties"]
     assert properties["Namespace"] == "AWS/Lambda"
     assert properties["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": FUNCTION}}]
     assert (properties["Statistic"], properties["Threshold"]) == ("Sum", 1)
     assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+# The function whose run metrics (Heartbeat, NeedsAttention) the alarms watch: the one that
+# publishes the digest, in either mode.
+PUBLISHER = {"Fn::If": ["StepFunctionsMode", {"Ref": "PublishFunction"}, {"Ref": FUNCTION}]}
 
 
 def test_heartbeat_alarm_fires_after_26_hours_of_silence(template: dict[str, Any]) -> None:
@@ -237,7 +447,7 @@ def test_heartbeat_alarm_fires_after_26_hours_of_silence(template: dict[str, Any
     properties = _alarm(template, metrics.HEARTBEAT)["Properties"]
     assert properties["Namespace"] == {"Ref": "MetricsNamespace"}
     assert template["Parameters"]["MetricsNamespace"]["Default"] == metrics.DEFAULT_NAMESPACE
-    assert properties["Dimensions"] == [{"Name": metrics.DIMENSION, "Value": {"Ref": FUNCTION}}]
+    assert properties["Dimensions"] == [{"Name": metrics.DIMENSION, "Value": PUBLISHER}]
     assert properties["TreatMissingData"] == "breaching"
     assert (properties["Statistic"], properties["Threshold"]) == ("Sum", 1)
     assert properties["ComparisonOperator"] == "LessThanThreshold"
@@ -256,11 +466,59 @@ def test_failing_tenants_alarm_is_optional(template: dict[str, Any]) -> None:
     properties = alarm["Properties"]
     assert properties["MetricName"] == metrics.NEEDS_ATTENTION
     assert properties["Namespace"] == {"Ref": "MetricsNamespace"}
-    assert properties["Dimensions"] == [{"Name": metrics.DIMENSION, "Value": {"Ref": FUNCTION}}]
+    assert properties["Dimensions"] == [{"Name": metrics.DIMENSION, "Value": PUBLISHER}]
     assert (properties["Threshold"], properties["ComparisonOperator"]) == (
         0,
         "GreaterThanThreshold",
     )
+
+
+def test_publish_handler_writes_the_metrics_the_alarms_read() -> None:
+    """In step-functions mode the heartbeat comes from the publish step: its handler writes
+    the run's metrics (RunTelemetry) under its own function name, like the digest handler."""
+    source = (ROOT / "handlers" / "publish_digest.py").read_text(encoding="utf-8")
+    assert "RunTelemetry.start(context" in source
+    assert "telemetry.finish(" in source
+
+
+def test_step_functions_errors_alarm_covers_every_step(template: dict[str, Any]) -> None:
+    """One alarm sums the Errors of the plan, scan and publish functions, hour by hour."""
+    alarm = template["Resources"]["StepErrorsAlarm"]
+    assert alarm["Condition"] == "StepFunctionsMode"
+    properties = alarm["Properties"]
+    watched = {
+        m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
+        for m in properties["Metrics"]
+        if "MetricStat" in m
+    }
+    assert watched == {"PlanFunction", "ScanFunction", "PublishFunction"}
+    for metric in properties["Metrics"]:
+        if "MetricStat" in metric:
+            stat = metric["MetricStat"]
+            assert stat["Metric"]["Namespace"] == "AWS/Lambda"
+            assert stat["Metric"]["MetricName"] == "Errors"
+            assert (stat["Stat"], metric["ReturnData"]) == ("Sum", False)
+            assert metric["Id"] in properties["Metrics"][-1]["Expression"]
+    [returned] = [m for m in properties["Metrics"] if m.get("ReturnData")]
+    assert "Expression" in returned
+    assert (properties["Threshold"], properties["ComparisonOperator"]) == (
+        1,
+        "GreaterThanOrEqualToThreshold",
+    )
+
+
+@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut"])
+def test_state_machine_alarms(template: dict[str, Any], metric: str) -> None:
+    """A run that ends without a digest (failed, or stopped by its time limit) alarms once."""
+    alarm = _alarm(template, metric)
+    assert alarm["Condition"] == "StepFunctionsMode"
+    properties = alarm["Properties"]
+    assert properties["Namespace"] == "AWS/States"
+    assert properties["Dimensions"] == [
+        {"Name": "StateMachineArn", "Value": {"Ref": STATE_MACHINE}}
+    ]
+    assert (properties["Statistic"], properties["Threshold"]) == ("Sum", 1)
+    assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
 def test_alarmed_metrics_are_the_ones_the_handler_writes() -> None:
@@ -284,21 +542,723 @@ def test_metrics_namespace_reaches_the_handler(function: dict[str, Any]) -> None
         assert function["Environment"]["Variables"][variable] == {"Ref": parameter}
 
 
-def test_the_policy_is_there(function: dict[str, Any]) -> None:
-    """The role's inline policy exists; test_least_privilege.py proves it is exact."""
-    [document] = function["Policies"]
-    assert document["Version"] == "2012-10-17"
-    assert {s["Sid"] for s in _statements(document)} == {
-        "ListDatabasesAndAutomatedSnapshots",
-        "ListTenantBackupFolders",
-        "PublishTheDigest",
-    }
-
-
 def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [
         item["Fn::If"][1] if set(item) == {"Fn::If"} else item for item in document["Statement"]
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "sids"),
+    [
+        (
+            FUNCTION,
+            {
+                "ListDatabasesAndAutomatedSnapshots",
+                "ListTenantBackupFolders",
+                "PublishTheDigest",
+                "ArchiveTheReport",
+                "TellMissingFromDenied",
+                "AssumeMemberRoles",
+                "ListOrganizationAccounts",
+            },
+        ),
+        ("PlanFunction", {"WriteTheScopeList", "ListOrganizationAccounts"}),
+        (
+            "ScanFunction",
+            {
+                "ListDatabasesAndAutomatedSnapshots",
+                "ListTenantBackupFolders",
+                "AssumeMemberRoles",
+                "WriteLargePartialReports",
+            },
+        ),
+        (
+            "PublishFunction",
+            {"ReadTheRunAndArchiveTheReport", "TellMissingFromDenied", "PublishTheDigest"},
+        ),
+    ],
+)
+def test_the_policy_is_there(template: dict[str, Any], name: str, sids: set[str]) -> None:
+    """Each function's inline policy exists; test_least_privilege.py proves it is exact."""
+    [document] = function_properties(template, name)["Policies"]
+    assert document["Version"] == "2012-10-17"
+    assert {s["Sid"] for s in _statements(document)} == sids
+
+
+# --- what a deployment contains, by mode ----------------------------------------------------
+
+SINGLE_LAMBDA_RESOURCES = {
+    TOPIC,
+    FUNCTION,
+    "DigestFunctionLogGroup",
+    "ErrorsAlarm",
+    "HeartbeatAlarm",
+}
+
+
+def test_the_single_lambda_stack_is_the_default(template: dict[str, Any]) -> None:
+    """With every parameter at its default (but the backups bucket, which is required): the
+    function, its schedule, the topic and two alarms, as before the state machine existed; no
+    report bucket, no role to assume, no archive."""
+    stack = Stack(template, S3Bucket="acme-corp-db-backups")
+    assert template["Parameters"]["Mode"]["Default"] == "single-lambda"
+    assert stack.resources == SINGLE_LAMBDA_RESOURCES
+    properties = stack.properties(FUNCTION)
+    assert properties["Environment"]["Variables"]["BACKUPWATCH_REPORT_BUCKET"] == ""
+    [document] = properties["Policies"]
+    assert [s["Sid"] for s in document["Statement"]] == [
+        "ListDatabasesAndAutomatedSnapshots",
+        "ListTenantBackupFolders",
+        "PublishTheDigest",
+    ]
+
+
+def test_step_functions_mode_replaces_the_digest_function(template: dict[str, Any]) -> None:
+    """Mode=step-functions: three functions, the state machine, its roles and schedule, the
+    report bucket; no digest function, so only one of the two ever runs."""
+    stack = Stack(template, **STEP_FUNCTIONS)
+    assert FUNCTION not in stack.resources
+    assert {
+        "PlanFunction",
+        "ScanFunction",
+        "PublishFunction",
+        STATE_MACHINE,
+        "StateMachineRole",
+        "StateMachineChildrenPolicy",
+        "RunSchedule",
+        "RunScheduleRole",
+        "ReportsBucket",
+        "StepErrorsAlarm",
+        "ExecutionsFailedAlarm",
+        "ExecutionsTimedOutAlarm",
+        "HeartbeatAlarm",
+    } <= stack.resources
+    assert "ErrorsAlarm" not in stack.resources
+    for name in ("PlanFunction", "ScanFunction", "PublishFunction"):
+        variables = stack.properties(name)["Environment"]["Variables"]
+        assert variables["BACKUPWATCH_REPORT_BUCKET"] == "ReportsBucket"  # the archive is on
+
+
+@pytest.mark.parametrize("mode", ["single-lambda", "step-functions"])
+def test_exactly_one_schedule_starts_the_run(template: dict[str, Any], mode: str) -> None:
+    """One schedule per deployment: the digest function's (SAM's ScheduleV2 event), or the
+    state machine's; the same expression and time zone either way."""
+    stack = Stack(template, Mode=mode)
+    schedules = [
+        name
+        for name in stack.resources
+        if stack.template["Resources"][name]["Type"] == ("AWS::Scheduler::Schedule")
+    ]
+    scheduled_functions = [
+        name
+        for name in stack.resources
+        if stack.template["Resources"][name]["Type"] == "AWS::Serverless::Function"
+        and stack.template["Resources"][name]["Properties"].get("Events")
+    ]
+    if mode == "single-lambda":
+        assert (schedules, scheduled_functions) == ([], [FUNCTION])
+        return
+    assert (schedules, scheduled_functions) == (["RunSchedule"], [])
+    schedule = stack.properties("RunSchedule")
+    assert schedule["Target"]["Arn"] == STATE_MACHINE
+    assert schedule["Target"]["RoleArn"] == "RunScheduleRole.Arn"
+    assert json.loads(schedule["Target"]["Input"]) == {}
+    assert schedule["ScheduleExpression"] == "cron(0 7 * * ? *)"
+    assert schedule["ScheduleExpressionTimezone"] == "UTC"
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "bucket"),
+    [
+        ({}, None),
+        ({"ArchiveReports": "true"}, "ReportsBucket"),
+        ({"ReportBucket": "acme-corp-reports"}, "acme-corp-reports"),
+        ({"ArchiveReports": "true", "ReportBucket": "acme-corp-reports"}, "acme-corp-reports"),
+        (STEP_FUNCTIONS, "ReportsBucket"),
+        ({**STEP_FUNCTIONS, "ReportBucket": "acme-corp-reports"}, "acme-corp-reports"),
+    ],
+)
+def test_the_report_bucket(
+    template: dict[str, Any], parameters: dict[str, str], bucket: str | None
+) -> None:
+    """Off by default; ArchiveReports=true creates a bucket, ReportBucket names yours, and the
+    state machine always has one. The functions get it as BACKUPWATCH_REPORT_BUCKET."""
+    stack = Stack(template, **parameters)
+    assert ("ReportsBucket" in stack.resources) == (bucket == "ReportsBucket")
+    name = "PublishFunction" if stack.condition("StepFunctionsMode") else FUNCTION
+    variables = stack.properties(name)["Environment"]["Variables"]
+    assert variables["BACKUPWATCH_REPORT_BUCKET"] == (bucket or "")
+
+
+def test_the_created_bucket_is_private_encrypted_and_expires_reports(
+    template: dict[str, Any],
+) -> None:
+    """No public access, encrypted, TLS only, kept when the stack goes; the reports expire
+    after ReportRetentionDays (90 by default), a run's working data after a week; the index
+    and the status page, rewritten every run, are left alone."""
+    stack = Stack(template, ArchiveReports="true", ReportRetentionDays="30")
+    resource = template["Resources"]["ReportsBucket"]
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert template["Parameters"]["ReportRetentionDays"]["Default"] == 90
+    bucket = stack.properties("ReportsBucket")
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    [encryption] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+    reports, runs = bucket["LifecycleConfiguration"]["Rules"]
+    assert (reports["Status"], reports["Prefix"], reports["ExpirationInDays"]) == (
+        "Enabled",
+        "backupwatch/reports/",
+        "30",
+    )
+    # A run's working data is the state machine's, for that run only.
+    assert (runs["Status"], runs["Prefix"], runs["ExpirationInDays"]) == (
+        "Enabled",
+        "backupwatch/runs/",
+        7,
+    )
+    assert runs["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    [deny] = stack.properties("ReportsBucketPolicy")["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Action"]) == ("Deny", "s3:*")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_report_permissions_are_limited_to_the_prefix(template: dict[str, Any]) -> None:
+    """Every S3 object permission on the report bucket is under ReportPrefix; the state
+    machine's and the plan's and scan's writes are under its runs/ folder."""
+    stack = Stack(template, **STEP_FUNCTIONS, ReportPrefix="bw/")
+    prefix = "arn:aws:s3:::ReportsBucket/bw/"
+    for name in ("PlanFunction", "ScanFunction", "PublishFunction"):
+        [document] = stack.properties(name)["Policies"]
+        for statement in document["Statement"]:
+            actions = _as_list(statement["Action"])
+            if any(a in {"s3:PutObject", "s3:GetObject"} for a in actions):
+                assert statement["Resource"].startswith(prefix), (name, statement)
+                if name != "PublishFunction":
+                    assert statement["Resource"] == f"{prefix}runs/*"
+    [run] = stack.properties("StateMachineRole")["Policies"]
+    [s3] = [s for s in run["PolicyDocument"]["Statement"] if s["Sid"] == "ReadScopesWriteResults"]
+    assert s3["Resource"] == f"{prefix}runs/*"
+    digest = Stack(template, ArchiveReports="true", ReportPrefix="bw/").properties(FUNCTION)
+    [archive] = [s for s in digest["Policies"][0]["Statement"] if s["Sid"] == "ArchiveTheReport"]
+    assert archive["Resource"] == f"{prefix}*"
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "role"),
+    [
+        ({"Targets": "arn:aws:iam::111122223333:role/backupwatch-reader"}, "backupwatch-reader"),
+        ({"Targets": "arn:aws:iam::111122223333:role/x", "MemberRoleName": "ops/x"}, "ops/x"),
+        ({"OrganizationRoleName": "OrganizationReader"}, "OrganizationReader"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["single-lambda", "step-functions"])
+def test_assume_role_is_scoped_to_the_member_role(
+    template: dict[str, Any], parameters: dict[str, str], role: str, mode: str
+) -> None:
+    """sts:AssumeRole only with targets or an organization, on that role name only, by the
+    function that checks scopes; ListAccounts only with an organization."""
+    stack = Stack(template, Mode=mode, **parameters)
+    checker = "ScanFunction" if mode == "step-functions" else FUNCTION
+    [document] = stack.properties(checker)["Policies"]
+    [assume] = [s for s in document["Statement"] if s["Sid"] == "AssumeMemberRoles"]
+    assert (assume["Action"], assume["Resource"]) == (
+        "sts:AssumeRole",
+        f"arn:aws:iam::*:role/{role}",
+    )
+    lister = "PlanFunction" if mode == "step-functions" else FUNCTION
+    [document] = stack.properties(lister)["Policies"]
+    organization = "OrganizationRoleName" in parameters
+    sids = {s["Sid"] for s in document["Statement"]}
+    assert ("ListOrganizationAccounts" in sids) == organization
+    unfanned = Stack(template, Mode=mode)
+    for name in {checker, lister}:
+        [document] = unfanned.properties(name)["Policies"]
+        assert not {"AssumeMemberRoles", "ListOrganizationAccounts"} & {
+            s["Sid"] for s in document["Statement"]
+        }
+
+
+def test_targets_and_organization_are_exclusive_like_in_the_library(
+    template: dict[str, Any],
+) -> None:
+    """A rule refuses both at deploy time, as load_settings does at run time."""
+    [assertion] = template["Rules"]["TargetsOrOrganization"]["Assertions"]
+    assert assertion["Assert"] == {
+        "Fn::Or": [
+            {"Fn::Equals": [{"Ref": "Targets"}, ""]},
+            {"Fn::Equals": [{"Ref": "OrganizationRoleName"}, ""]},
+        ]
+    }
+    environ = {
+        "BACKUPWATCH_DRY_RUN": "1",
+        "AWS_REGION": "eu-west-1",
+        "BACKUPWATCH_CHECKS": "rds",
+        "BACKUPWATCH_TARGETS": "arn:aws:iam::111122223333:role/r",
+        "BACKUPWATCH_ORGANIZATION_ROLE_NAME": "r",
+    }
+    with pytest.raises(ValueError, match="not both"):
+        load_settings(environ)
+
+
+# --- the state machine ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def machine(template: dict[str, Any]) -> dict[str, Any]:
+    resource = template["Resources"][STATE_MACHINE]
+    assert resource["Type"] == "AWS::StepFunctions::StateMachine"  # cfn-lint checks its ASL
+    assert resource["Condition"] == "StepFunctionsMode"
+    properties: dict[str, Any] = resource["Properties"]
+    return properties
+
+
+@pytest.fixture(scope="module")
+def states(machine: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = machine["Definition"]["States"]
+    return found
+
+
+def test_plan_then_scan_then_publish(machine: dict[str, Any], states: dict[str, Any]) -> None:
+    """Start -> Plan -> Scan -> Publish, which ends the run; a failed Plan or Scan still
+    reaches Publish (the digest names the failure); the run has a time limit."""
+    definition = machine["Definition"]
+    assert machine["StateMachineType"] == "STANDARD"
+    assert definition["StartAt"] == "Start"
+    assert 0 < definition["TimeoutSeconds"] <= 24 * 3600
+    assert states["Start"]["Next"] == "Plan"
+    assert states["Plan"]["Next"] == "Scan"
+    assert states["Scan"]["Next"] == "Publish"
+    assert states["Publish"]["End"] is True
+    [plan_catch] = states["Plan"]["Catch"]
+    assert plan_catch["ErrorEquals"] == ["States.ALL"]
+    assert states[plan_catch["Next"]]["Next"] == "Publish"
+    [scan_catch] = states["Scan"]["Catch"]
+    assert (scan_catch["ErrorEquals"], scan_catch["Next"]) == (["States.ALL"], "Publish")
+    assert scan_catch["ResultPath"] == states["Scan"]["ResultPath"] == "$.scan"
+
+
+def test_the_tasks_invoke_the_three_functions(
+    machine: dict[str, Any], states: dict[str, Any]
+) -> None:
+    """Each task calls Lambda's optimised integration on its function."""
+    substitutions = machine["DefinitionSubstitutions"]
+    assert substitutions["LambdaInvoke"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:states:::lambda:invoke"
+    }
+    scan_scope = states["Scan"]["ItemProcessor"]["States"]["ScanScope"]
+    for task, function in [
+        (states["Plan"], "PlanFunction"),
+        (scan_scope, "ScanFunction"),
+        (states["Publish"], "PublishFunction"),
+    ]:
+        assert task["Type"] == "Task"
+        assert task["Resource"] == "${LambdaInvoke}"
+        name = task["Parameters"]["FunctionName"].strip("${}")
+        assert substitutions[name] == {"Fn::GetAtt": [function, "Arn"]}
+
+
+def test_scan_is_a_distributed_map_reading_the_plans_scope_list(
+    machine: dict[str, Any], states: dict[str, Any]
+) -> None:
+    """Distributed mode, standard children, items from the scope list the plan wrote."""
+    scan = states["Scan"]
+    assert scan["Type"] == "Map"
+    config = scan["ItemProcessor"]["ProcessorConfig"]
+    assert config == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    reader = scan["ItemReader"]
+    assert reader["Resource"] == "${S3GetObject}"
+    assert machine["DefinitionSubstitutions"]["S3GetObject"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:states:::s3:getObject"
+    }
+    assert reader["ReaderConfig"] == {"InputType": "JSON"}
+    assert reader["Parameters"] == {"Bucket.$": "$.plan.bucket", "Key.$": "$.plan.scopes_key"}
+    assert scan["ItemSelector"]["scope.$"] == "$$.Map.Item.Value"
+    assert scan["ToleratedFailurePercentage"] == 100
+
+
+def test_scan_results_go_to_the_report_bucket(
+    machine: dict[str, Any], states: dict[str, Any]
+) -> None:
+    """The ResultWriter writes under <prefix>runs in the report bucket; the Map's output
+    (the manifest's location) goes to the publish step as ``scan``."""
+    writer = states["Scan"]["ResultWriter"]
+    assert writer["Resource"] == "${S3PutObject}"
+    assert machine["DefinitionSubstitutions"]["S3PutObject"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:states:::s3:putObject"
+    }
+    assert writer["Parameters"] == {"Bucket": "${ReportBucket}", "Prefix": "${ReportPrefix}runs"}
+    substitutions = machine["DefinitionSubstitutions"]
+    assert substitutions["ReportBucket"] == REPORT_BUCKET_VALUE["Fn::If"][1]
+    assert substitutions["ReportPrefix"] == {"Ref": "ReportPrefix"}
+
+
+def test_max_concurrency_comes_from_the_parameter(
+    machine: dict[str, Any], states: dict[str, Any]
+) -> None:
+    """MapMaxConcurrency bounds the children at once, through the run's options (an
+    execution may lower it); default 40."""
+    assert states["Scan"]["MaxConcurrencyPath"] == "$.options.max_concurrency"
+    assert "${MapMaxConcurrency}" in states["Start"]["Parameters"]["options.$"]
+    assert machine["DefinitionSubstitutions"]["MapMaxConcurrency"] == {"Ref": "MapMaxConcurrency"}
+
+
+def _retry_is_bounded_with_full_jitter(retry: Mapping[str, Any]) -> None:
+    assert retry["JitterStrategy"] == "FULL"
+    assert retry["BackoffRate"] > 1
+    assert 1 <= retry["MaxAttempts"] <= 10
+    assert 0 < retry["IntervalSeconds"] <= retry["MaxDelaySeconds"] <= 300
+
+
+def test_children_retry_lambda_throttles_with_jitter_then_catch(states: dict[str, Any]) -> None:
+    """A throttled or failed invocation is retried (backoff, full jitter, bounded); anything
+    else is caught into ``error`` by a Pass state that ends the item, so the item succeeds
+    and the digest reports the scope as not checked."""
+    processor = states["Scan"]["ItemProcessor"]
+    assert processor["StartAt"] == "ScanScope"
+    task = processor["States"]["ScanScope"]
+    assert task["Parameters"]["Payload.$"] == "$"
+    assert task["OutputPath"] == "$.Payload"
+    [retry] = task["Retry"]
+    assert set(retry["ErrorEquals"]) == LAMBDA_TRANSIENT
+    _retry_is_bounded_with_full_jitter(retry)
+    [catch] = task["Catch"]
+    assert (catch["ErrorEquals"], catch["ResultPath"]) == (["States.ALL"], "$.error")
+    caught = processor["States"][catch["Next"]]
+    assert (caught["Type"], caught["End"]) == ("Pass", True)
+    assert task["End"] is True
+    assert task["TimeoutSeconds"] > 900  # the function's own timeout ends it first
+
+
+def test_plan_retries_transient_errors_publish_only_refused_invocations(
+    states: dict[str, Any],
+) -> None:
+    """Planning twice is harmless; publishing twice is not: Publish is retried only when
+    Lambda refused the invocation (the function never ran)."""
+    [plan_retry] = states["Plan"]["Retry"]
+    assert set(plan_retry["ErrorEquals"]) == LAMBDA_TRANSIENT
+    _retry_is_bounded_with_full_jitter(plan_retry)
+    [publish_retry] = states["Publish"]["Retry"]
+    assert publish_retry["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
+    _retry_is_bounded_with_full_jitter(publish_retry)
+    assert "Catch" not in states["Publish"]  # a failed publish fails the run, and alarms
+
+
+def test_plan_result_is_the_plan_the_publish_step_reads(states: dict[str, Any]) -> None:
+    """The plan step's ResultSelector keeps every field of ``backupwatch.fanout.Plan``."""
+    selector = states["Plan"]["ResultSelector"]
+    assert {key.removesuffix(".$") for key in selector} == set(Plan.model_fields)
+    for key, path in selector.items():
+        assert path == f"$.Payload.{key.removesuffix('.$')}"
+
+
+# A small interpreter for the parts of the ASL the state machine uses (JSONPath mode): enough
+# to run the definition's data flow with fake task results, and hand what each step gives the
+# next to the code that reads it.
+
+
+def _path(document: Any, path: str, context: Mapping[str, Any]) -> Any:
+    """``$``, ``$.a.b`` in the document, ``$$.a.b`` in the context object."""
+    value, rest = (context, path[3:]) if path.startswith("$$.") else (document, path[2:])
+    for part in [p for p in rest.split(".") if p]:
+        value = value[part]
+    return value
+
+
+def _intrinsic(expression: str, document: Any, context: Mapping[str, Any]) -> Any:
+    expression = expression.strip()
+    if expression.startswith("'"):
+        literal = expression[1:-1]
+        return re.sub(r"\\(.)", r"\1", literal)
+    if expression.startswith("$"):
+        return _path(document, expression, context)
+    if expression in {"true", "false"}:
+        return expression == "true"
+    name, _, args = expression.partition("(")
+    parts, depth, quoted, current = [], 0, False, ""
+    escaped = False
+    for char in args[:-1]:
+        if escaped:
+            current, escaped = current + char, False
+            continue
+        if char == "\\":
+            current, escaped = current + char, True
+            continue
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+        if char == "," and depth == 0 and not quoted:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    values = [_intrinsic(part, document, context) for part in parts]
+    if name == "States.StringToJson":
+        return json.loads(values[0])
+    if name == "States.JsonMerge":
+        assert values[2] is False, "JsonMerge is shallow only"
+        return {**values[0], **values[1]}
+    raise AssertionError(f"intrinsic {name} not modelled")
+
+
+def _template(value: Any, document: Any, context: Mapping[str, Any]) -> Any:
+    """A Parameters/ResultSelector/ItemSelector template applied to ``document``."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key.endswith(".$"):
+                out[key[:-2]] = _intrinsic(item, document, context)
+            else:
+                out[key] = _template(item, document, context)
+        return out
+    if isinstance(value, list):
+        return [_template(item, document, context) for item in value]
+    return value
+
+
+def _put(document: Any, path: str, value: Any) -> Any:
+    if path == "$":
+        return value
+    out = dict(document)
+    parts = path[2:].split(".")
+    target = out
+    for part in parts[:-1]:
+        target[part] = dict(target.get(part, {}))
+        target = target[part]
+    target[parts[-1]] = value
+    return out
+
+
+def _finish(state: Mapping[str, Any], document: Any, result: Any, context: Any) -> Any:
+    if "ResultSelector" in state:
+        result = _template(state["ResultSelector"], result, context)
+    document = _put(document, state.get("ResultPath", "$"), result)
+    if "OutputPath" in state:
+        document = _path(document, state["OutputPath"], context)
+    return document
+
+
+def _substituted(machine: Mapping[str, Any], values: Mapping[str, str]) -> dict[str, Any]:
+    """The definition as CloudFormation hands it to Step Functions: ``${Name}`` replaced as
+    plain text in its JSON (so a number arrives inside a string)."""
+    text = json.dumps(machine["Definition"])
+    assert set(machine["DefinitionSubstitutions"]) == set(values)
+    for name, value in values.items():
+        text = text.replace("${" + name + "}", value)
+    definition: dict[str, Any] = json.loads(text)
+    return definition
+
+
+SUBSTITUTIONS = {
+    "LambdaInvoke": "arn:aws:states:::lambda:invoke",
+    "S3GetObject": "arn:aws:states:::s3:getObject",
+    "S3PutObject": "arn:aws:states:::s3:putObject",
+    "PlanFunctionArn": "arn:aws:lambda:eu-west-1:123456789012:function:plan",
+    "ScanFunctionArn": "arn:aws:lambda:eu-west-1:123456789012:function:scan",
+    "PublishFunctionArn": "arn:aws:lambda:eu-west-1:123456789012:function:publish",
+    "ReportBucket": "acme-corp-backupwatch-reports",
+    "ReportPrefix": "backupwatch/",
+    "MapMaxConcurrency": "40",
+}
+PLAN = {
+    "run_id": "run-1",
+    "started_at": "2026-11-27T07:00:00Z",
+    "bucket": "acme-corp-backupwatch-reports",
+    "scopes_key": "backupwatch/runs/run-1/scopes.json",
+    "scope_count": 2,
+    "errors": [],
+}
+SCOPE = {"region": "eu-west-1", "account_id": "111122223333", "role_arn": None}
+MAP_OUTPUT = {
+    "MapRunArn": "arn:aws:states:eu-west-1:123456789012:mapRun:m/Scan:1",
+    "ResultWriterDetails": {
+        "Bucket": "acme-corp-backupwatch-reports",
+        "Key": "backupwatch/runs/1/manifest.json",
+    },
+}
+FAILURE = {"Error": "Lambda.Unknown", "Cause": "The function timed out."}
+
+
+def _run(
+    machine: Mapping[str, Any],
+    execution_input: Any,
+    *,
+    plan: Any = None,
+    scan: Any = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run the top level with fake results (an exception's ``{"Error", "Cause"}`` when
+    ``plan`` or ``scan`` is FAILURE); return the Publish payload and the Map's input."""
+    definition = _substituted(machine, SUBSTITUTIONS)
+    context = {"Execution": {"Name": "run-1", "Input": execution_input}}
+    states = definition["States"]
+    document, name, map_input = execution_input, definition["StartAt"], {}
+    while True:
+        state = states[name]
+        if state["Type"] == "Pass":
+            result = _template(state.get("Parameters", {}), document, context)
+            document = _put(document, state.get("ResultPath", "$"), result)
+        elif name == "Plan":
+            _template(state["Parameters"], document, context)  # every path must resolve
+            if plan is FAILURE:
+                document = _put(document, state["Catch"][0]["ResultPath"], FAILURE)
+                name = state["Catch"][0]["Next"]
+                continue
+            document = _finish(state, document, {"Payload": plan, "StatusCode": 200}, context)
+        elif name == "Scan":
+            map_input = document
+            if scan is FAILURE:
+                document = _put(document, state["Catch"][0]["ResultPath"], FAILURE)
+                name = state["Catch"][0]["Next"]
+                continue
+            document = _finish(state, document, scan, context)
+        elif name == "Publish":
+            return _template(state["Parameters"], document, context)["Payload"], map_input
+        name = state["Next"]
+
+
+def test_the_data_flow_gives_each_step_what_its_handler_reads(machine: dict[str, Any]) -> None:
+    """Scheduled ({}), the publish step gets {plan, scan, dry_run: false}, which
+    backupwatch.fanout reads as a plan and the ResultWriter's manifest; the Map reads the
+    plan's bucket and key, and at most MapMaxConcurrency children run at once."""
+    payload, map_input = _run(machine, {}, plan=PLAN, scan=MAP_OUTPUT)
+    assert payload == {"plan": PLAN, "scan": MAP_OUTPUT, "dry_run": False}
+    request = read_publish_event(payload)
+    assert (request.problems, request.scan_problems) == ((), ())
+    assert request.plan is not None
+    assert request.plan.scopes_key == PLAN["scopes_key"]
+    assert request.manifest is not None
+    assert request.manifest.key == MAP_OUTPUT["ResultWriterDetails"]["Key"]
+    states = _substituted(machine, SUBSTITUTIONS)["States"]
+    scan = states["Scan"]
+    assert _path(map_input, scan["MaxConcurrencyPath"], {}) == 40  # a number, not "40"
+    reader = _template(scan["ItemReader"]["Parameters"], map_input, {})
+    assert reader == {"Bucket": PLAN["bucket"], "Key": PLAN["scopes_key"]}
+
+
+def test_an_execution_can_ask_for_a_dry_run_and_less_concurrency(
+    machine: dict[str, Any],
+) -> None:
+    """start-execution --input '{"dry_run": true, "max_concurrency": 5}': a test run that
+    publishes nothing (the publish handler reads ``dry_run``), five children at a time."""
+    payload, map_input = _run(
+        machine, {"dry_run": True, "max_concurrency": 5}, plan=PLAN, scan=MAP_OUTPUT
+    )
+    assert payload["dry_run"] is True
+    assert _path(map_input, "$.options.max_concurrency", {}) == 5
+
+
+def test_each_child_gets_a_scan_request(machine: dict[str, Any]) -> None:
+    """The ItemSelector builds what handlers.scan_scope reads: the scope, the run id and
+    the bucket; a caught failure keeps the scope, so the digest can name it."""
+    _, map_input = _run(machine, {}, plan=PLAN, scan=MAP_OUTPUT)
+    scan = _substituted(machine, SUBSTITUTIONS)["States"]["Scan"]
+    context = {"Map": {"Item": {"Value": SCOPE, "Index": 0}}}
+    item = _template(scan["ItemSelector"], map_input, context)
+    request = ScanRequest.model_validate(item)
+    assert request.scope == Scope.model_validate(SCOPE)
+    assert (request.run_id, request.bucket) == (PLAN["run_id"], PLAN["bucket"])
+    task = scan["ItemProcessor"]["States"]["ScanScope"]
+    caught = _put(item, task["Catch"][0]["ResultPath"], FAILURE)
+    received = read_output(caught)
+    assert received.scope == request.scope
+    assert received.failure is not None
+    assert "Lambda.Unknown" in received.failure
+
+
+@pytest.mark.parametrize("failed", ["plan", "scan"])
+def test_a_failed_step_still_reaches_the_digest(machine: dict[str, Any], failed: str) -> None:
+    """A plan or scan that failed for good is caught, and the publish step reads the
+    failure as a problem the digest reports, not as a crash."""
+    if failed == "plan":
+        payload, _ = _run(machine, {}, plan=FAILURE)
+    else:
+        payload, _ = _run(machine, {}, plan=PLAN, scan=FAILURE)
+    request = read_publish_event(payload)
+    problems = " ".join((*request.problems, *request.scan_problems))
+    assert f"the {failed} step failed: Lambda.Unknown" in problems
+
+
+def test_every_handler_named_is_importable(template: dict[str, Any]) -> None:
+    """Each function's Handler is a callable in the package SAM builds from the repository."""
+    handlers = {
+        name: function_properties(template, name)["Handler"]
+        for name in resources_of_type(template, "AWS::Serverless::Function")
+    }
+    assert set(handlers) == set(FUNCTIONS)
+    for name, handler in handlers.items():
+        module, _, attribute = handler.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), attribute)), (name, handler)
+
+
+# --- IAM of the state machine and its schedule ------------------------------------------------
+
+
+def test_state_machine_role(template: dict[str, Any]) -> None:
+    """Trusted by Step Functions for this account only; it may invoke the three functions,
+    read the scope list and write the results under runs/; start, watch and stop its own
+    children; nothing else."""
+    stack = Stack(template, **STEP_FUNCTIONS)
+    role = stack.properties("StateMachineRole")
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "states.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    [policy] = role["Policies"]
+    statements = {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+    assert statements["InvokeTheSteps"]["Action"] == "lambda:InvokeFunction"
+    assert statements["InvokeTheSteps"]["Resource"] == [
+        "PlanFunction.Arn",
+        "ScanFunction.Arn",
+        "PublishFunction.Arn",
+    ]
+    assert set(statements["ReadScopesWriteResults"]["Action"]) == {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListMultipartUploadParts",
+        "s3:AbortMultipartUpload",
+    }
+    assert set(statements) == {"InvokeTheSteps", "ReadScopesWriteResults"}
+    children = stack.properties("StateMachineChildrenPolicy")
+    assert children["RoleName"] == "StateMachineRole"
+    start, watch = children["PolicyDocument"]["Statement"]
+    assert (start["Action"], start["Resource"]) == ("states:StartExecution", STATE_MACHINE)
+    assert set(watch["Action"]) == {"states:DescribeExecution", "states:StopExecution"}
+    assert watch["Resource"] == (
+        f"arn:aws:states:eu-west-1:123456789012:execution:{STATE_MACHINE}.Name/*"
+    )
+    assert stack.properties(STATE_MACHINE)["RoleArn"] == "StateMachineRole.Arn"
+
+
+def test_schedule_role_only_starts_the_run(template: dict[str, Any]) -> None:
+    """EventBridge Scheduler's role, for this account only, may start this state machine."""
+    role = Stack(template, **STEP_FUNCTIONS).properties("RunScheduleRole")
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    [policy] = role["Policies"]
+    [statement] = policy["PolicyDocument"]["Statement"]
+    assert (statement["Action"], statement["Resource"]) == ("states:StartExecution", STATE_MACHINE)
+
+
+def test_the_template_lints_with_the_state_machine_on() -> None:
+    """cfn-lint (which validates the ASL definition) passes with Mode=step-functions as the
+    default, the deployment the issue asks to lint, not only with the default stack."""
+    from cfnlint.api import lint
+
+    text = TEMPLATE.read_text(encoding="utf-8")
+    flipped = text.replace("    Default: single-lambda\n", "    Default: step-functions\n", 1)
+    assert flipped != text
+    matches = lint(flipped)
+    assert not matches, "\n".join(str(m) for m in matches)
 
 
 def test_lint_checks_the_template() -> None:
@@ -325,7 +1285,7 @@ def test_requirements_match_pyproject() -> None:
 
 # --- the deployment docs' links ------------------------------------------------------------
 
-MY_DOCS = {"deploy.md", "library.md", "iam.md"}
+MY_DOCS = {"deploy.md", "library.md", "iam.md", "scale.md", "configuration.md"}
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
@@ -356,3 +1316,10 @@ def test_deployment_docs_links_resolve(page: Path, target: str) -> None:
     assert path.exists(), f"{page.name}: {target} does not exist"
     if anchor and path.suffix == ".md":
         assert anchor in _anchors(path.read_text(encoding="utf-8")), f"{page.name}: {target}"
+
+
+def test_scale_doc_reports_the_benchmark() -> None:
+    """docs/scale.md says how its per-scope figures were measured, so they can be redone."""
+    text = (ROOT / "docs" / "scale.md").read_text(encoding="utf-8")
+    assert "python -m benchmarks.scale" in text
+    assert (ROOT / "benchmarks" / "scale.py").exists()
