@@ -232,8 +232,22 @@ class Settings(BaseModel):
     def _required_together(self) -> Settings:
         if self.sns_topic_arn is None and not self.dry_run:
             raise _CrossFieldProblem("sns_topic_arn", "required unless dry run is on")
-        if self.s3_bucket is None and Check.S3 in self.checks:
-            raise _CrossFieldProblem("s3_bucket", "required while the s3 check is on")
+        every_target_has_a_bucket = bool(self.targets) and all(t.s3_bucket for t in self.targets)
+        if self.s3_bucket is None and Check.S3 in self.checks and not every_target_has_a_bucket:
+            raise _CrossFieldProblem(
+                "s3_bucket", "required while the s3 check is on (unless every target names one)"
+            )
+        seen: dict[tuple[str | None, str], int] = {}
+        for index, target in enumerate(self.targets):
+            for region in target.regions or self.regions:
+                first = seen.setdefault((target.account_id, region), index)
+                if first != index:
+                    account = target.account_id or "this account"
+                    raise _CrossFieldProblem(
+                        "targets",
+                        f"targets[{index}]: {account} in {region} is already targets[{first}]; "
+                        "checking a scope twice doubles its cost and its RDS requests",
+                    )
         if self.targets and self.organization_role_name is not None:
             raise _CrossFieldProblem(
                 "targets", "give either targets or an organization role name, not both"

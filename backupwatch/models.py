@@ -293,11 +293,16 @@ class RegionError(_Value):
 
     @property
     def scope(self) -> str:
-        """``eu-west-1``, ``111122223333 eu-west-1``, ``111122223333 (every region)``."""
-        where = self.region or "every region"
+        """``eu-west-1``, ``111122223333 eu-west-1``, ``111122223333 (every region)``, or
+        ``the run`` when neither is known (the organization could not be listed, the plan or
+        the scan step of the state machine failed)."""
         if self.account_id is None:
-            return where if self.region else "organization (every account)"
-        return f"{self.account_id} {where}" if self.region else f"{self.account_id} ({where})"
+            return self.region or "the run"
+        return (
+            f"{self.account_id} {self.region}"
+            if self.region
+            else f"{self.account_id} (every region)"
+        )
 
     @property
     def key(self) -> tuple[str, str, str]:

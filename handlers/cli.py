@@ -177,8 +177,10 @@ def _check(*, as_json: bool, dry_run: bool, timeout: float | None) -> int:
     except PublishError as error:
         print(f"backupwatch: {error}", file=sys.stderr)
         return EXIT_PUBLISH
-    if outcome.archived is not None:
-        print(f"full report: {outcome.archived.uri}", file=sys.stderr)
+    for label, written in (("full report", outcome.archived), ("status page", outcome.status_page)):
+        if written is not None:
+            problem = f" NOT written: {written.error}" if written.error else ""
+            print(f"{label}: {written.uri}{problem}", file=sys.stderr)
     message_id = outcome.message_id
     if message_id:
         print(f"digest published: {message_id}", file=sys.stderr)

@@ -12,9 +12,8 @@ import os
 from typing import Any
 
 from backupwatch import load_settings
-from backupwatch.config import parse_bool
-from backupwatch.deadline import Deadline
 
+from ._lambda import deadline_from, dry_run_from
 from ._pipeline import run
 from .metrics import RunTelemetry
 
@@ -37,8 +36,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """
     telemetry = RunTelemetry.start(context, os.environ)
     logging.getLogger("backupwatch").setLevel(logging.INFO)
-    settings = load_settings(os.environ, dry_run=_dry_run(event))
-    outcome = run(settings, deadline=_deadline(context), session=telemetry.session())
+    settings = load_settings(os.environ, dry_run=dry_run_from(event))
+    outcome = run(settings, deadline=deadline_from(context), session=telemetry.session())
     # The digest is out: nothing from here on may raise, or an async retry would send it twice.
     try:
         result = outcome.summary()
@@ -48,19 +47,3 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         logger.exception("could not summarise a run whose digest was published")
         return {"message_id": outcome.message_id}
     return result
-
-
-def _deadline(context: Any) -> Deadline | None:
-    """The function's timeout, when the context can tell it (a console test event can't)."""
-    if callable(getattr(context, "get_remaining_time_in_millis", None)):
-        return Deadline.from_lambda_context(context)
-    return None
-
-
-def _dry_run(event: Any) -> bool | None:
-    """``{"dry_run": true}`` (or ``"true"``) in the event; None leaves the environment's choice."""
-    value = event.get("dry_run") if isinstance(event, dict) else None
-    if value is None:
-        return None
-    dry_run = value if isinstance(value, bool) else parse_bool("event.dry_run", str(value))
-    return dry_run or None

@@ -21,7 +21,7 @@ from backupwatch.fanout import check_run_id
 from backupwatch.fanout_store import write_plan
 from backupwatch.monitor import utc_now
 
-from .daily_digest import _deadline
+from ._lambda import deadline_from
 
 logger = logging.getLogger("backupwatch")
 
@@ -48,7 +48,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     started_at = utc_now()
     run_id = _run_id(event) or f"run-{started_at:%Y%m%dT%H%M%SZ}"
     session = boto3.Session()
-    deadline = _deadline(context)
+    deadline = deadline_from(context)
     retrier = Retrier(deadline=deadline.earlier(2.0) if deadline else None)
     scopes, errors = plan_scopes(settings, session, retrier)
     plan = write_plan(

@@ -19,8 +19,8 @@ from backupwatch.fanout import read_publish_event
 from backupwatch.fanout_store import gather
 from backupwatch.monitor import utc_now
 
+from ._lambda import deadline_from, dry_run_from
 from ._pipeline import deliver
-from .daily_digest import _deadline, _dry_run
 from .metrics import RunTelemetry
 
 logger = logging.getLogger("backupwatch")
@@ -40,9 +40,9 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """
     telemetry = RunTelemetry.start(context, os.environ)
     logging.getLogger("backupwatch").setLevel(logging.INFO)
-    settings = load_settings(os.environ, dry_run=_dry_run(event))
+    settings = load_settings(os.environ, dry_run=dry_run_from(event))
     session = telemetry.session()
-    deadline = _deadline(context)
+    deadline = deadline_from(context)
     reading = Retrier()
     if deadline is not None:  # stop reading in time to publish
         reading = replace(reading, deadline=deadline.earlier(settings.publish_reserve_seconds))

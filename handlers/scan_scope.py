@@ -20,7 +20,7 @@ from backupwatch.clients import s3_client
 from backupwatch.fanout import ScanRequest
 from backupwatch.fanout_store import store_scan
 
-from .daily_digest import _deadline
+from ._lambda import deadline_from
 
 logger = logging.getLogger("backupwatch")
 
@@ -45,7 +45,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             "BACKUPWATCH_REPORT_BUCKET", None, "required when the event names no bucket"
         )
     session = boto3.Session()
-    deadline = _deadline(context)
+    deadline = deadline_from(context)
     report = check_scopes(
         settings,
         [request.scope],

@@ -274,3 +274,34 @@ def test_report_link_hours_up_to_seven_days() -> None:
     """A presigned link may last up to 168 hours (SigV4's limit)."""
     loaded = settings(BACKUPWATCH_REPORT_BUCKET="reports", BACKUPWATCH_REPORT_URL_HOURS="168")
     assert loaded.report_url_hours == 168.0
+
+
+def test_a_scope_listed_twice_is_refused() -> None:
+    """The same account-region in two targets would be checked twice: refused, both named."""
+    error = refused(BACKUPWATCH_TARGETS=f"{ONE},{ONE}")
+    assert error.variable == "BACKUPWATCH_TARGETS"
+    assert "targets[1]: 111111111111 in us-east-1 is already targets[0]" in str(error)
+
+
+def test_one_account_in_two_targets_with_other_regions_is_accepted() -> None:
+    """Two entries for one account are fine when their regions differ (two roles, say)."""
+    text = targets_json(
+        {"role_arn": ONE, "regions": ["us-east-1"]},
+        {"role_arn": ONE.replace("reader", "auditor"), "regions": ["eu-west-1"]},
+    )
+    assert [s.region for s in settings(BACKUPWATCH_TARGETS=text).scopes] == [
+        "us-east-1",
+        "eu-west-1",
+    ]
+
+
+def test_backups_bucket_not_needed_when_every_target_names_one() -> None:
+    """BACKUPWATCH_S3_BUCKET is only required for targets that list the run's own bucket."""
+    own = targets_json({"role_arn": ONE, "s3_bucket": "member-backups"})
+    variables = {k: v for k, v in BASE.items() if k != "BACKUPWATCH_S3_BUCKET"}
+    loaded = load_settings({**variables, "BACKUPWATCH_TARGETS": own})
+    assert loaded.s3_bucket is None
+    assert loaded.scopes[0].s3_bucket == "member-backups"
+    mixed = targets_json({"role_arn": ONE, "s3_bucket": "member-backups"}, {"role_arn": TWO})
+    with pytest.raises(ConfigurationError, match="BACKUPWATCH_S3_BUCKET"):
+        load_settings({**variables, "BACKUPWATCH_TARGETS": mixed})

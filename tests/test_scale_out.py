@@ -275,7 +275,7 @@ def test_organization_that_cannot_be_listed_is_one_scope_error(
     )
     assert report.failing
     digest = render_digest(report)
-    assert "  - organization (every account): could not list the organization's accounts" in (
+    assert "  - the run: could not list the organization's accounts" in (
         digest.body
     )
     assert digest.subject.endswith("no tenants found, 1 region(s) not checked")
