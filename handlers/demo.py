@@ -6,8 +6,9 @@ subscriber receives it.
 
 With ``html`` (the command always passes one) it also writes the status page over a week of
 history: the same world checked on seven consecutive mornings, the clock and the evidence moved
-back for each, so that tenants change over the week (see ``stage_day``). Only the last morning
-publishes; the earlier ones are checks kept in memory, as the archive would keep them.
+back for each, so that tenants change over the week (see ``stage_day``). Each morning is a full
+run with the report archive on (in moto's S3), so the last digest opens with what changed since
+the day before, and the status page is the one the run wrote beside its report.
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ from unittest import mock
 
 import boto3
 
-from backupwatch import Report, load_settings
-from backupwatch.status_page import render_status_page
+from backupwatch import load_settings
 
 from . import _pipeline
 from .cli import print_report
@@ -33,6 +33,7 @@ from .cli import print_report
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 BUCKET = "acme-corp-db-backups"
+REPORTS_BUCKET = "acme-corp-backupwatch-reports"
 TOPIC = "backup-digest"
 TENANT_TAG = "backupwatch:tenant"
 HISTORY_DAYS = 7
@@ -50,26 +51,31 @@ def run_demo(
     with demo_aws():
         session = boto3.Session(region_name=REGION)
         topic_arn = build_world(session, now)
-        settings = load_settings(
-            {
-                "BACKUPWATCH_SNS_TOPIC_ARN": topic_arn,
-                "BACKUPWATCH_S3_BUCKET": BUCKET,
-                "BACKUPWATCH_REGIONS": REGION,
-                # The seed's way of listing an instance still works beside the tags.
-                "DB_INSTANCE_IDENTIFIER_1": "legacy-payroll",
-                "S3_FOLDER_1": "payroll-backups/",
-            }
-        )
-        history: list[Report] = []
+        variables = {
+            "BACKUPWATCH_SNS_TOPIC_ARN": topic_arn,
+            "BACKUPWATCH_S3_BUCKET": BUCKET,
+            "BACKUPWATCH_REGIONS": REGION,
+            # The seed's way of listing an instance still works beside the tags.
+            "DB_INSTANCE_IDENTIFIER_1": "legacy-payroll",
+            "S3_FOLDER_1": "payroll-backups/",
+        }
+        if html is not None:  # the week goes through the real report archive
+            session.client("s3").create_bucket(
+                Bucket=REPORTS_BUCKET,
+                CreateBucketConfiguration={"LocationConstraint": REGION},  # type: ignore[typeddict-item]
+            )
+            variables["BACKUPWATCH_REPORT_BUCKET"] = REPORTS_BUCKET
+        settings = load_settings(variables)
         if html is not None:
             for days_before in range(HISTORY_DAYS - 1, 0, -1):
                 stage_day(session, now, days_before)
                 clock = functools.partial(_minus_days, now, days_before)
-                history.append(_pipeline.check(settings, session=session, clock=clock))
+                _pipeline.run(settings, session=session, clock=clock)  # archived, like a Lambda
             stage_day(session, now, 0)
         outcome = _pipeline.run(settings, session=session, clock=lambda: now)
         print_report(outcome.report, as_json=as_json)
         subject, message = published_messages(topic_arn)[-1]
+        page = _status_page(session, outcome) if html is not None else None
     print()
     print("=" * 72)
     print("What a subscriber to the digest topic receives (one message per run):")
@@ -77,11 +83,20 @@ def run_demo(
     print(f"Subject: {subject}\n")
     print(message)
     print(f"\n(message id {outcome.message_id}; run summary: {json.dumps(outcome.summary())})")
-    if html is not None:
-        page = render_status_page([*history, outcome.report], generated_at=now)
+    if html is not None and page is not None:
         html.write_text(page, encoding="utf-8")
         print(f"\nStatus page, a week of history: {html.resolve()}")
     return 0
+
+
+def _status_page(session: boto3.Session, outcome: _pipeline.Outcome) -> str:
+    """The page the run wrote beside its report, read back from the (in-memory) archive."""
+    written = outcome.status_page
+    if written is None or written.error is not None:
+        raise RuntimeError(f"the demo's status page was not written: {written}")
+    body = session.client("s3").get_object(Bucket=written.bucket, Key=written.key)["Body"]
+    page: str = body.read().decode("utf-8")
+    return page
 
 
 def _minus_days(when: datetime, days: int) -> datetime:
@@ -196,11 +211,11 @@ def stage_day(session: boto3.Session, last_run: datetime, days_before: int) -> N
     week (day 1 is six days before the last run, day 7 the last run):
 
     - acme, legacy-payroll: OK all week; wayne: onboarded (tagged) on day 3, OK since;
-    - globex: OK until its dump job died, STALE from day 6;
+    - globex: OK until its dump job died, STALE on day 7 (a new failure in the last digest);
     - initech: MISSING all week (its folder was never written); umbrella: DISABLED all week;
     - hooli: MISSING until its export began on day 4, writing empty files: EMPTY since;
     - stark: OK until someone set its max-age tag to 'daily' on day 5: ERROR since;
-    - soylent (Aurora): two cluster snapshots missed, STALE on days 4 and 5, recovered on day 6;
+    - soylent (Aurora): two cluster snapshots missed, STALE on days 5 and 6, recovered on day 7;
     - cyberdyne: stopped on day 3, STOPPED since; tyrell PAUSED, oscorp-reports SKIPPED;
     - newco: created on the morning of day 7, PENDING; vandelay: offboarded (untagged) on day 5.
     """
@@ -241,9 +256,9 @@ def stage_day(session: boto3.Session, last_run: datetime, days_before: int) -> N
     tenant_tag("db-wayne", "wayne", days_before <= 4)
     set_snapshot_times("db-wayne", at(2))
     dump("legacy/wayne/full.sql.gz", at(3))
-    # STALE: the nightly dump died 50 h before the last run. Its runbook is shown next to it.
+    # STALE: the nightly dump died 30 h before the last run. Its runbook is shown next to it.
     set_snapshot_times("db-globex", job(7, last=31))
-    dump("globex-backups/globex.dump", job(2, last=50))
+    dump("globex-backups/globex.dump", job(2, last=30))
     # MISSING: S3 folder never written.
     set_snapshot_times("db-initech", at(6))
     # DISABLED: someone set retention to 0 (the instance was built so); snapshots stopped.
@@ -266,8 +281,8 @@ def stage_day(session: boto3.Session, last_run: datetime, days_before: int) -> N
     # OK, listed the seed's way.
     set_snapshot_times("legacy-payroll", at(9))
     dump("payroll-backups/payroll.bak", at(9))
-    # OK, an Aurora cluster; the snapshots of days 4 and 5 were missed.
-    missed = days_before in (2, 3)
+    # OK, an Aurora cluster; the snapshots of days 5 and 6 were missed.
+    missed = days_before in (1, 2)
     set_cluster_snapshot_times(
         "aurora-soylent", last_run - timedelta(days=4, hours=6) if missed else at(6)
     )

@@ -87,13 +87,13 @@ def test_demo_command(
 WEEK = {
     "acme": ["ok"] * 7,
     "wayne": ["na", "na", "ok", "ok", "ok", "ok", "ok"],
-    "globex": ["ok"] * 5 + ["stale"] * 2,
+    "globex": ["ok"] * 6 + ["stale"],
     "initech": ["missing"] * 7,
     "umbrella": ["disabled"] * 7,
     "hooli": ["missing"] * 3 + ["empty"] * 4,
     "stark": ["ok"] * 4 + ["error"] * 3,
     "legacy-payroll": ["ok"] * 7,
-    "soylent": ["ok", "ok", "ok", "stale", "stale", "ok", "ok"],
+    "soylent": ["ok", "ok", "ok", "ok", "stale", "stale", "ok"],
     "newco": ["na"] * 6 + ["pending"],
     "cyberdyne": ["ok", "ok"] + ["stopped"] * 5,
     "tyrell": ["paused"] * 7,
@@ -105,13 +105,18 @@ WEEK = {
 def test_demo_writes_a_week_of_history(
     fake_env: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    """Seven real checks on seven mornings: tenants fail, recover, arrive and leave; the last
-    morning is the usual digest, published once."""
+    """Seven archived runs on seven mornings: tenants fail, recover, arrive and leave; the last
+    digest (the one printed) opens with what changed since the day before."""
     page_file = tmp_path / "page.html"
     assert run_demo(now=NOW, html=page_file) == 0
     out = capsys.readouterr().out
     assert out.count("Subject: ") == 1
-    assert "Subject: backupwatch 2026-11-27: 5 of 13 tenants failing" in out
+    assert "Subject: backupwatch 2026-11-27: 1 new failure; 5 of 13 tenants failing" in out
+    changes = out[out.index("WHAT CHANGED") : out.index("FULL STATUS")]
+    assert "NEW FAILURES (1)\n  - globex [STALE]" in changes
+    assert "RECOVERED (1)\n  - soylent [OK]" in changes
+    assert "  - initech [MISSING] (db-initech, eu-west-1): since 2026-11-21 (6 days)" in changes
+    assert "NEW TENANTS (1)\n  - newco [PENDING]" in changes
     page = parse(page_file.read_text(encoding="utf-8"))
     assert [day["title"][4:14] for day in page.days] == [f"2026-11-{day}" for day in range(21, 28)]
     assert {name: page.row(name).classes() for name in page.names()} == WEEK

@@ -275,9 +275,7 @@ def test_organization_that_cannot_be_listed_is_one_scope_error(
     )
     assert report.failing
     digest = render_digest(report)
-    assert "  - the run: could not list the organization's accounts" in (
-        digest.body
-    )
+    assert "  - the run: could not list the organization's accounts" in (digest.body)
     assert digest.subject.endswith("no tenants found, 1 region(s) not checked")
 
 
