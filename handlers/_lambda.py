@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
 from backupwatch.config import parse_bool
 from backupwatch.deadline import Deadline
+
+if TYPE_CHECKING:
+    from ._pipeline import Outcome
+    from .metrics import RunTelemetry
+
+logger = logging.getLogger("backupwatch")
 
 
 def deadline_from(context: Any) -> Deadline | None:
@@ -22,3 +29,19 @@ def dry_run_from(event: Any) -> bool | None:
         return None
     dry_run = value if isinstance(value, bool) else parse_bool("event.dry_run", str(value))
     return dry_run or None
+
+
+def finish(outcome: Outcome, telemetry: RunTelemetry, **extra: Any) -> dict[str, Any]:
+    """The run's summary (plus ``extra``), its metrics and its last log line; never raises.
+
+    Called once the digest is out: from there nothing may raise, or a retry of the invocation
+    would send the digest twice.
+    """
+    try:
+        result = {**outcome.summary(), **extra}
+        telemetry.finish(outcome.report, result)  # never raises
+        logger.info("backupwatch run done: %s", result)
+    except Exception:  # pragma: no cover - defensive: summary() is pure and total
+        logger.exception("could not summarise a run whose digest was published")
+        return {"message_id": outcome.message_id}
+    return result

@@ -13,7 +13,7 @@ from typing import Any
 
 from backupwatch import load_settings
 
-from ._lambda import deadline_from, dry_run_from
+from ._lambda import deadline_from, dry_run_from, finish
 from ._pipeline import run
 from .metrics import RunTelemetry
 
@@ -38,12 +38,4 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     logging.getLogger("backupwatch").setLevel(logging.INFO)
     settings = load_settings(os.environ, dry_run=dry_run_from(event))
     outcome = run(settings, deadline=deadline_from(context), session=telemetry.session())
-    # The digest is out: nothing from here on may raise, or an async retry would send it twice.
-    try:
-        result = outcome.summary()
-        telemetry.finish(outcome.report, result)  # never raises
-        logger.info("backupwatch run done: %s", result)
-    except Exception:  # pragma: no cover - defensive: summary() is pure and total
-        logger.exception("could not summarise a run whose digest was published")
-        return {"message_id": outcome.message_id}
-    return result
+    return finish(outcome, telemetry)

@@ -19,7 +19,7 @@ from backupwatch.fanout import read_publish_event
 from backupwatch.fanout_store import gather
 from backupwatch.monitor import utc_now
 
-from ._lambda import deadline_from, dry_run_from
+from ._lambda import deadline_from, dry_run_from, finish
 from ._pipeline import deliver
 from .metrics import RunTelemetry
 
@@ -54,16 +54,6 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         now=utc_now(),
     )
     outcome = deliver(settings, collected.report, session=session, deadline=deadline)
-    # The digest is out: nothing from here on may raise, or a retry would send it twice.
-    try:
-        result = {
-            **outcome.summary(),
-            "scopes": collected.scopes,
-            "scopes_failed": collected.scopes_failed,
-        }
-        telemetry.finish(outcome.report, result)  # never raises
-        logger.info("backupwatch run done: %s", result)
-    except Exception:  # pragma: no cover - defensive: summary() is pure and total
-        logger.exception("could not summarise a run whose digest was published")
-        return {"message_id": outcome.message_id}
-    return result
+    return finish(
+        outcome, telemetry, scopes=collected.scopes, scopes_failed=collected.scopes_failed
+    )
