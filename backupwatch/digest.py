@@ -124,7 +124,7 @@ def render_subject(report: Report, *, changes: Changes | None = None) -> str:
     else:
         text = "no tenants found" + ("" if summary.regions_failed else ", check the tenant tag")
     if summary.regions_failed:
-        text += f", {summary.regions_failed} region(s) not checked"
+        text += f", {summary.regions_failed} {_scopes(report)} not checked"
     news = _news(changes) if changes is not None else ""
     return to_subject(f"backupwatch {day}: {news}{text}")
 
@@ -182,7 +182,7 @@ def _body(
     elif no_comparison is not None:
         head += ["", f"WHAT CHANGED: no comparison: {clean(no_comparison)}; today's view only."]
     if report.region_errors:
-        title = "SCOPES NOT CHECKED" if report.accounts else "REGIONS NOT CHECKED"
+        title = f"{_scopes(report).removesuffix('(s)').upper()}S NOT CHECKED"
         sections.append(
             (
                 f"{title} ({len(report.region_errors)})",
@@ -346,8 +346,14 @@ def _counts_line(report: Report) -> str:
         line += f"; {len(listed)} listed, not failing ({_status_counts(listed)})"
     line += "."
     if summary.regions_failed:
-        line += f" {summary.regions_failed} region(s) could not be checked."
+        line += f" {summary.regions_failed} {_scopes(report)} could not be checked."
     return line
+
+
+def _scopes(report: Report) -> str:
+    """What a failed scope is called: a region, or with several accounts an account-region."""
+    several = report.accounts or any(e.account_id for e in report.region_errors)
+    return "scope(s)" if several else "region(s)"
 
 
 def _status_counts(rows: Iterable[TenantReport]) -> str:

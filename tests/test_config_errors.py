@@ -269,7 +269,8 @@ def test_keyword_overrides_are_named_after_their_variable(
         ),
         (
             {"BACKUPWATCH_REGIONS": REGION, "BACKUPWATCH_DRY_RUN": "1"},
-            "BACKUPWATCH_S3_BUCKET=None: required while the s3 check is on",
+            "BACKUPWATCH_S3_BUCKET=None: required while the s3 check is on "
+            "(unless every target names one)",
         ),
     ],
     ids=["no-region", "empty-region-list", "no-topic", "no-bucket"],

@@ -283,7 +283,7 @@ def test_three_accounts_two_regions_one_failed_scope_one_digest(
     sent = the_digest(fleet)
     message = sent["message"]
     assert (
-        sent["subject"] == "backupwatch 2026-11-27: 1 of 6 tenants failing, 1 region(s) not checked"
+        sent["subject"] == "backupwatch 2026-11-27: 1 of 6 tenants failing, 1 scope(s) not checked"
     )
     assert "Accounts (3): 111111111111, 222222222222, 333333333333." in message
     assert "Regions: eu-west-1, us-east-1." in message
@@ -416,7 +416,7 @@ def test_unreadable_manifest_still_sends_the_digest(fleet: Fleet) -> None:
         f"no result from the scan (the scan's manifest s3://{REPORTS}/{manifest} could not be "
         "read: NoSuchKey on s3:GetObject)"
     )
-    assert sent["subject"] == "backupwatch 2026-11-27: no tenants found, 6 region(s) not checked"
+    assert sent["subject"] == "backupwatch 2026-11-27: no tenants found, 6 scope(s) not checked"
     for account in MEMBERS:
         for region in REGIONS:
             assert f"  - {account} {region}: {why}" in sent["message"]

@@ -475,10 +475,12 @@ def test_failing_tenants_alarm_is_optional(template: dict[str, Any]) -> None:
 
 def test_publish_handler_writes_the_metrics_the_alarms_read() -> None:
     """In step-functions mode the heartbeat comes from the publish step: its handler writes
-    the run's metrics (RunTelemetry) under its own function name, like the digest handler."""
-    source = (ROOT / "handlers" / "publish_digest.py").read_text(encoding="utf-8")
-    assert "RunTelemetry.start(context" in source
-    assert "telemetry.finish(" in source
+    the run's metrics (RunTelemetry) under its own function name, like the digest handler.
+    (tests/test_fanout.py reads the Heartbeat it really prints.)"""
+    for handler in ("publish_digest.py", "daily_digest.py"):
+        source = (ROOT / "handlers" / handler).read_text(encoding="utf-8")
+        assert "RunTelemetry.start(context" in source, handler
+        assert "finish(outcome, telemetry" in source, handler
 
 
 def test_step_functions_errors_alarm_covers_every_step(template: dict[str, Any]) -> None:
