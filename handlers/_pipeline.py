@@ -65,21 +65,45 @@ class StatusPageRenderer(Protocol):
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What one run produced: the report, its digest, and the id of the published message."""
+class Archival:
+    """What the archive step gave the run; all None when the archive is off."""
 
-    report: Report
-    digest: Digest
-    message_id: str | None
-    """None when nothing was published (dry run, or ``notify=failures`` on a good day)."""
     archived: ArchivedReport | None = None
-    """Where the full report went (``BACKUPWATCH_REPORT_BUCKET``), or None."""
+    """Where the full report went (``BACKUPWATCH_REPORT_BUCKET``), or why it could not."""
     changes: Changes | None = None
     """What changed since the previous report; None when the archive is off."""
     no_comparison: str | None = None
     """Why nothing was compared, when the archive is on and there was no previous report."""
     status_page: ArchivedReport | None = None
     """Where the status page went, or None (archive off, dry run, no renderer)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one run produced: the report, its digest, the id of the published message, and
+    what the archive step did."""
+
+    report: Report
+    digest: Digest
+    message_id: str | None
+    """None when nothing was published (dry run, or ``notify=failures`` on a good day)."""
+    archival: Archival = Archival()
+
+    @property
+    def archived(self) -> ArchivedReport | None:
+        return self.archival.archived
+
+    @property
+    def changes(self) -> Changes | None:
+        return self.archival.changes
+
+    @property
+    def no_comparison(self) -> str | None:
+        return self.archival.no_comparison
+
+    @property
+    def status_page(self) -> ArchivedReport | None:
+        return self.archival.status_page
 
     def summary(self) -> dict[str, Any]:
         """The JSON-serialisable result the Lambda returns.
@@ -163,25 +187,7 @@ def deliver(
     message_id = publish(
         settings, report, digest, session=session, retrier=retrier, deadline=deadline
     )
-    return Outcome(
-        report=report,
-        digest=digest,
-        message_id=message_id,
-        archived=archival.archived,
-        changes=archival.changes,
-        no_comparison=archival.no_comparison,
-        status_page=archival.status_page,
-    )
-
-
-@dataclass(frozen=True)
-class Archival:
-    """What the archive step gave the run; all None when the archive is off."""
-
-    archived: ArchivedReport | None = None
-    changes: Changes | None = None
-    no_comparison: str | None = None
-    status_page: ArchivedReport | None = None
+    return Outcome(report=report, digest=digest, message_id=message_id, archival=archival)
 
 
 def archive(
