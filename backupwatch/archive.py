@@ -45,10 +45,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, Field, ValidationError, field_validator
 
 from .errors import AwsCallError
-from .models import Report, RowKey
+from .models import FrozenValue, Report, RowKey, S3Location
 from .retry import Retrier
 
 if TYPE_CHECKING:
@@ -71,15 +71,9 @@ _KEY_SEPARATOR = "|"
 """Joins a ``RowKey`` in the index; RDS identifiers, regions and account ids never contain it."""
 
 
-class _Value(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ArchivedReport(_Value):
+class ArchivedReport(S3Location):
     """Where an object of the archive was written (a report, the status page), or why not."""
 
-    bucket: str
-    key: str
     url: str | None = None
     """A presigned GET URL, when ``BACKUPWATCH_REPORT_URL_HOURS`` asks for one."""
     error: str | None = None
@@ -88,12 +82,8 @@ class ArchivedReport(_Value):
     """Set when the report was written but the index was not updated: the next run will
     compare with an older report, and the digest says so."""
 
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
 
-
-class IndexedRun(_Value):
+class IndexedRun(FrozenValue):
     """One run, as the index remembers it: where its report is, and its headline counts."""
 
     key: str
@@ -114,7 +104,7 @@ class IndexedRun(_Value):
         )
 
 
-class ArchiveIndex(_Value):
+class ArchiveIndex(FrozenValue):
     """``<prefix>index.json``: what makes the previous report and the last days O(1) to find.
 
     Bounded: ``runs`` keeps the last ``INDEX_DAYS`` days (at most ``MAX_RUNS``), oldest first;
@@ -159,7 +149,7 @@ class ArchiveIndex(_Value):
         )
 
 
-class History(_Value):
+class History(FrozenValue):
     """What a run knows of the runs before it: never an exception, always a reason."""
 
     index: ArchiveIndex | None = None

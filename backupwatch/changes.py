@@ -35,16 +35,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
-from .models import RegionError, Report, RowKey, Status, TenantReport
-
-
-class _Value(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from .models import FrozenValue, RegionError, Report, RowKey, Status, TenantReport
 
 
-class Changed(_Value):
+class Changed(FrozenValue):
     """One tenant in one change section."""
 
     row: TenantReport
@@ -59,7 +55,7 @@ class Changed(_Value):
     to the run that found it recovered; never negative."""
 
 
-class Changes(_Value):
+class Changes(FrozenValue):
     """The difference between two reports, plus the failing streaks after the newer one."""
 
     previous_at: AwareDatetime | None

@@ -36,7 +36,7 @@ from pydantic import (
 )
 
 from .merge import merge_reports
-from .models import Check, RegionError, Report, Scope
+from .models import Check, FrozenValue, RegionError, Report, S3Location, Scope
 
 INLINE_MAX_BYTES = 200_000
 """Largest scan output returned inline. Step Functions' limit is 262,144 bytes per state
@@ -51,10 +51,6 @@ RUN_ID_MAX_CHARS = 80
 
 ScopeKey = tuple[str, str]
 """A scope's identity across steps: account id ("" for the home account) and region."""
-
-
-class _Value(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class _AwsShape(BaseModel):
@@ -103,18 +99,7 @@ def partial_key(prefix: str, run_id: str, scope: Scope) -> str:
     return f"{run_prefix(prefix, run_id)}partials/{scope.account_id or 'home'}-{scope.region}.json"
 
 
-class Location(_Value):
-    """An S3 object: a scope list, a partial report, a manifest or a result file."""
-
-    bucket: str = Field(min_length=1)
-    key: str = Field(min_length=1)
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
-
-
-class Plan(_Value):
+class Plan(FrozenValue):
     """What the plan step returns, and the state machine passes on to the publish step."""
 
     run_id: str
@@ -129,8 +114,8 @@ class Plan(_Value):
     _run_id = field_validator("run_id")(check_run_id)
 
     @property
-    def scopes(self) -> Location:
-        return Location(bucket=self.bucket, key=self.scopes_key)
+    def scopes(self) -> S3Location:
+        return S3Location(bucket=self.bucket, key=self.scopes_key)
 
 
 class ScanRequest(BaseModel):
@@ -147,12 +132,12 @@ class ScanRequest(BaseModel):
     _run_id = field_validator("run_id")(check_run_id)
 
 
-class ScanResult(_Value):
+class ScanResult(FrozenValue):
     """A scan child's output: the scope and its partial report, inline or in S3."""
 
     scope: Scope
     report: Report | None = None
-    report_s3: Location | None = None
+    report_s3: S3Location | None = None
 
     @model_validator(mode="after")
     def _one_report(self) -> ScanResult:
@@ -229,7 +214,7 @@ class Manifest(_AwsShape):
     result_files: ResultFiles = Field(default_factory=ResultFiles, alias="ResultFiles")
 
 
-class Received(_Value):
+class Received(FrozenValue):
     """What the publish step learned about one scope from one entry of the scan's results.
 
     Exactly one of: ``report`` (checked), ``report_s3`` (checked, report still to be read), or
@@ -239,7 +224,7 @@ class Received(_Value):
 
     scope: Scope | None
     report: Report | None = None
-    report_s3: Location | None = None
+    report_s3: S3Location | None = None
     failure: str | None = None
 
     @model_validator(mode="after")
@@ -333,7 +318,7 @@ def _first_error(error: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
-class Collected(_Value):
+class Collected(FrozenValue):
     """The run's one report, and how its scopes fared."""
 
     report: Report
@@ -409,12 +394,12 @@ def collect(
     )
 
 
-class PublishRequest(_Value):
+class PublishRequest(FrozenValue):
     """The publish step's event, read leniently: whatever is wrong with it becomes a problem
     the digest reports, never an exception that would stop the digest."""
 
     plan: Plan | None = None
-    manifest: Location | None = None
+    manifest: S3Location | None = None
     results: tuple[Any, ...] | None = None
     problems: tuple[str, ...] = ()
     """What was wrong with the event or the plan: each is a scope error of its own."""
@@ -437,7 +422,7 @@ def read_publish_event(event: Any) -> PublishRequest:
         )
     problems: list[str] = []
     plan = _read_plan(event.get("plan"), problems)
-    manifest: Location | None = None
+    manifest: S3Location | None = None
     results: tuple[Any, ...] | None = None
     scan_problems: list[str] = []
     scan = event.get("scan")
@@ -450,7 +435,7 @@ def read_publish_event(event: Any) -> PublishRequest:
     elif isinstance(scan, Mapping) and isinstance(scan.get("ResultWriterDetails"), Mapping):
         details = scan["ResultWriterDetails"]
         try:
-            manifest = Location(bucket=details.get("Bucket"), key=details.get("Key"))
+            manifest = S3Location(bucket=details.get("Bucket"), key=details.get("Key"))
         except ValidationError:
             scan_problems.append(
                 f"the scan's ResultWriterDetails name no manifest: {_clip(details)}"

@@ -21,7 +21,6 @@ from .errors import AwsCallError
 from .fanout import (
     INLINE_MAX_BYTES,
     Collected,
-    Location,
     Manifest,
     Plan,
     PublishRequest,
@@ -33,7 +32,7 @@ from .fanout import (
     read_entry,
     scopes_key,
 )
-from .models import Check, RegionError, Report, Scope
+from .models import Check, RegionError, Report, S3Location, Scope
 from .retry import Retrier
 
 if TYPE_CHECKING:
@@ -63,7 +62,7 @@ def write_plan(
     listed = tuple(scopes)
     key = scopes_key(prefix, run_id)
     body = _SCOPES.dump_json(listed)
-    _put(s3, retrier, Location(bucket=bucket, key=key), body)
+    _put(s3, retrier, S3Location(bucket=bucket, key=key), body)
     return Plan(
         run_id=run_id,
         started_at=started_at,
@@ -74,7 +73,7 @@ def write_plan(
     )
 
 
-def read_scopes(s3: S3Client, retrier: Retrier, location: Location) -> tuple[Scope, ...]:
+def read_scopes(s3: S3Client, retrier: Retrier, location: S3Location) -> tuple[Scope, ...]:
     """The plan's scope list; raises ``AwsCallError`` or ``ValueError`` (not a scope list)."""
     return _SCOPES.validate_json(_get(s3, retrier, location))
 
@@ -99,7 +98,7 @@ def store_scan(
     size = event_bytes(inline.to_event())
     if size <= (INLINE_MAX_BYTES if max_inline_bytes is None else max_inline_bytes):
         return inline
-    location = Location(bucket=bucket, key=partial_key(prefix, run_id, scope))
+    location = S3Location(bucket=bucket, key=partial_key(prefix, run_id, scope))
     try:
         _put(s3, retrier, location, report.to_json().encode())
     except AwsCallError as error:
@@ -166,7 +165,7 @@ def gather(
 
 
 def _from_manifest(
-    s3: S3Client, retrier: Retrier, location: Location, missing_because: list[str]
+    s3: S3Client, retrier: Retrier, location: S3Location, missing_because: list[str]
 ) -> list[Received]:
     """Every entry of every result file the manifest lists (succeeded, failed, pending)."""
     try:
@@ -180,7 +179,7 @@ def _from_manifest(
     bucket = manifest.destination_bucket or location.bucket
     received: list[Received] = []
     for result_file in manifest.result_files.all:
-        where = Location(bucket=bucket, key=result_file.key)
+        where = S3Location(bucket=bucket, key=result_file.key)
         try:
             entries = _entries(_get(s3, retrier, where))
         except (AwsCallError, ValueError) as error:
@@ -227,7 +226,7 @@ def _why(error: Exception) -> str:
     return text[:200]
 
 
-def _get(s3: S3Client, retrier: Retrier, location: Location) -> bytes:
+def _get(s3: S3Client, retrier: Retrier, location: S3Location) -> bytes:
     def read() -> bytes:
         # Inside the retried call: a body cut off mid-read is retried like a failed request.
         return s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
@@ -235,7 +234,7 @@ def _get(s3: S3Client, retrier: Retrier, location: Location) -> bytes:
     return retrier.call("s3:GetObject", read)
 
 
-def _put(s3: S3Client, retrier: Retrier, location: Location, body: bytes) -> None:
+def _put(s3: S3Client, retrier: Retrier, location: S3Location, body: bytes) -> None:
     retrier.call(
         "s3:PutObject",
         lambda: s3.put_object(

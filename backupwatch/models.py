@@ -91,7 +91,9 @@ class Check(StrEnum):
     """The newest object under the tenant's prefix in the backups bucket."""
 
 
-class _Value(BaseModel):
+class FrozenValue(BaseModel):
+    """Base of every value model: immutable, and strict about unknown fields."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -99,7 +101,7 @@ Kind = Literal["instance", "cluster"]
 """What a tenant is in RDS: a DB instance, or a DB cluster (Aurora, Multi-AZ DB cluster)."""
 
 
-class Tenant(_Value):
+class Tenant(FrozenValue):
     """A discovered tenant: one DB instance or DB cluster in one region, with its policy.
 
     ``problems`` holds what is wrong with the tenant's own configuration (a malformed tag, an
@@ -165,14 +167,14 @@ class Tenant(_Value):
         return self.checks is None or check in self.checks
 
 
-class SnapshotInfo(_Value):
+class SnapshotInfo(FrozenValue):
     """One automated RDS snapshot in state ``available``."""
 
     snapshot_id: str
     created_at: AwareDatetime
 
 
-class RdsEvidence(_Value):
+class RdsEvidence(FrozenValue):
     """What RDS says about one instance's automated backups."""
 
     db_instance_identifier: str
@@ -180,7 +182,7 @@ class RdsEvidence(_Value):
     newest_snapshot: SnapshotInfo | None = None
 
 
-class ObjectInfo(_Value):
+class ObjectInfo(FrozenValue):
     """One S3 object, as listed."""
 
     key: str
@@ -188,7 +190,7 @@ class ObjectInfo(_Value):
     size: int
 
 
-class S3Evidence(_Value):
+class S3Evidence(FrozenValue):
     """What one full listing of a tenant's prefix found.
 
     Both the newest object of any size and the newest one that is large enough are kept: the
@@ -208,7 +210,7 @@ class S3Evidence(_Value):
     """Fast path only: keys dated before the window exist, and were deliberately not read."""
 
 
-class CheckResult(_Value):
+class CheckResult(FrozenValue):
     """The verdict of one check for one tenant, with the evidence it rests on."""
 
     check: Check
@@ -222,7 +224,7 @@ class CheckResult(_Value):
     size_bytes: int | None = None
 
 
-class TenantReport(_Value):
+class TenantReport(FrozenValue):
     """One row of the report: a tenant, its overall status and every check that ran.
 
     ``failing`` defaults to the status's own ``failing``; it is set explicitly only to make a
@@ -278,7 +280,7 @@ RowKey = tuple[str, str, str, str]
 """``TenantReport.key``: account id ("" when unknown), region, kind, identifier."""
 
 
-class RegionError(_Value):
+class RegionError(FrozenValue):
     """A scope (an account-region) that could not be checked: its tenants are unknown, so the
     run is failing. The role could not be assumed, the region is disabled, discovery failed,
     or the scan of the scope never reported back.
@@ -309,7 +311,7 @@ class RegionError(_Value):
         return (self.account_id or "", self.region or "", self.reason)
 
 
-class Summary(_Value):
+class Summary(FrozenValue):
     """Counts over a report. ``by_status`` lists every status, most severe first."""
 
     tenants: int
@@ -318,7 +320,18 @@ class Summary(_Value):
     regions_failed: int
 
 
-class Scope(_Value):
+class S3Location(FrozenValue):
+    """An object in S3: an archived report, a scope list, a manifest, a result file."""
+
+    bucket: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+class Scope(FrozenValue):
     """One account-region: the unit of work (RDS's request budget is per account and region).
 
     ``role_arn`` None means the account backupwatch runs in, with its own credentials.
@@ -338,7 +351,7 @@ class Scope(_Value):
         return f"{self.account_id} {self.region}" if self.account_id else self.region
 
 
-class Report(_Value):
+class Report(FrozenValue):
     """The outcome of one run: every discovered tenant exactly once, plus failed scopes.
 
     A report is data: ``to_json`` and ``from_json`` round-trip it without loss, and

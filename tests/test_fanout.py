@@ -22,7 +22,6 @@ import time_machine
 
 from backupwatch import ConfigurationError, PublishError, Report, Scope, Status
 from backupwatch.fanout import (
-    Location,
     Plan,
     Received,
     ScanResult,
@@ -33,7 +32,7 @@ from backupwatch.fanout import (
     scopes_key,
 )
 from backupwatch.fanout_store import gather, store_scan
-from backupwatch.models import Check, RegionError, TenantReport
+from backupwatch.models import Check, RegionError, S3Location, TenantReport
 from handlers import plan_scopes, publish_digest, scan_scope
 
 from .conftest import (
@@ -685,7 +684,7 @@ def test_collect_refuses_an_unresolved_report() -> None:
     """A partial report still in S3 is the caller's bug, not a silent gap."""
     with pytest.raises(ValueError, match="unresolved"):
         collect(
-            [Received(scope=SCOPE, report_s3=Location(bucket="b", key="k"))],
+            [Received(scope=SCOPE, report_s3=S3Location(bucket="b", key="k"))],
             started_at=NOW,
             checks=(),
             planned=None,
