@@ -190,17 +190,23 @@ def _streak_start(
 
 
 def scope_failed(key: RowKey, errors: Iterable[RegionError]) -> bool:
-    """Whether a scope error covers the resource ``key``: its region (or every region) of its
-    account (or of every account). A row or error without an account id matches any account:
-    in doubt, "not checked" is the honest answer, and the scope error is in the digest too.
+    """Whether a scope error covers the resource ``key`` (see ``scope_error``)."""
+    return scope_error(key, errors) is not None
+
+
+def scope_error(key: RowKey, errors: Iterable[RegionError]) -> RegionError | None:
+    """The scope error that covers the resource ``key``, if any: its region (or every region)
+    of its account (or of every account). A row or error without an account id matches any
+    account: in doubt, "not checked" is the honest answer, and the scope error is in the
+    digest too.
     """
     account, region = key[0], key[1]
     for error in errors:
         if error.region is not None and error.region != region:
             continue
         if error.account_id is None or not account or error.account_id == account:
-            return True
-    return False
+            return error
+    return None
 
 
 def utc_days(since: datetime, now: datetime) -> int:

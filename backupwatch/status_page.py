@@ -34,9 +34,10 @@ from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from .changes import compare, scope_error
 from .digest import clean
 from .evaluation import format_age, format_time
-from .models import Check, RegionError, Report, RowKey, Status, TenantReport
+from .models import Check, Report, RowKey, Status, TenantReport
 
 PALETTE: Mapping[Status, str] = MappingProxyType(
     {
@@ -201,7 +202,7 @@ class _Grid:
                     row.classes.append(STATUS_CLASS[found.status])
                     row.cells.append(_cell(found, texts))
                     continue
-                error = _scope_error(row.key, report.region_errors)
+                error = scope_error(row.key, report.region_errors)
                 if error is None:
                     row.classes.append(ABSENT_CLASS)
                     row.cells.append(0)
@@ -245,17 +246,6 @@ _CHECKS = tuple(Check)
 def _age_label(hours: float | None) -> str:
     """``5 h``, ``9.2 days``, ``none``: ages repeat across a fleet, so they are cached."""
     return "none" if hours is None else format_age(timedelta(hours=hours))
-
-
-def _scope_error(key: RowKey, errors: Iterable[RegionError]) -> RegionError | None:
-    """The error of a scope that covers ``key`` (its region, or all of its account's)."""
-    account, region = key[0], key[1]
-    for error in errors:
-        if error.region is not None and error.region != region:
-            continue
-        if error.account_id is None or not account or error.account_id == account:
-            return error
-    return None
 
 
 def _day(when: datetime) -> date:
@@ -385,17 +375,11 @@ def _news(grid: _Grid) -> str:
     dated = sorted(grid.reports)
     if len(dated) < 2:
         return ""
-    before, now = grid.reports[dated[-2]], grid.reports[dated[-1]]
-    was = {row.key: row for row in before.tenants}
-    present = {row.key for row in now.tenants}
-    worse = [r.tenant for r in now.tenants if r.failing and not _failing(was.get(r.key))]
-    better = [r.tenant for r in now.tenants if not r.failing and _failing(was.get(r.key))]
-    new = [r.tenant for r in now.tenants if r.key not in was and not r.failing]
-    gone = [
-        r.tenant
-        for r in before.tenants
-        if r.key not in present and _scope_error(r.key, now.region_errors) is None
-    ]
+    changes = compare(grid.reports[dated[-2]], grid.reports[dated[-1]])
+    worse = [change.row.tenant for change in changes.new_failures]
+    better = [change.row.tenant for change in changes.recovered]
+    new = [change.row.tenant for change in changes.new_tenants]
+    gone = [change.row.tenant for change in changes.gone]
     parts = []
     if worse:
         parts.append(f"<span class=worse>{len(worse)} newly failing</span>: {_names(worse)}")
@@ -408,10 +392,6 @@ def _news(grid: _Grid) -> str:
     if gone:
         parts.append(f"{len(gone)} gone: {_names(gone)}")
     return f"<p class=news>Since {dated[-2]:%Y-%m-%d}: {'; '.join(parts)}</p>\n"
-
-
-def _failing(row: TenantReport | None) -> bool:
-    return row is not None and row.failing
 
 
 def _names(names: list[str], most: int = 6) -> str:
