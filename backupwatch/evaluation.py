@@ -147,14 +147,15 @@ def judge_rds(
 ) -> CheckResult:
     """The RDS verdict on a tenant: its lifecycle first, then its newest automated snapshot.
 
-    In this order: not found (``ERROR``); cluster member (``SKIPPED``: the cluster is backed
-    up, not its members); stopped (``STOPPED``: RDS takes no backups while stopped); PostgreSQL
-    or SQL Server read replica (``SKIPPED``: RDS never backs those up); retention 0
-    (``DISABLED``); the snapshot listing failed (``ERROR``, given as ``listing_error``); no
-    snapshot yet on a new tenant (``PENDING``); then ``evaluate_rds``, and a point-in-time
-    recovery lag beyond ``settings.pitr_max_lag_hours`` turns an OK into ``STALE``. A pause
-    covers every verdict but ``ERROR``: it silences the backups, never a check that could not
-    be made.
+    In this order (docs/evidence.md has the table): not found (``ERROR``); cluster member
+    (``SKIPPED``: the cluster is backed up, not its members); PostgreSQL or SQL Server read
+    replica (``SKIPPED``: RDS never backs those up); retention 0 (``DISABLED``, stopped or not:
+    a stopped resource with backups off will not back up when it starts); stopped
+    (``STOPPED``); the snapshot listing failed (``ERROR``, given as ``listing_error``); no
+    snapshot yet on a new tenant or one still being created (``PENDING``, never for a resource
+    in a ``NO_BACKUP_STATES`` state); then ``evaluate_rds``, and a point-in-time recovery lag
+    beyond ``settings.pitr_max_lag_hours`` turns an OK into ``STALE``. A pause covers every
+    verdict but ``ERROR``: it silences the backups, never a check that could not be made.
     """
     return _paused(tenant, _rds_verdict(tenant, newest, now, settings, listing_error), now)
 
@@ -170,10 +171,10 @@ def judge_s3(
     stopped instance's S3 check runs as usual (its dumps need not stop).
     """
     result = evaluate_s3(evidence, max_age_hours=tenant.max_age_hours, now=now)
-    due = first_backup_due(tenant, now=now, settings=settings)
-    if result.status is Status.MISSING and due is not None:
+    pending = _pending_reason(tenant, now, settings)
+    if result.status is Status.MISSING and pending is not None:
         result = result.model_copy(
-            update={"status": Status.PENDING, "reason": f"{_new_tenant(due)}; {result.reason}"}
+            update={"status": Status.PENDING, "reason": f"{pending}; {result.reason}"}
         )
     return _paused(tenant, result, now)
 
@@ -184,14 +185,61 @@ def first_backup_due(tenant: Tenant, *, now: datetime, settings: Settings) -> da
     New means created less than its window plus ``settings.new_tenant_grace_hours`` ago. A
     creation time in the future is not trusted: ``PENDING`` excuses missing evidence, so it
     needs a creation time that makes sense (a future snapshot, by contrast, is evidence, and
-    counts as age 0).
+    counts as age 0). A resource in a state that can never produce a backup
+    (``NO_BACKUP_STATES``) is never new: waiting would not bring its first backup.
     """
-    if tenant.created_at is None or tenant.created_at > now:
+    if tenant.created_at is None or tenant.created_at > now or no_backup_state(tenant):
         return None
     due = tenant.created_at + timedelta(
         hours=tenant.max_age_hours + settings.new_tenant_grace_hours
     )
     return due if now < due else None
+
+
+NO_BACKUP_STATES = frozenset(
+    {
+        "failed",
+        "inaccessible-encryption-credentials",
+        "inaccessible-encryption-credentials-recoverable",
+        "incompatible-credentials",
+        "incompatible-network",
+        "incompatible-option-group",
+        "incompatible-parameters",
+        "incompatible-restore",
+        "insufficient-capacity",
+        "restore-error",
+        "storage-full",
+    }
+)
+"""``DBInstanceStatus`` / cluster ``Status`` values in which RDS takes no backup until someone
+acts (RDS User Guide, "Viewing Amazon RDS DB instance status": these states need an operator,
+time alone does not end them). A new resource in one of them is failing, never ``PENDING``."""
+
+BEING_CREATED_STATES = frozenset({"creating"})
+"""While an instance is being created, the real API gives no ``InstanceCreateTime`` yet."""
+
+
+def no_backup_state(tenant: Tenant) -> bool:
+    """Whether the resource is in a state in which RDS can take no backup."""
+    status = (tenant.resource_status or "").lower()
+    return status in NO_BACKUP_STATES or status.startswith("incompatible-")
+
+
+def _pending_reason(tenant: Tenant, now: datetime, settings: Settings) -> str | None:
+    """Why a tenant without evidence is ``PENDING``; None when it is not excused."""
+    if tenant.created_at is None and (tenant.resource_status or "").lower() in BEING_CREATED_STATES:
+        return f"DB {tenant.kind} is still being created (status {tenant.resource_status!r})"
+    due = first_backup_due(tenant, now=now, settings=settings)
+    return _new_tenant(due) if due is not None else None
+
+
+def _state_note(tenant: Tenant) -> str:
+    if not no_backup_state(tenant):
+        return ""
+    return (
+        f"; DB {tenant.kind} is {tenant.resource_status!r}, a state in which RDS takes no "
+        "backups until someone fixes it"
+    )
 
 
 def _rds_verdict(
@@ -210,15 +258,6 @@ def _rds_verdict(
             reason=f"no backups of its own: RDS backs up DB cluster "
             f"{tenant.db_cluster_identifier!r} as a whole",
         )
-    snapshot_age = (
-        f"; newest automated snapshot {_aged(newest.created_at, now)} old" if newest else ""
-    )
-    if tenant.resource_status == "stopped":
-        reason = (
-            f"DB {tenant.kind} is stopped, and RDS takes no automated backups while it is"
-            f"{snapshot_age}"
-        )
-        return _snapshot_result(Status.STOPPED, reason, newest, now)
     replica_engine = _replica_without_backups(tenant)
     if replica_engine is not None:
         return CheckResult(
@@ -228,13 +267,33 @@ def _rds_verdict(
             f"no automated backups of {replica_engine} replicas; the source's backups cover it",
         )
     if tenant.backup_retention_period == 0:
-        return evaluate_rds(_evidence(tenant, newest), max_age_hours=tenant.max_age_hours, now=now)
+        # Before "stopped": a stopped resource with backups off will not back up once started.
+        result = evaluate_rds(
+            _evidence(tenant, newest), max_age_hours=tenant.max_age_hours, now=now
+        )
+        if tenant.resource_status == "stopped":
+            result = result.model_copy(
+                update={"reason": f"{result.reason}; DB {tenant.kind} is stopped too"}
+            )
+        return result
+    if tenant.resource_status == "stopped":
+        snapshot_age = (
+            f"; newest automated snapshot {_aged(newest.created_at, now)} old" if newest else ""
+        )
+        reason = (
+            f"DB {tenant.kind} is stopped, and RDS takes no automated backups while it is"
+            f"{snapshot_age}"
+        )
+        return _snapshot_result(Status.STOPPED, reason, newest, now)
     if listing_error is not None:
         return error_result(Check.RDS, f"could not list snapshots: {listing_error}")
-    due = first_backup_due(tenant, now=now, settings=settings)
-    if newest is None and due is not None:
-        return CheckResult(check=Check.RDS, status=Status.PENDING, reason=_new_tenant(due))
+    pending = _pending_reason(tenant, now, settings)
+    if newest is None and pending is not None:
+        return CheckResult(check=Check.RDS, status=Status.PENDING, reason=pending)
     result = evaluate_rds(_evidence(tenant, newest), max_age_hours=tenant.max_age_hours, now=now)
+    state = _state_note(tenant)
+    if state:
+        result = result.model_copy(update={"reason": result.reason + state})
     return _with_pitr(tenant, result, now, settings)
 
 

@@ -136,6 +136,8 @@ class Tenant(FrozenValue):
     account_id: str | None = None
     s3_prefix: str | None = None
     """None when the prefix could not be worked out; the reason is in ``problems``."""
+    prefix_source: Literal["tag", "environment", "template"] = "template"
+    """Where ``s3_prefix`` came from: a tenant's own tag never takes another tenant's folder."""
     max_age_hours: float
     min_object_bytes: int
     backup_retention_period: int | None = None

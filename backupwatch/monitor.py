@@ -35,6 +35,7 @@ from .models import (
     Tenant,
     TenantReport,
 )
+from .ownership import assign_folders
 from .ratelimit import TokenBucket
 from .rds_evidence import (
     newest_automated_cluster_snapshots,
@@ -225,6 +226,8 @@ def _check_account(
 
     # Settings guarantee a bucket whenever the s3 check is on.
     bucket = settings.s3_bucket if Check.S3 in settings.checks else None
+    folders = assign_folders(found.tenants, bucket=bucket)
+    tenants = folders.tenants
     s3 = (
         s3_client(s3_session, settings.regions[0], max_pool_connections=settings.s3_concurrency)
         if bucket is not None
@@ -238,7 +241,7 @@ def _check_account(
         rds_pending = (
             pool.submit(
                 _rds_results,
-                [t for t in found.tenants if t.wants(Check.RDS)],
+                [t for t in tenants if t.wants(Check.RDS)],
                 rds_by_region,
                 retrier,
                 now,
@@ -251,20 +254,31 @@ def _check_account(
         )
         s3_pending = (
             {
-                index: pool.submit(_s3_result, tenant, s3, retrier, bucket, now, deadline, settings)
-                for index, tenant in enumerate(found.tenants)
+                index: pool.submit(
+                    _s3_result,
+                    tenant,
+                    s3,
+                    retrier,
+                    bucket,
+                    now,
+                    deadline,
+                    settings,
+                    folders.exclude.get(index, ()),
+                    folders.refused.get(index),
+                )
+                for index, tenant in enumerate(tenants)
                 if tenant.wants(Check.S3)  # tag backupwatch:checks
             }
             if s3 is not None and bucket is not None
             else None
         )
-        rds_results = _rds_outcome(rds_pending, found.tenants) if rds_pending else {}
+        rds_results = _rds_outcome(rds_pending, tenants) if rds_pending else {}
         s3_results = (
             {i: _s3_outcome(f) for i, f in s3_pending.items()} if s3_pending is not None else None
         )
 
     rows: list[TenantReport] = []
-    for index, tenant in enumerate(found.tenants):
+    for index, tenant in enumerate(tenants):
         results: dict[Check, CheckResult] = {}
         if Check.RDS in settings.checks and tenant.wants(Check.RDS):
             results[Check.RDS] = rds_results[tenant.key]
@@ -378,10 +392,14 @@ def _s3_result(
     now: datetime,
     deadline: Deadline | None,
     settings: Settings,
+    exclude: tuple[str, ...] = (),
+    refused: str | None = None,
 ) -> CheckResult:
     date_layout = settings.s3_date_layout
     if tenant.s3_prefix is None:
         return error_result(Check.S3, "no folder to check (see the tenant's problems)")
+    if refused is not None:
+        return error_result(Check.S3, refused)
     if deadline is not None and deadline.expired:
         return _unchecked(Check.S3)
     try:
@@ -392,6 +410,7 @@ def _s3_result(
                 bucket=bucket,
                 prefix=tenant.s3_prefix,
                 min_object_bytes=tenant.min_object_bytes,
+                exclude=exclude,
             )
         else:
             evidence = newest_dated_objects(
@@ -402,6 +421,7 @@ def _s3_result(
                 min_object_bytes=tenant.min_object_bytes,
                 date_layout=date_layout,
                 since=now - timedelta(hours=tenant.max_age_hours),
+                exclude=exclude,
             )
     except AwsCallError as error:
         if error.code == DEADLINE_EXCEEDED:

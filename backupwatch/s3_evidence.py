@@ -25,14 +25,25 @@ if TYPE_CHECKING:
 
 
 def newest_objects(
-    s3: S3Client, retrier: Retrier, *, bucket: str, prefix: str, min_object_bytes: int
+    s3: S3Client,
+    retrier: Retrier,
+    *,
+    bucket: str,
+    prefix: str,
+    min_object_bytes: int,
+    exclude: tuple[str, ...] = (),
 ) -> S3Evidence:
     """List ``s3://bucket/prefix`` fully; keep the newest object and the newest large enough one.
+
+    Keys under ``exclude`` (the folders of other tenants nested inside this one) and folder
+    placeholders (keys ending in ``/``) are skipped: neither is this tenant's backup.
 
     Raises ``AwsCallError`` when a page fails for good (``NoSuchBucket``, ``AccessDenied``...).
     """
     listing = _listing(s3, retrier, bucket=bucket, prefix=prefix)
-    return _newest(listing, bucket=bucket, prefix=prefix, min_object_bytes=min_object_bytes)
+    return _newest(
+        listing, bucket=bucket, prefix=prefix, min_object_bytes=min_object_bytes, exclude=exclude
+    )
 
 
 DATE_MARGIN = timedelta(days=1)
@@ -48,6 +59,7 @@ def newest_dated_objects(
     min_object_bytes: int,
     date_layout: str,
     since: datetime,
+    exclude: tuple[str, ...] = (),
 ) -> S3Evidence:
     """Like ``newest_objects``, reading only keys dated from ``since`` (minus a day) on.
 
@@ -57,7 +69,9 @@ def newest_dated_objects(
     """
     start_after = prefix + (since.astimezone(UTC) - DATE_MARGIN).strftime(date_layout)
     recent = _listing(s3, retrier, bucket=bucket, prefix=prefix, StartAfter=start_after)
-    evidence = _newest(recent, bucket=bucket, prefix=prefix, min_object_bytes=min_object_bytes)
+    evidence = _newest(
+        recent, bucket=bucket, prefix=prefix, min_object_bytes=min_object_bytes, exclude=exclude
+    )
     evidence = evidence.model_copy(update={"listed_after": start_after})
     if evidence.newest_countable is not None:
         return evidence
@@ -65,7 +79,13 @@ def newest_dated_objects(
         "s3:ListBucket",
         lambda: s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1),
     )
-    older = [item for item in first.get("Contents", []) if item["Key"] <= start_after]
+    older = [
+        item
+        for item in first.get("Contents", [])
+        if item["Key"] <= start_after
+        and not item["Key"].endswith("/")
+        and not _excluded(item["Key"], exclude)
+    ]
     return evidence.model_copy(update={"unread_older_objects": bool(older)})
 
 
@@ -85,8 +105,17 @@ def _listing(
     )
 
 
+def _excluded(key: str, exclude: tuple[str, ...]) -> bool:
+    return any(key.startswith(folder) for folder in exclude)
+
+
 def _newest(
-    listing: Iterable[Mapping[str, Any]], *, bucket: str, prefix: str, min_object_bytes: int
+    listing: Iterable[Mapping[str, Any]],
+    *,
+    bucket: str,
+    prefix: str,
+    min_object_bytes: int,
+    exclude: tuple[str, ...] = (),
 ) -> S3Evidence:
     """Fold the pages of a listing into the newest object and the newest countable one."""
     newest: ObjectInfo | None = None
@@ -94,6 +123,11 @@ def _newest(
     seen = 0
     for page in listing:
         for item in page.get("Contents", []):
+            key = item["Key"]
+            if key.endswith("/") or _excluded(key, exclude):
+                # A console "folder" placeholder is never a backup, whatever its size; a key in
+                # a nested tenant's folder is that tenant's evidence, never this one's.
+                continue
             seen += 1
             modified, size = item["LastModified"], int(item.get("Size", 0))
             if newest is None or modified > newest.last_modified:

@@ -23,6 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from .config import MAX_HOURS, SeedInstance, Settings
 from .models import Check, Kind, Tenant
@@ -109,13 +110,16 @@ def tenant_from_resource(
     notes: list[str] = []
 
     prefix: str | None
+    prefix_source: Literal["tag", "environment", "template"] = "template"
     if TAG_S3_PREFIX in tags:
+        prefix_source = "tag"
         override = tags[TAG_S3_PREFIX].strip()
         prefix = as_folder(override) if override else None
         if prefix is None:
             problems.append(f"tag {TAG_S3_PREFIX} is empty; remove it or name a folder")
     elif seed is not None and seed.s3_folder is not None:
         prefix = seed.s3_folder
+        prefix_source = "environment"
     else:
         prefix = _templated_prefix(settings, name, db_instance_identifier, region, account_id)
         if prefix is None:
@@ -185,6 +189,7 @@ def tenant_from_resource(
         latest_restorable_time=resource.latest_restorable_time,
         account_id=account_id,
         s3_prefix=prefix,
+        prefix_source=prefix_source,
         max_age_hours=max_age_hours,
         min_object_bytes=min_object_bytes,
         backup_retention_period=resource.backup_retention_period,

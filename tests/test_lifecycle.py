@@ -102,10 +102,19 @@ def test_stopped_is_stopped_whatever_the_snapshot(kind: str, newest: SnapshotInf
         assert verdict.key == newest.snapshot_id
 
 
-def test_stopped_wins_over_retention_zero_and_a_failed_listing() -> None:
-    """Stopped needs no snapshot: it is STOPPED even when backups are off or the listing failed."""
-    stopped = tenant(resource_status="stopped", backup_retention_period=0)
-    assert rds_verdict(stopped).status is Status.STOPPED
+@pytest.mark.parametrize("kind", ["instance", "cluster"])
+def test_stopped_with_backups_off_is_disabled_not_stopped(kind: str) -> None:
+    """Stopped excuses only what a start would fix: with retention 0 it is DISABLED (failing)."""
+    stopped = tenant(kind=kind, resource_status="stopped", backup_retention_period=0)
+    verdict = rds_verdict(stopped)
+    assert verdict.status is Status.DISABLED
+    assert verdict.status.failing
+    assert f"DB {kind} is stopped too" in verdict.reason
+
+
+def test_stopped_needs_no_snapshot_listing() -> None:
+    """A stopped resource with backups on is STOPPED even when the listing failed."""
+    stopped = tenant(resource_status="stopped")
     assert rds_verdict(stopped, listing_error="AccessDenied").status is Status.STOPPED
 
 
