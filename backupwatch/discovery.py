@@ -208,8 +208,8 @@ def _region_tenants(
         identifier = cluster["DBClusterIdentifier"]
         # A seed names a DB instance; it names a cluster only when no instance has that name.
         seed = seeds.get(identifier) if identifier not in instance_ids else None
-        tenant = tenant_from_resource(
-            _cluster_resource(cluster, region), settings=settings, seed=seed, account_id=account_id
+        tenant = _tenant_or_error(
+            cluster, "cluster", region, settings=settings, seed=seed, account_id=account_id
         )
         if tenant is not None:
             cluster_tenants[identifier] = tenant
@@ -220,11 +220,8 @@ def _region_tenants(
     for instance in instances:
         identifier = instance["DBInstanceIdentifier"]
         seed = seeds.get(identifier)
-        tenant = tenant_from_resource(
-            _instance_resource(instance, region),
-            settings=settings,
-            seed=seed,
-            account_id=account_id,
+        tenant = _tenant_or_error(
+            instance, "instance", region, settings=settings, seed=seed, account_id=account_id
         )
         if tenant is None:
             continue
@@ -254,6 +251,51 @@ def _member_problem(cluster_id: str, clusters: list[Mapping[str, Any]] | None) -
     if clusters is None:
         return f"{where}; the clusters could not be listed, so its backups are unknown"
     return f"{where}: tag the cluster instead of this instance"
+
+
+def _tenant_or_error(
+    raw: Mapping[str, Any],
+    kind: Kind,
+    region: str,
+    *,
+    settings: Settings,
+    seed: SeedInstance | None,
+    account_id: str | None,
+) -> Tenant | None:
+    """``tenant_from_resource``, with a bug or an odd response confined to its own tenant.
+
+    Whatever a tag value or a Describe entry holds, the tenant is still listed: ``ERROR``
+    with "check failed unexpectedly", never a crash that loses every tenant's verdict.
+    """
+    try:
+        resource = (
+            _instance_resource(raw, region)
+            if kind == "instance"
+            else _cluster_resource(raw, region)
+        )
+        return tenant_from_resource(resource, settings=settings, seed=seed, account_id=account_id)
+    except Exception as error:
+        logger.exception("tenant from %s in %s failed", kind, region)
+        identifier = str(
+            raw.get("DBInstanceIdentifier" if kind == "instance" else "DBClusterIdentifier", "?")
+        )
+        tags = {
+            str(tag.get("Key")): str(tag.get("Value", ""))
+            for tag in raw.get("TagList", []) or []
+            if isinstance(tag, Mapping)
+        }
+        if settings.tenant_tag not in tags and seed is None:
+            return None
+        return Tenant(
+            name=tags.get(settings.tenant_tag, "").strip() or identifier,
+            db_instance_identifier=identifier,
+            region=region,
+            kind=kind,
+            account_id=account_id,
+            max_age_hours=settings.max_age_hours,
+            min_object_bytes=settings.min_object_bytes,
+            problems=(f"check failed unexpectedly: {type(error).__name__}: {error}",),
+        )
 
 
 def _instance_resource(instance: Mapping[str, Any], region: str) -> Resource:

@@ -422,7 +422,7 @@ def format_age(age: timedelta) -> str:
 
 def format_bytes(size: int) -> str:
     """``0 B``, ``512 B``, ``1.5 KiB``, ``3.2 GiB``."""
-    value = float(size)
+    value = float(min(size, 1024**6))  # past float's range, a tag's number is shown capped
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if value < 1024 or unit == "TiB":
             return f"{int(value)} B" if unit == "B" else f"{_trim(value)} {unit}"

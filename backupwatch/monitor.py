@@ -38,6 +38,7 @@ from .models import (
 from .ownership import assign_folders
 from .ratelimit import TokenBucket
 from .rds_evidence import (
+    SnapshotLookup,
     newest_automated_cluster_snapshots,
     newest_automated_snapshots,
     newest_snapshots,
@@ -284,7 +285,7 @@ def _check_account(
             results[Check.RDS] = rds_results[tenant.key]
         if s3_results is not None and index in s3_results:
             results[Check.S3] = s3_results[index]
-        rows.append(tenant_report(tenant, results, now=now, settings=settings))
+        rows.append(_row(tenant, results, now, settings))
     unchecked = sum(1 for row in rows if _not_checked(row))
     if unchecked:
         logger.error("time budget exhausted: %d tenant(s) not fully checked", unchecked)
@@ -296,6 +297,19 @@ def _check_account(
         tenants=tuple(rows),
         region_errors=found.region_errors,
     )
+
+
+def _row(
+    tenant: Tenant, results: dict[Check, CheckResult], now: datetime, settings: Settings
+) -> TenantReport:
+    """The tenant's row; a bug while combining its results is that tenant's ERROR alone."""
+    try:
+        return tenant_report(tenant, results, now=now, settings=settings)
+    except Exception as error:
+        logger.exception("report row for tenant %s crashed", tenant.name)
+        crashed = {check: _crashed(check, error) for check in results}
+        bare = tenant.model_copy(update={"notes": (), "problems": (), "paused_until": None})
+        return tenant_report(bare, crashed or {Check.RDS: _crashed(Check.RDS, error)})
 
 
 def _rds_outcome(
@@ -361,23 +375,29 @@ def _rds_results(
         for failed in lookup.errors.values():
             logger.error("rds evidence for %s failed: %s", region, failed)
         for tenant in members:
-            # Stopped, replica, retention 0 need no snapshot to be judged; all else is unknown.
-            error = lookup.error_for(tenant)
-            result = judge_rds(
-                tenant,
-                lookup.snapshot_of(tenant),
-                now=now,
-                settings=settings,
-                listing_error=error.short if error is not None else None,
-            )
-            if (
-                error is not None
-                and error.code == DEADLINE_EXCEEDED
-                and result.status is Status.ERROR
-            ):
-                result = _unchecked(Check.RDS)
-            results[tenant.key] = result
+            try:
+                results[tenant.key] = _rds_verdict(tenant, lookup, now, settings)
+            except Exception as error:  # a bug judging one tenant is that tenant's ERROR
+                logger.exception("rds verdict for tenant %s crashed", tenant.name)
+                results[tenant.key] = _crashed(Check.RDS, error)
     return results
+
+
+def _rds_verdict(
+    tenant: Tenant, lookup: SnapshotLookup, now: datetime, settings: Settings
+) -> CheckResult:
+    # Stopped, replica, retention 0 need no snapshot to be judged; all else is unknown.
+    error = lookup.error_for(tenant)
+    result = judge_rds(
+        tenant,
+        lookup.snapshot_of(tenant),
+        now=now,
+        settings=settings,
+        listing_error=error.short if error is not None else None,
+    )
+    if error is not None and error.code == DEADLINE_EXCEEDED and result.status is Status.ERROR:
+        return _unchecked(Check.RDS)
+    return result
 
 
 def _unchecked(check: Check) -> CheckResult:

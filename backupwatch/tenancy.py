@@ -36,6 +36,9 @@ TAG_CHECKS = "backupwatch:checks"
 TAG_PAUSED_UNTIL = "backupwatch:paused-until"
 TAG_RUNBOOK = "backupwatch:runbook"
 
+S3_MAX_OBJECT_BYTES = 5 * 1024**4
+"""5 TiB: a minimum above it could never be met, so it is a malformed tag, not a policy."""
+
 # RDS tag values cannot contain commas, so a space, "+" or "/" separates checks too.
 _CHECK_SEPARATORS = re.compile(r"[\s,+/]+")
 _URL = re.compile(r"^https?://\S+$")
@@ -144,7 +147,13 @@ def tenant_from_resource(
     min_object_bytes = settings.min_object_bytes
     if TAG_MIN_OBJECT_BYTES in tags:
         size = _whole_bytes(tags[TAG_MIN_OBJECT_BYTES])
-        if size is None:
+        if size is not None and size > S3_MAX_OBJECT_BYTES:
+            problems.append(
+                f"tag {TAG_MIN_OBJECT_BYTES}={tags[TAG_MIN_OBJECT_BYTES][:40]!r} is more than "
+                f"{S3_MAX_OBJECT_BYTES} B, the largest object S3 stores; checked with the "
+                f"default {settings.min_object_bytes} B"
+            )
+        elif size is None:
             problems.append(
                 f"tag {TAG_MIN_OBJECT_BYTES}={tags[TAG_MIN_OBJECT_BYTES]!r} is not a whole "
                 f"number of bytes (0 or more); checked with the default "
@@ -210,9 +219,14 @@ def parse_pause(text: str) -> datetime | None:
     """
     try:
         when = datetime.fromisoformat(text.strip())
-    except ValueError:
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when
+        # 9999-12-31T23:00-05:00 parses, yet is past datetime.max in UTC: every later
+        # comparison or format would raise. Such a date is malformed here, not a crash.
+        when.astimezone(UTC)
+        (when - datetime.min.replace(tzinfo=UTC)).total_seconds()
+    except (ValueError, OverflowError):
         return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+    return when
 
 
 def _tenant_checks(
