@@ -50,6 +50,7 @@ class Discovery:
 # about 10 KB in memory, 100 MB for 10,000 instances; these fields are a fraction of it.
 INSTANCE_FIELDS = (
     "DBInstanceIdentifier",
+    "DbiResourceId",
     "DBClusterIdentifier",
     "DBInstanceStatus",
     "BackupRetentionPeriod",
@@ -61,6 +62,7 @@ INSTANCE_FIELDS = (
 )
 CLUSTER_FIELDS = (
     "DBClusterIdentifier",
+    "DbClusterResourceId",
     "DBClusterMembers",
     "Status",
     "BackupRetentionPeriod",
@@ -305,6 +307,7 @@ def _instance_resource(instance: Mapping[str, Any], region: str) -> Resource:
         tags=_tags(instance),
         backup_retention_period=int(instance.get("BackupRetentionPeriod", 0)),
         kind="instance",
+        resource_id=instance.get("DbiResourceId") or None,
         db_cluster_identifier=instance.get("DBClusterIdentifier") or None,
         engine=instance.get("Engine"),
         status=instance.get("DBInstanceStatus"),
@@ -321,6 +324,7 @@ def _cluster_resource(cluster: Mapping[str, Any], region: str) -> Resource:
         tags=_tags(cluster),
         backup_retention_period=int(cluster.get("BackupRetentionPeriod", 0)),
         kind="cluster",
+        resource_id=cluster.get("DbClusterResourceId") or None,
         members=tuple(
             member["DBInstanceIdentifier"]
             for member in cluster.get("DBClusterMembers", [])

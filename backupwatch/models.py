@@ -120,6 +120,10 @@ class Tenant(FrozenValue):
     """The identifier of the resource: the DB instance's, or the DB cluster's."""
     region: str
     kind: Kind = "instance"
+    resource_id: str | None = None
+    """``DbiResourceId`` / ``DbClusterResourceId``: this incarnation of the identifier. A
+    resource deleted and re-created under the same name never inherits its predecessor's
+    snapshots."""
     db_cluster_identifier: str | None = None
     """For an instance: the cluster it is a member of (then it has no backups of its own)."""
     members: tuple[str, ...] = ()

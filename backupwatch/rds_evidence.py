@@ -54,6 +54,7 @@ def newest_automated_snapshots(
         items="DBSnapshots",
         owner="DBInstanceIdentifier",
         snapshot_id="DBSnapshotIdentifier",
+        incarnation="DbiResourceId",
         wanted=instance_ids,
         expected=expected,
     )
@@ -77,6 +78,7 @@ def newest_automated_cluster_snapshots(
         items="DBClusterSnapshots",
         owner="DBClusterIdentifier",
         snapshot_id="DBClusterSnapshotIdentifier",
+        incarnation="DbClusterResourceId",
         wanted=cluster_ids,
         expected=expected,
     )
@@ -98,17 +100,19 @@ def _listing(
     items: str,
     owner: str,
     snapshot_id: str,
+    incarnation: str,
     wanted: Collection[str],
     expected: int | None,
 ) -> dict[str, SnapshotInfo]:
     """The bulk listing, or one listing filtered by owner per wanted owner when cheaper."""
-    shape = {"items": items, "owner": owner, "snapshot_id": snapshot_id}
+    shape = {"items": items, "owner": owner, "snapshot_id": snapshot_id, "incarnation": incarnation}
     if not per_tenant_is_cheaper(len(wanted), expected):
         return _newest(retrier, operation, call, wanted=wanted, **shape)
     newest: dict[str, SnapshotInfo] = {}
     for identifier in sorted(wanted):
         one = partial(call, **{owner: identifier})
-        newest.update(_newest(retrier, operation, one, wanted={identifier}, **shape))
+        only = {identifier: _resource_ids(wanted).get(identifier)}
+        newest.update(_newest(retrier, operation, one, wanted=only, **shape))
     return newest
 
 
@@ -154,10 +158,10 @@ def newest_snapshots(
     its kind, so a denied ``DescribeDBClusterSnapshots`` cannot hide the instances' evidence.
     ``instances`` and ``clusters`` are the listings, replaceable by a caller (or a test).
     """
-    wanted: dict[Kind, set[str]] = {}
+    wanted: dict[Kind, dict[str, str | None]] = {}
     for tenant in tenants:
         if needs_snapshot(tenant):
-            wanted.setdefault(tenant.kind, set()).add(tenant.identifier)
+            wanted.setdefault(tenant.kind, {})[tenant.identifier] = tenant.resource_id
     listings: dict[Kind, Listing] = {"instance": instances, "cluster": clusters}
     newest: dict[tuple[Kind, str], SnapshotInfo] = {}
     errors: dict[Kind, AwsCallError] = {}
@@ -179,10 +183,16 @@ def _newest(
     items: str,
     owner: str,
     snapshot_id: str,
+    incarnation: str,
     wanted: Collection[str],
 ) -> dict[str, SnapshotInfo]:
-    """One full automated-snapshot listing, reduced to the newest per wanted owner."""
-    wanted = set(wanted)
+    """One full automated-snapshot listing, reduced to the newest per wanted owner.
+
+    A snapshot of an earlier resource under the same identifier (deleted and re-created: its
+    retained automated backups keep the name) has another resource id (``DbiResourceId``,
+    ``DbClusterResourceId``) and never counts for the new one.
+    """
+    resource_ids = _resource_ids(wanted)
     newest: dict[str, SnapshotInfo] = {}
     for page in pages(
         retrier,
@@ -197,7 +207,8 @@ def _newest(
             resource = snapshot.get(owner, "")
             created = snapshot.get("SnapshotCreateTime")
             if (
-                resource not in wanted
+                resource not in resource_ids
+                or _other_incarnation(resource_ids[resource], snapshot.get(incarnation))
                 or snapshot.get("Status") != "available"
                 or snapshot.get("SnapshotType") != "automated"
                 or not isinstance(created, datetime)
@@ -209,3 +220,15 @@ def _newest(
                     snapshot_id=snapshot[snapshot_id], created_at=created
                 )
     return newest
+
+
+def _resource_ids(wanted: Collection[str]) -> dict[str, str | None]:
+    """Identifier -> the resource id its snapshots must carry (None: any), from ``wanted``:
+    a mapping gives them, a plain collection of identifiers does not."""
+    if isinstance(wanted, Mapping):
+        return {str(key): value for key, value in wanted.items()}
+    return dict.fromkeys(wanted)
+
+
+def _other_incarnation(expected: str | None, found: Any) -> bool:
+    return bool(expected) and bool(found) and found != expected

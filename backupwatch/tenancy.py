@@ -57,6 +57,7 @@ class Resource:
     tags: Mapping[str, str]
     backup_retention_period: int
     kind: Kind = "instance"
+    resource_id: str | None = None
     db_cluster_identifier: str | None = None
     members: tuple[str, ...] = ()
     engine: str | None = None
@@ -189,6 +190,7 @@ def tenant_from_resource(
         db_instance_identifier=db_instance_identifier,
         region=region,
         kind=resource.kind,
+        resource_id=resource.resource_id,
         db_cluster_identifier=resource.db_cluster_identifier,
         members=resource.members,
         engine=resource.engine,
