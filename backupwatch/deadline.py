@@ -13,6 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+RESERVE_FLOOR_SECONDS = 3.0
+"""The least publish reserve: rendering plus one ``sns:Publish`` with a retry."""
+
 
 class LambdaContext(Protocol):
     """The one method of Lambda's context object that a deadline needs."""
@@ -30,6 +33,9 @@ class Deadline:
 
     seconds_left: Callable[[], float] = field(repr=False)
     """Seconds until the deadline; zero or negative once it has passed."""
+    listing: Deadline | None = field(default=None, repr=False, compare=False)
+    """For a checking deadline made by ``reserving``: the later deadline that discovery keeps
+    to, so every tenant is listed (as "not checked" if need be) while time remains."""
 
     @classmethod
     def after(cls, seconds: float, *, monotonic: Callable[[], float] = time.monotonic) -> Deadline:
@@ -46,6 +52,23 @@ class Deadline:
         """This deadline, ``seconds`` sooner (a reserve kept for what must happen after it)."""
         outer = self.seconds_left
         return Deadline(lambda: outer() - seconds)
+
+    def reserving(self, reserve: float, *, floor: float = RESERVE_FLOOR_SECONDS) -> Deadline:
+        """The checking deadline: this one, less a publish reserve that adapts to the time left.
+
+        With plenty of time the reserve is ``reserve``; with little, it shrinks to
+        ``max(floor, a quarter of the time left)`` (never more than ``reserve``), so an 8 s
+        budget still checks for 6 s instead of none at all. Decided once, now. Discovery keeps
+        to the halfway point of the reserve (``listing``), so it runs whenever there is time.
+        """
+        kept = min(reserve, max(floor, self.seconds_left() / 4))
+        checking = self.earlier(kept)
+        return Deadline(checking.seconds_left, listing=self.earlier(kept / 2))
+
+    @property
+    def discovery(self) -> Deadline:
+        """The deadline discovery keeps to: ``listing`` when there is one, else this one."""
+        return self.listing or self
 
     @property
     def expired(self) -> bool:

@@ -150,7 +150,7 @@ def _check_scopes(
     for group in _by_account(scopes).values():
         regions = tuple(scope.region for scope in group)
         first = group[0]
-        if deadline is not None and deadline.expired:
+        if deadline is not None and deadline.discovery.expired:
             partials.append(
                 _scope_errors(now, settings, group, f"{NOT_CHECKED}: time budget exhausted")
             )
@@ -221,7 +221,9 @@ def _check_account(
             settings.rds_requests_per_second, settings.rds_burst, sleep=retrier.sleep
         )
         client.meta.events.register_first("before-send.rds", limit.hook)
-    found = discover(settings, rds_by_region, retrier, account_id=account_id)
+    # Discovery keeps to a later deadline than the checks: every tenant gets listed.
+    listing = replace(retrier, deadline=deadline.discovery) if deadline is not None else retrier
+    found = discover(settings, rds_by_region, listing, account_id=account_id)
     for region_error in found.region_errors:
         logger.error("region %s not checked: %s", region_error.region, region_error.reason)
 

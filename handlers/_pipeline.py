@@ -146,7 +146,8 @@ def check(
     """Check every tenant; sends and writes nothing.
 
     ``deadline`` is the run's hard end (a Lambda timeout, the CLI's ``--timeout``): checking
-    stops ``settings.publish_reserve_seconds`` before it, so the digest still goes out.
+    stops ``settings.publish_reserve_seconds`` before it (less when little time is left:
+    ``Deadline.reserving``), so the digest still goes out.
     """
     return check_tenants(
         settings,
@@ -158,7 +159,7 @@ def check(
 
 
 def _check_deadline(settings: Settings, deadline: Deadline | None) -> Deadline | None:
-    return deadline.earlier(settings.publish_reserve_seconds) if deadline is not None else None
+    return deadline.reserving(settings.publish_reserve_seconds) if deadline is not None else None
 
 
 def deliver(

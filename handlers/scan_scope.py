@@ -50,7 +50,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         settings,
         [request.scope],
         session=session,
-        deadline=deadline.earlier(settings.publish_reserve_seconds) if deadline else None,
+        deadline=deadline.reserving(settings.publish_reserve_seconds) if deadline else None,
     )
     result = store_scan(
         s3_client(session, settings.regions[0]),

@@ -225,11 +225,12 @@ def settings_env(topic: str, **extra: str) -> dict[str, str]:
 def test_handler_keeps_the_publish_reserve_and_still_publishes(
     world: World, fake_time: FakeTime, patch_env: SetEnv
 ) -> None:
-    """40 s left and a 30 s reserve: about 10 s of checks, then exactly one digest."""
+    """15 s left and a 30 s reserve, shrunk to a quarter of 15 s: about 11 s of checks, not
+    enough for 20 tenants at one request a second, then exactly one digest."""
     tenants(world, 20, fake_time)
     topic = world.topic()
     patch_env(settings_env(topic))
-    context = FakeLambdaContext(fake_time, ends_at=fake_time.now + 40)
+    context = FakeLambdaContext(fake_time, ends_at=fake_time.now + 15)
 
     result = lambda_handler({}, context)
 
@@ -244,22 +245,58 @@ def test_handler_keeps_the_publish_reserve_and_still_publishes(
 
 
 @pytest.mark.usefixtures("use_world_session")
-def test_handler_with_no_time_left_to_check_still_publishes(
+def test_handler_with_less_time_than_the_reserve_still_checks_and_publishes(
     world: World, fake_time: FakeTime, patch_env: SetEnv
 ) -> None:
-    """Less than the reserve left at the start: not even discovery runs. The digest still goes
-    out, saying the region was not checked (a failing run, never an all-clear)."""
+    """45 s left and a 60 s reserve: the reserve shrinks to a quarter of the time left (11 s),
+    so the tenants are checked instead of none, and the digest still goes out in time."""
     tenants(world, 3, fake_time)
     topic = world.topic()
     patch_env(settings_env(topic, BACKUPWATCH_PUBLISH_RESERVE_SECONDS="60"))
+    context = FakeLambdaContext(fake_time, ends_at=fake_time.now + 45)
 
-    result = lambda_handler({}, FakeLambdaContext(fake_time, ends_at=fake_time.now + 45))
+    result = lambda_handler({}, context)
+
+    assert len(world.published(topic)) == 1
+    assert result["ok"] is True
+    assert result["by_status"]["OK"] == 3
+    assert context.get_remaining_time_in_millis() > 0
+
+
+@pytest.mark.usefixtures("use_world_session")
+def test_eight_seconds_and_slow_calls_list_every_tenant_and_publish_in_time(
+    world: World, fake_time: FakeTime, patch_env: SetEnv
+) -> None:
+    """The issue's case: 8 s left, 0.4 s per AWS call, 40 tenants, the default 30 s reserve.
+    A fixed reserve would check nothing and list nothing; the adaptive one lists all 40
+    (discovery runs), checks what fits, and publishes one digest before the timeout."""
+    fake_time.per_request = 0.4
+    names = tenants(world, 40, fake_time)
+    topic = world.topic()
+    patch_env(settings_env(topic))
+    context = FakeLambdaContext(fake_time, ends_at=fake_time.now + 8)
+
+    result = lambda_handler({}, context)
 
     sent = world.published(topic)
     assert len(sent) == 1
-    assert result["ok"] is False
-    assert result["regions_failed"] == 1
-    assert "time budget exhausted before rds:DescribeDBInstances" in sent[0]["message"]
+    assert result["tenants"] == len(names) == 40
+    assert result["regions_failed"] == 0
+    assert result["ok"] is False  # some tenants are not checked: never an all-clear
+    assert NOT_CHECKED in sent[0]["message"]
+    assert context.get_remaining_time_in_millis() > 0
+
+
+def test_reserve_shrinks_only_when_time_is_short(fake_time: FakeTime) -> None:
+    plenty = Deadline.after(600, monotonic=fake_time).reserving(30)
+    assert plenty.seconds_left() == pytest.approx(570)
+    short = Deadline.after(8, monotonic=fake_time).reserving(30)
+    assert short.seconds_left() == pytest.approx(8 - 3)  # the floor: max(3, 8 / 4)
+    assert short.discovery.seconds_left() == pytest.approx(8 - 1.5)
+    medium = Deadline.after(40, monotonic=fake_time).reserving(30)
+    assert medium.seconds_left() == pytest.approx(30)  # a quarter of 40 s kept back
+    gone = Deadline.after(1, monotonic=fake_time).reserving(30)
+    assert gone.expired
 
 
 def test_handler_without_a_context_has_no_deadline(world: World, patch_env: SetEnv) -> None:
@@ -281,8 +318,9 @@ def test_cli_timeout_stops_checks_and_still_reports(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """``--timeout 40`` with the 30 s reserve: the same cut-off as the Lambda, exit 1."""
-    tenants(world, 20, fake_time)
+    """``--timeout 35`` with the 30 s reserve (shrunk to a quarter of 35 s): the same cut-off
+    as the Lambda, exit 1."""
+    tenants(world, 40, fake_time)
     topic = world.topic()
     patch_env(settings_env(topic))
     after = Deadline.after
@@ -290,7 +328,7 @@ def test_cli_timeout_stops_checks_and_still_reports(
         cli.Deadline, "after", classmethod(lambda cls, s: after(s, monotonic=fake_time))
     )
 
-    code = cli.main(["check", "--timeout", "40"])
+    code = cli.main(["check", "--timeout", "35"])
 
     assert code == cli.EXIT_FAILING
     assert NOT_CHECKED in capsys.readouterr().out
