@@ -185,6 +185,11 @@ def tenant_from_resource(
             )
             runbook = None
 
+    notes.extend(
+        loosened(
+            settings, max_age_hours=max_age_hours, min_object_bytes=min_object_bytes, checks=checks
+        )
+    )
     return Tenant(
         name=name,
         db_instance_identifier=db_instance_identifier,
@@ -211,6 +216,38 @@ def tenant_from_resource(
         problems=tuple(problems),
         notes=tuple(notes),
     )
+
+
+def loosened(
+    settings: Settings,
+    *,
+    max_age_hours: float,
+    min_object_bytes: int,
+    checks: tuple[Check, ...] | None,
+) -> list[str]:
+    """What a tenant's tags loosen against the operator's defaults, one note each.
+
+    A looser policy is allowed within bounds, never silent: the note is in the row's reason,
+    the JSON's ``notes``, the digest and the status page ("window 72 h by tag").
+    """
+    notes: list[str] = []
+    if max_age_hours > settings.max_age_hours:
+        notes.append(
+            f"window {max_age_hours:g} h by tag {TAG_MAX_AGE_HOURS} "
+            f"(default {settings.max_age_hours:g} h)"
+        )
+    if min_object_bytes < settings.min_object_bytes:
+        notes.append(
+            f"minimum size {min_object_bytes} B by tag {TAG_MIN_OBJECT_BYTES} "
+            f"(default {settings.min_object_bytes} B)"
+        )
+    if checks is not None:
+        notes.extend(
+            f"{check.value} check off by tag {TAG_CHECKS}"
+            for check in settings.checks
+            if check not in checks
+        )
+    return notes
 
 
 def parse_pause(text: str) -> datetime | None:

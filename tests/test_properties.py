@@ -184,7 +184,8 @@ def attributes_bytes(attributes: dict[str, dict[str, str]]) -> int:
 
 def expected_lines(report: Report) -> list[str]:
     """The start of each line the digest may list, in order: regions not checked, then the
-    failing tenants by status (most severe first), then the other listed ones."""
+    failing tenants by status (most severe first), then the other listed ones, then the OK
+    ones with notes."""
     starts = [f"  - {clean(e.region)}: " for e in report.region_errors]
     for failing in (True, False):
         for status in Status:
@@ -193,6 +194,12 @@ def expected_lines(report: Report) -> list[str]:
                 for row in report.tenants
                 if row.status is status and row.status is not Status.OK and row.failing is failing
             ]
+    # OK rows with a note (a shared tenant name, a loosened policy) are named under NOTES.
+    starts += [
+        f"  - {clean(row.tenant)} [OK] ("
+        for row in report.tenants
+        if row.status is Status.OK and row.notes
+    ]
     return starts
 
 
@@ -591,8 +598,9 @@ def _inject(
 def assert_run_holds(report: Report, by_id: dict[str, Spec]) -> None:
     """Once each; counts add up; the digest holds; OK only on fresh evidence, by the tags.
 
-    Evidence is judged per folder, not per tenant: two tenants with the same name (or the same
-    prefix tag) share a folder, so one fresh object counts for both (docs/tagging.md).
+    Evidence is judged per folder, not per tenant: two tenants with the same name share a
+    folder, so one fresh object counts for both (docs/tagging.md); a prefix tag onto another
+    name's folder is refused (ERROR), which only removes OK rows.
     """
     keys = [(row.region, row.db_instance_identifier) for row in report.tenants]
     assert len(keys) == len(set(keys)), "a tenant appears twice"
@@ -673,7 +681,10 @@ def test_any_run_reports_every_tenant_once_and_never_ok_without_evidence(
         if fault is not None and _fails(fault):
             touched = True
             assert row.status is Status.ERROR
-            assert _short(fault[0], "s3:ListBucket") in row.checks[Check.S3].reason
+            s3_reason = row.checks[Check.S3].reason
+            # A folder refused as another name's (ownership) is ERROR without being listed.
+            refused = "belongs to tenant" in s3_reason or "no one's evidence" in s3_reason
+            assert refused or _short(fault[0], "s3:ListBucket") in s3_reason
         if snapshots_fail and spec.region == REGION:
             touched = True  # retention 0 stays DISABLED, minus the snapshot's age
             if spec.retention > 0:
