@@ -8,6 +8,7 @@ and the value, so an operator can fix it from the message alone.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import re
@@ -314,6 +315,51 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "report_prefix": ("BACKUPWATCH_REPORT_PREFIX",),
     "report_url_hours": ("BACKUPWATCH_REPORT_URL_HOURS",),
 }
+# BACKUPWATCH_* variables read outside ``ENVIRONMENT`` (by the handlers).
+# tests/test_config_unknown.py greps the source so none is forgotten here.
+OTHER_VARIABLES: tuple[str, ...] = ("BACKUPWATCH_METRICS_NAMESPACE",)
+_PREFIX = "BACKUPWATCH_"
+KNOWN_VARIABLES: frozenset[str] = frozenset(
+    v for names in ENVIRONMENT.values() for v in names if v.startswith(_PREFIX)
+) | frozenset(OTHER_VARIABLES)
+
+
+class UnknownVariableError(ConfigurationError):
+    """One or more ``BACKUPWATCH_*`` variables the project does not know (a typo, say)."""
+
+    def __init__(self, names: list[str], environ: Mapping[str, str]) -> None:
+        problems = []
+        for name in names:
+            # Compare what follows the shared prefix, or every name looks close.
+            suffixes = {v.removeprefix(_PREFIX): v for v in KNOWN_VARIABLES}
+            close = [
+                suffixes[m]
+                for m in difflib.get_close_matches(
+                    name.removeprefix(_PREFIX), sorted(suffixes), n=1
+                )
+            ]
+            hint = (
+                f"did you mean {close[0]}?"
+                if close
+                else "the known variables are listed in docs/configuration.md"
+            )
+            problems.append(f"{name} is not a backupwatch variable: {hint}")
+        message = "; ".join(problems)
+        super().__init__(", ".join(names), [environ[n] for n in names], message)
+        self.names = names
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def check_unknown_variables(environ: Mapping[str, str]) -> None:
+    """Raise ``UnknownVariableError`` naming every unknown ``BACKUPWATCH_*`` variable."""
+    unknown = sorted(n for n in environ if n.startswith(_PREFIX) and n not in KNOWN_VARIABLES)
+    if unknown:
+        raise UnknownVariableError(unknown, environ)
+
+
 _BOOLEANS = frozenset({"dry_run", "stopped_is_failing"})
 _NUMBERS = {
     "max_age_hours": "hours",
@@ -345,6 +391,7 @@ def load_settings(
     ``overrides`` take field names (``dry_run=True``) and win over the environment; ``None``
     values are ignored.
     """
+    check_unknown_variables(environ)
     raw: dict[str, Any] = {}
     source: dict[str, tuple[str, Any]] = {}
     for field, variables in ENVIRONMENT.items():
