@@ -1325,3 +1325,9 @@ def test_scale_doc_reports_the_benchmark() -> None:
     text = (ROOT / "docs" / "scale.md").read_text(encoding="utf-8")
     assert "python -m benchmarks.scale" in text
     assert (ROOT / "benchmarks" / "scale.py").exists()
+
+
+def test_report_bucket_keeps_every_version(template: dict[str, Any]) -> None:
+    """The bucket the stack creates is versioned: a report is never silently overwritten."""
+    bucket = Stack(template, ArchiveReports="true").properties("ReportsBucket")
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
