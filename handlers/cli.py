@@ -2,8 +2,7 @@
 ``report`` to render the status page from archived (or local) reports.
 
 Exit codes of ``check``: 0 nothing fails (lifecycle statuses such as PENDING do not fail); 1
-something fails; 2 configuration or usage error; 3 the digest could not be published; 4 internal
-error (a bug: traceback logged, one line on stderr); 130 interrupted (Ctrl-C).
+something fails; 2 configuration or usage error; 3 the digest could not be published.
 ``--json`` prints only the report on stdout; logs go to stderr. Exit codes of ``report``: 0 the
 page was written; 1 the archive could not be read; 2 configuration or usage error (no archive
 bucket, an unreadable ``--from`` file, an unwritable output path).
@@ -42,41 +41,13 @@ from backupwatch.status_page import daily_reports, render_status_page
 from . import _pipeline
 
 EXIT_OK, EXIT_FAILING, EXIT_USAGE, EXIT_PUBLISH = 0, 1, 2, 3
-EXIT_INTERNAL, EXIT_INTERRUPTED = 4, 130
-log = logging.getLogger(__name__)
-_rendered: list[str] = []
-"""The report text rendered by this run, printed even if a bug ends the run before that."""
 MAX_DAYS = 92
 """The most days ``report`` shows: the archive index keeps about that many."""
 DEMO_PAGE = Path("backupwatch-status.html")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (the console script exits with it).
-
-    Ctrl-C: one line on stderr, exit 130. An unexpected exception (a bug): traceback logged at
-    error level, one line on stderr, exit 4 (never 0 or 1); a report rendered before the crash
-    is still printed.
-    """
-    _rendered.clear()
-    try:
-        return _main(argv)
-    except KeyboardInterrupt:
-        print("backupwatch: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as error:
-        logging.getLogger(__name__).error("internal error", exc_info=True)
-        printed = bool(_rendered) and _rendered[-1] == "printed"
-        if _rendered and not printed:
-            print(_rendered[0])
-        print(
-            f"backupwatch: internal error (a bug): {type(error).__name__}: {error}",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
-
-
-def _main(argv: Sequence[str] | None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
     args = _parser().parse_args(argv)
     logging.basicConfig(
         stream=sys.stderr,
@@ -220,12 +191,9 @@ def _check(*, as_json: bool, dry_run: bool, timeout: float | None) -> int:
 
 def print_report(report: Report, *, as_json: bool) -> None:
     if as_json:
-        text = json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False)
+        print(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False))
     else:
-        text = render_table(report)
-    _rendered[:] = [text]
-    print(text)
-    _rendered.append("printed")
+        print(render_table(report))
 
 
 def _seconds(text: str) -> float:
