@@ -9,12 +9,6 @@ Retried: throttling codes (including SNS's ``Throttled``, which botocore never r
 and 5xx, and network errors (connection refused/reset, timeouts). Not retried: everything else,
 such as ``AccessDenied`` or ``NoSuchBucket``: asking again will not change the answer.
 
-- Also retried like a 5xx: botocore's ``ResponseParserError`` (a 5xx whose body is an HTML proxy
-  page or truncated XML; it is not a ``BotoCoreError``), ``HTTPClientError`` and its kin
-  (closed connection, read timeout, wrapped urllib3 ``ProtocolError``) and
-  ``IncompleteReadError``. Any other botocore error (``NoCredentialsError``,
-  ``ParamValidationError``) is not retried and ends as ``AwsCallError``, never a traceback.
-
 Backoff is exponential with full jitter (``wait_random_exponential``), bounded in attempts, in
 total seconds, and by the run's ``Deadline`` when it has one: no attempt starts after the
 deadline and no backoff ends past it. Each call is retried on its own: a page of a listing,
@@ -36,11 +30,8 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
-    HTTPClientError,
-    IncompleteReadError,
     ReadTimeoutError,
 )
-from botocore.parsers import ResponseParserError
 
 from .deadline import Deadline
 from .errors import AwsCallError
@@ -77,9 +68,6 @@ NETWORK_ERRORS = (
     EndpointConnectionError,
     ConnectTimeoutError,
     ReadTimeoutError,
-    HTTPClientError,
-    IncompleteReadError,
-    ResponseParserError,
 )
 
 
@@ -120,8 +108,7 @@ def error_code(error: BaseException) -> str:
 def _error_message(error: BaseException) -> str:
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Message") or error)
-    # A parser error carries the whole raw body (an HTML page): keep its first line only.
-    return (str(error).splitlines() or [""])[0][:200]
+    return str(error)
 
 
 @dataclass(frozen=True)
@@ -201,7 +188,7 @@ class Retrier:
 
         try:
             return retrying(attempt)
-        except (ClientError, BotoCoreError, ResponseParserError) as error:
+        except (ClientError, BotoCoreError) as error:
             raise AwsCallError(
                 operation, error_code(error), _error_message(error), attempts
             ) from error
