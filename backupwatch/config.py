@@ -329,9 +329,9 @@ class UnknownVariableError(ConfigurationError):
 
     def __init__(self, names: list[str], environ: Mapping[str, str]) -> None:
         problems = []
+        # Compare what follows the shared prefix, or every name looks close.
+        suffixes = {v.removeprefix(_PREFIX): v for v in KNOWN_VARIABLES}
         for name in names:
-            # Compare what follows the shared prefix, or every name looks close.
-            suffixes = {v.removeprefix(_PREFIX): v for v in KNOWN_VARIABLES}
             close = [
                 suffixes[m]
                 for m in difflib.get_close_matches(

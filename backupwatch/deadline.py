@@ -58,7 +58,7 @@ class Deadline:
 
         With plenty of time the reserve is ``reserve``; with little, it shrinks to
         ``max(floor, a quarter of the time left)`` (never more than ``reserve``), so an 8 s
-        budget still checks for 6 s instead of none at all. Decided once, now. Discovery keeps
+        budget still checks for 5 s instead of none at all. Decided once, now. Discovery keeps
         to the halfway point of the reserve (``listing``), so it runs whenever there is time.
         """
         kept = min(reserve, max(floor, self.seconds_left() / 4))
