@@ -36,6 +36,11 @@ _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$"
 _ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,512}$")
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 _REPORT_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]{0,512}$")
+DEFAULT_TAG_WINDOW_LIMIT_HOURS = 744.0
+"""31 days: a monthly backup is the loosest schedule a tag may declare unless the operator says
+otherwise. Beyond it, a window is no longer a policy but a way to switch the check off."""
+DEFAULT_TAG_PAUSE_LIMIT_DAYS = 90.0
+"""A quarter: long enough for a migration or a frozen tenant, short enough to be revisited."""
 MAX_URL_HOURS = 168
 """Seven days: the longest a SigV4 presigned URL can be valid."""
 
@@ -148,6 +153,22 @@ class Settings(BaseModel):
     stopped_is_failing: bool = False
     pitr_max_lag_hours: float = Field(default=1.0, gt=0, le=MAX_HOURS, allow_inf_nan=False)
 
+    # What a tenant's own tags may do: see docs/tagging.md. A tag beyond a bound is that
+    # tenant's ERROR; a tag within them that loosens the defaults is named in the row's notes.
+    tag_window_limit_hours: float | None = Field(
+        default=None, gt=0, le=MAX_HOURS, allow_inf_nan=False
+    )
+    """The longest window ``backupwatch:max-age-hours`` may set; None: ``tag_window_limit``'s
+    default."""
+    tag_min_object_bytes_floor: int = Field(default=0, ge=0)
+    """The smallest minimum size ``backupwatch:min-object-bytes`` may set."""
+    tag_pause_limit_days: float = Field(
+        default=DEFAULT_TAG_PAUSE_LIMIT_DAYS, ge=0, le=MAX_HOURS / 24, allow_inf_nan=False
+    )
+    """How far ahead of the run ``backupwatch:paused-until`` may be; 0: no tag may pause."""
+    tag_may_skip_checks: bool = True
+    """Whether ``backupwatch:checks`` may switch off one of the run's checks for its tenant."""
+
     # Scale-out: see docs/scale.md.
     targets: tuple[Target, ...] = ()
     """Accounts to check through assumed roles; empty: only the account backupwatch runs in."""
@@ -253,6 +274,19 @@ class Settings(BaseModel):
             raise _CrossFieldProblem(
                 "targets", "give either targets or an organization role name, not both"
             )
+        limit = self.tag_window_limit_hours
+        if limit is not None and limit < self.max_age_hours:
+            raise _CrossFieldProblem(
+                "tag_window_limit_hours",
+                f"must be at least BACKUPWATCH_MAX_AGE_HOURS ({self.max_age_hours:g} h): "
+                "a bound below the default would refuse the default itself",
+            )
+        if self.tag_min_object_bytes_floor > self.min_object_bytes:
+            raise _CrossFieldProblem(
+                "tag_min_object_bytes_floor",
+                f"must be at most BACKUPWATCH_MIN_OBJECT_BYTES ({self.min_object_bytes} B): "
+                "a floor above the default would refuse the default itself",
+            )
         if self.report_url_hours and self.report_bucket is None:
             raise _CrossFieldProblem("report_url_hours", "needs BACKUPWATCH_REPORT_BUCKET")
         return self
@@ -276,6 +310,14 @@ class Settings(BaseModel):
             for target in targets
             for region in (target.regions or self.regions)
         )
+
+    @property
+    def tag_window_limit(self) -> float:
+        """The longest window a tag may set: the setting, else 31 days (or the default window,
+        when that is longer, so raising the default never turns tags into errors)."""
+        if self.tag_window_limit_hours is not None:
+            return self.tag_window_limit_hours
+        return max(DEFAULT_TAG_WINDOW_LIMIT_HOURS, self.max_age_hours)
 
     @property
     def fans_out(self) -> bool:
@@ -314,6 +356,10 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "report_bucket": ("BACKUPWATCH_REPORT_BUCKET",),
     "report_prefix": ("BACKUPWATCH_REPORT_PREFIX",),
     "report_url_hours": ("BACKUPWATCH_REPORT_URL_HOURS",),
+    "tag_window_limit_hours": ("BACKUPWATCH_TAG_WINDOW_LIMIT_HOURS",),
+    "tag_min_object_bytes_floor": ("BACKUPWATCH_TAG_MIN_OBJECT_BYTES_FLOOR",),
+    "tag_pause_limit_days": ("BACKUPWATCH_TAG_PAUSE_LIMIT_DAYS",),
+    "tag_may_skip_checks": ("BACKUPWATCH_TAG_MAY_SKIP_CHECKS",),
 }
 # BACKUPWATCH_* variables read outside ``ENVIRONMENT`` (by the handlers).
 # tests/test_config_unknown.py greps the source so none is forgotten here.
@@ -360,7 +406,7 @@ def check_unknown_variables(environ: Mapping[str, str]) -> None:
         raise UnknownVariableError(unknown, environ)
 
 
-_BOOLEANS = frozenset({"dry_run", "stopped_is_failing"})
+_BOOLEANS = frozenset({"dry_run", "stopped_is_failing", "tag_may_skip_checks"})
 _NUMBERS = {
     "max_age_hours": "hours",
     "publish_reserve_seconds": "seconds",
@@ -368,8 +414,15 @@ _NUMBERS = {
     "new_tenant_grace_hours": "hours",
     "pitr_max_lag_hours": "hours",
     "report_url_hours": "hours",
+    "tag_window_limit_hours": "hours",
+    "tag_pause_limit_days": "days",
 }
-_WHOLE_NUMBERS = {"min_object_bytes": "bytes", "s3_concurrency": "threads", "rds_burst": "requests"}
+_WHOLE_NUMBERS = {
+    "min_object_bytes": "bytes",
+    "s3_concurrency": "threads",
+    "rds_burst": "requests",
+    "tag_min_object_bytes_floor": "bytes",
+}
 # Directives whose zero-padded output sorts the same way as time does, biggest unit first.
 _DATE_DIRECTIVES = ("%Y", "%m", "%d", "%H")
 _DIRECTIVE = re.compile(r"%.")

@@ -11,6 +11,10 @@ The tags a tenant may carry, besides the tenant tag itself:
 - ``backupwatch:paused-until``: an ISO date or date and time before which it is ``PAUSED``;
 - ``backupwatch:runbook``: a URL the digest shows next to its failure.
 
+The operator bounds what these tags may loosen (``BACKUPWATCH_TAG_*``: the longest window, the
+smallest minimum size, the longest pause, whether a check may be switched off). A tag beyond a
+bound is a problem like a malformed one; a tag within them that loosens the defaults is a note.
+
 A malformed value never stops the run: it becomes a problem on that tenant (status ``ERROR``),
 and the checks that can still run are still reported, with the default for the bad tag. Nothing
 here knows the time: whether a pause is over is decided in ``evaluation``.
@@ -22,7 +26,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from .config import MAX_HOURS, SeedInstance, Settings
@@ -35,6 +39,12 @@ TAG_MIN_OBJECT_BYTES = "backupwatch:min-object-bytes"
 TAG_CHECKS = "backupwatch:checks"
 TAG_PAUSED_UNTIL = "backupwatch:paused-until"
 TAG_RUNBOOK = "backupwatch:runbook"
+
+# The settings that bound what a tag may do, named in the problem of a tag beyond them.
+BOUND_WINDOW = "BACKUPWATCH_TAG_WINDOW_LIMIT_HOURS"
+BOUND_FLOOR = "BACKUPWATCH_TAG_MIN_OBJECT_BYTES_FLOOR"
+BOUND_PAUSE = "BACKUPWATCH_TAG_PAUSE_LIMIT_DAYS"
+BOUND_CHECKS = "BACKUPWATCH_TAG_MAY_SKIP_CHECKS"
 
 S3_MAX_OBJECT_BYTES = 5 * 1024**4
 """5 TiB: a minimum above it could never be met, so it is a malformed tag, not a policy."""
@@ -142,6 +152,12 @@ def tenant_from_resource(
                 f"tag {TAG_MAX_AGE_HOURS}={tags[TAG_MAX_AGE_HOURS]!r} is more than {MAX_HOURS:g} "
                 f"hours (10 years); checked with the default {settings.max_age_hours:g} h"
             )
+        elif parsed > settings.tag_window_limit:
+            problems.append(
+                f"tag {TAG_MAX_AGE_HOURS}={tags[TAG_MAX_AGE_HOURS]!r} is beyond the operator's "
+                f"bound of {settings.tag_window_limit:g} h ({BOUND_WINDOW}); checked with the "
+                f"default {settings.max_age_hours:g} h"
+            )
         else:
             max_age_hours = parsed
 
@@ -159,6 +175,12 @@ def tenant_from_resource(
                 f"tag {TAG_MIN_OBJECT_BYTES}={tags[TAG_MIN_OBJECT_BYTES]!r} is not a whole "
                 f"number of bytes (0 or more); checked with the default "
                 f"{settings.min_object_bytes} B"
+            )
+        elif size < settings.tag_min_object_bytes_floor:
+            problems.append(
+                f"tag {TAG_MIN_OBJECT_BYTES}={tags[TAG_MIN_OBJECT_BYTES]!r} is below the "
+                f"operator's bound of {settings.tag_min_object_bytes_floor} B ({BOUND_FLOOR}); "
+                f"checked with the default {settings.min_object_bytes} B"
             )
         else:
             min_object_bytes = size
@@ -250,6 +272,27 @@ def loosened(
     return notes
 
 
+def bound_pause(tenant: Tenant, *, now: datetime, settings: Settings) -> Tenant:
+    """The tenant, its pause refused when it reaches further ahead than the operator allows.
+
+    A refused pause is a problem (the tenant is ``ERROR``, naming the tag and the bound), and
+    the tenant is checked as if unpaused: a pause beyond the bound would be a check switched
+    off for as long as the tag says. Pure: ``now`` is the run's clock.
+    """
+    until = tenant.paused_until
+    if until is None:
+        return tenant
+    limit_days = settings.tag_pause_limit_days
+    if until - now <= timedelta(days=limit_days):
+        return tenant
+    problem = (
+        f"tag {TAG_PAUSED_UNTIL} pauses until {until.astimezone(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{(until - now).total_seconds() / 86400:.0f} days ahead, beyond the operator's bound "
+        f"of {limit_days:g} days ({BOUND_PAUSE}); not paused"
+    )
+    return tenant.model_copy(update={"paused_until": None, "problems": (*tenant.problems, problem)})
+
+
 def parse_pause(text: str) -> datetime | None:
     """An aware datetime from an ISO date or date and time; None when it is neither.
 
@@ -296,6 +339,13 @@ def _tenant_checks(
         problems.append(
             f"tag {TAG_CHECKS}={text!r} leaves no check to run (this run makes {run}); "
             "checked with every configured check"
+        )
+        return None
+    skipped = [check.value for check in settings.checks if check not in chosen]
+    if skipped and not settings.tag_may_skip_checks:
+        problems.append(
+            f"tag {TAG_CHECKS}={text!r} switches off {', '.join(skipped)}, which the operator "
+            f"does not allow ({BOUND_CHECKS}=false); checked with every configured check"
         )
         return None
     if off:
