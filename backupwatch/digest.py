@@ -104,33 +104,81 @@ def render_digest(
     )
 
 
+def emergency_digest(report: Report, error: BaseException) -> Digest:
+    """The digest when ``render_digest`` itself failed (a bug): plain, but never nothing.
+
+    One digest goes out whatever happened, so this uses only the rows' own fields and no
+    helper of the full rendering: the counts, every scope not checked, every failing tenant
+    with its status and reason, cut to SNS's size limit. Its subject says it is a fallback.
+    """
+    failing_rows = [row for row in report.tenants if row.failing]
+    unchecked = len(report.region_errors)
+    failing = len(failing_rows) + unchecked + (0 if report.tenants else 1)
+    day = report.generated_at.astimezone(UTC).strftime("%Y-%m-%d")
+    lines = [
+        f"backupwatch could not render today's digest ({type(error).__name__}: {error}); "
+        "this is its plain fallback. The full report and the logs have the rest.",
+        "",
+        f"{len(failing_rows)} of {len(report.tenants)} tenants failing; "
+        f"{unchecked} region(s) or scope(s) not checked.",
+        "",
+        *(
+            f"NOT CHECKED {' '.join(filter(None, (e.account_id, e.region)))}: {e.reason}"
+            for e in report.region_errors
+        ),
+        *(
+            f"  - {row.tenant} [{row.status.value}] ({row.db_instance_identifier}, "
+            f"{row.region}): {row.reason}"
+            for row in failing_rows
+        ),
+    ]
+    budget = MESSAGE_MAX_BYTES - _attributes_size(
+        {FAILING_ATTRIBUTE: {"DataType": "Number", "StringValue": str(failing)}}
+    )
+    body = "\n".join(lines).encode()[:budget].decode(errors="ignore")
+    verdict = f"{len(failing_rows)} of {len(report.tenants)} tenants failing"
+    if unchecked:
+        verdict += f", {unchecked} not checked"
+    return Digest(
+        subject=to_subject(f"backupwatch {day}: {verdict} (plain digest)"),
+        body=body,
+        failing=failing,
+    )
+
+
 def render_subject(report: Report, *, changes: Changes | None = None) -> str:
     """``backupwatch 2026-11-27: 3 of 120 tenants failing`` and the like; ASCII, < 100 chars.
 
     With ``changes``, the news leads: ``2 new failures; 5 of 120 tenants failing``, tenants
     gone next to them, and recoveries when there is no new failure (``1 recovered; all 120
-    tenants OK``). Counts come before anything a long subject could lose to the cut.
+    tenants OK``). The verdict (the counts, and any region or scope not checked) is never cut:
+    news that does not fit beside it is dropped, part by part. "All N tenants OK" is said only
+    when every tenant is OK and every region was checked.
     """
     summary = report.summary
     day = report.generated_at.astimezone(UTC).strftime("%Y-%m-%d")
     ok = summary.by_status[Status.OK]
     if summary.failing:
         text = f"{summary.failing} of {summary.tenants} tenants failing"
-    elif summary.tenants and ok == summary.tenants:
+    elif summary.tenants and ok == summary.tenants and not summary.regions_failed:
         text = f"all {summary.tenants} tenants OK"
     elif summary.tenants:
-        # Nothing failing, yet not all OK (new, paused, stopped...): "all OK" would be untrue.
+        # Nothing failing, yet not all OK (new, paused, stopped...) or not all regions checked:
+        # "all OK" would be untrue.
         text = f"0 of {summary.tenants} tenants failing, {ok} OK"
     else:
         text = "no tenants found" + ("" if summary.regions_failed else ", check the tenant tag")
     if summary.regions_failed:
         text += f", {summary.regions_failed} {_scopes(report)} not checked"
-    news = _news(changes) if changes is not None else ""
-    return to_subject(f"backupwatch {day}: {news}{text}")
+    head = f"backupwatch {day}: "
+    room = SUBJECT_MAX_CHARS - len(head) - len(text)
+    news = _news(changes, room) if changes is not None else ""
+    return to_subject(f"{head}{news}{text}")
 
 
-def _news(changes: Changes) -> str:
-    """``2 new failures, 1 gone; `` or ``3 recovered; `` or nothing: what leads the subject."""
+def _news(changes: Changes, room: int) -> str:
+    """``2 new failures, 1 gone; `` or ``3 recovered; `` or nothing: what leads the subject,
+    as many of its parts as fit in ``room`` characters."""
     parts = []
     if changes.new_failures:
         parts.append(_plural(len(changes.new_failures), "new failure", "new failures"))
@@ -138,6 +186,8 @@ def _news(changes: Changes) -> str:
         parts.append(f"{len(changes.gone)} gone")
     if changes.recovered and not changes.new_failures:
         parts.append(f"{len(changes.recovered)} recovered")
+    while parts and len(f"{', '.join(parts)}; ") > room:
+        parts.pop()
     return f"{', '.join(parts)}; " if parts else ""
 
 

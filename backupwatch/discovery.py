@@ -135,20 +135,18 @@ def discover(
         rds = rds_by_region[region]
         try:
             instances = list_instances(rds, retrier)
-        except AwsCallError as error:
-            region_errors.append(
-                RegionError(region=region, reason=f"discovery failed: {error.short}")
-            )
+        except Exception as error:  # AWS trouble, an odd page or a bug: this region's alone
+            region_errors.append(RegionError(region=region, reason=_failed(error, region)))
             continue
         clusters: list[Mapping[str, Any]] | None
         try:
             clusters = list_clusters(rds, retrier)
-        except AwsCallError as error:
+        except Exception as error:
             clusters = None
             region_errors.append(
                 RegionError(
                     region=region,
-                    reason=f"cluster discovery failed: {error.short}; "
+                    reason=f"cluster {_failed(error, region)}; "
                     "DB instances were checked, DB clusters were not",
                 )
             )
@@ -157,7 +155,13 @@ def discover(
             "instance": sum(_retention(i) for i in instances if not i.get("DBClusterIdentifier")),
             "cluster": sum(_retention(c) for c in clusters or []),
         }
-        found = _region_tenants(settings, region, instances, clusters, seeds, account_id=account_id)
+        try:
+            found = _region_tenants(
+                settings, region, instances, clusters, seeds, account_id=account_id
+            )
+        except Exception as error:  # each tenant is guarded; this is the region's own logic
+            region_errors.append(RegionError(region=region, reason=_failed(error, region)))
+            continue
         tenants.extend(found.tenants)
         found_seeds |= found.seeds
     for identifier, seed in seeds.items():
@@ -174,6 +178,14 @@ def discover(
     return Discovery(
         tenants=tuple(tenants), region_errors=tuple(region_errors), expected_snapshots=expected
     )
+
+
+def _failed(error: Exception, region: str) -> str:
+    """Why a region's discovery failed: the AWS error, or (logged with its traceback) a bug."""
+    if isinstance(error, AwsCallError):
+        return f"discovery failed: {error.short}"
+    logger.exception("discovery in %s crashed", region)
+    return f"discovery failed unexpectedly: {type(error).__name__}: {error}"
 
 
 def _retention(resource: Mapping[str, Any]) -> int:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 import boto3
@@ -45,6 +46,7 @@ from .rds_evidence import (
 )
 from .retry import DEADLINE_EXCEEDED, Retrier
 from .s3_evidence import newest_dated_objects, newest_objects
+from .tenancy import bound_pause
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -92,7 +94,12 @@ def check_tenants(
         scopes, planning_errors = plan_scopes(settings, session, retrier)
         return _check_scopes(settings, scopes, planning_errors, session, now, retrier, deadline)
     account_id = _account_id(settings, session, retrier) if settings.uses_account_id else None
-    return _check_account(settings, session, session, account_id, now, retrier, deadline)
+    return _guarded(
+        now,
+        settings,
+        settings.scopes,
+        partial(_check_account, settings, session, session, account_id, now, retrier, deadline),
+    )
 
 
 def check_scopes(
@@ -169,8 +176,20 @@ def _check_scopes(
         bucket = first.s3_bucket or settings.s3_bucket
         scope_settings = settings.model_copy(update={"regions": regions, "s3_bucket": bucket})
         s3_session = scoped if first.s3_bucket else home
-        report = _check_account(
-            scope_settings, scoped, s3_session, account_id, now, retrier, deadline
+        report = _guarded(
+            now,
+            settings,
+            group,
+            partial(
+                _check_account,
+                scope_settings,
+                scoped,
+                s3_session,
+                account_id,
+                now,
+                retrier,
+                deadline,
+            ),
         )
         errors = tuple(
             e.model_copy(update={"account_id": account_id}) for e in report.region_errors
@@ -181,6 +200,22 @@ def _check_scopes(
             )
         )
     return merge_reports(partials)
+
+
+def _guarded(
+    now: datetime, settings: Settings, scopes: Iterable[Scope], check: Callable[[], Report]
+) -> Report:
+    """``check()``; a bug outside every per-tenant guard fails its scopes, never the run.
+
+    Tenants and regions have guards of their own; this is the last one, so that whatever
+    happens the caller gets a report, failing and naming the scopes, and the digest goes out.
+    """
+    try:
+        return check()
+    except Exception as error:
+        logger.exception("check crashed")
+        reason = f"check failed unexpectedly: {type(error).__name__}: {error}"
+        return _scope_errors(now, settings, scopes, reason)
 
 
 def _by_account(scopes: Iterable[Scope]) -> dict[tuple[str | None, ...], list[Scope]]:
@@ -229,7 +264,8 @@ def _check_account(
 
     # Settings guarantee a bucket whenever the s3 check is on.
     bucket = settings.s3_bucket if Check.S3 in settings.checks else None
-    folders = assign_folders(found.tenants, bucket=bucket)
+    bounded = tuple(bound_pause(tenant, now=now, settings=settings) for tenant in found.tenants)
+    folders = assign_folders(bounded, bucket=bucket)
     tenants = folders.tenants
     s3 = (
         s3_client(s3_session, settings.regions[0], max_pool_connections=settings.s3_concurrency)

@@ -19,7 +19,6 @@ import boto3
 from backupwatch import (
     AwsCallError,
     Digest,
-    PublishError,
     Report,
     Retrier,
     Settings,
@@ -39,6 +38,7 @@ from backupwatch.archive import (
 from backupwatch.changes import Changes, compare
 from backupwatch.clients import s3_client, sns_client
 from backupwatch.deadline import Deadline
+from backupwatch.digest import emergency_digest
 from backupwatch.monitor import Clock, utc_now
 from backupwatch.status_page import render_status_page
 
@@ -178,13 +178,17 @@ def deliver(
     """
     session = session or boto3.Session()
     archival = archive(settings, report, session=session, retrier=retrier, deadline=deadline)
-    digest = render_digest(
-        report,
-        full_report=archival.archived,
-        changes=archival.changes,
-        no_comparison=archival.no_comparison,
-        status_page=archival.status_page,
-    )
+    try:
+        digest = render_digest(
+            report,
+            full_report=archival.archived,
+            changes=archival.changes,
+            no_comparison=archival.no_comparison,
+            status_page=archival.status_page,
+        )
+    except Exception as error:  # a rendering bug must cost the formatting, never the digest
+        logger.exception("digest not rendered; publishing the plain fallback")
+        digest = emergency_digest(report, error)
     message_id = publish(
         settings, report, digest, session=session, retrier=retrier, deadline=deadline
     )
@@ -330,7 +334,7 @@ def publish(
         retrier = replace(retrier, deadline=deadline.earlier(PUBLISH_MARGIN_SECONDS))
     try:
         return publish_digest(sns, settings.sns_topic_arn, digest, retrier=retrier, run_key=run_key)
-    except PublishError:
+    except Exception:  # PublishError, or a bug: either way the digest's text is not lost
         logger.error(
             "digest not published; its text follows\n%s\n\n%s", digest.subject, digest.body
         )

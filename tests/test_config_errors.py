@@ -186,12 +186,15 @@ def test_the_guard_sees_the_entry_points_reach_aws(
     no_aws: list[str], patch_env: SetEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The control for the entry points: with a good configuration both go on to AWS, and the
-    guard stops them at the first call. So where they stay silent below, no call was made."""
+    guard stops them at the first call. So where they stay silent below, no call was made.
+
+    The guard's AssertionError is, to backupwatch, a bug in one region's discovery: the region
+    is not checked (exit 1, ``ok`` false), and the run still ends with a report."""
     patch_env(BASE)
-    with pytest.raises(AssertionError, match="rds:DescribeDBInstances"):
-        main(["check", "--dry-run"])
-    with pytest.raises(AssertionError, match="rds:DescribeDBInstances"):
-        lambda_handler({}, FakeContext())
+    assert main(["check", "--dry-run"]) == 1
+    assert "rds:DescribeDBInstances" in capsys.readouterr().out
+    result = lambda_handler({}, FakeContext())
+    assert (result["ok"], result["regions_failed"]) == (False, 1)
     assert no_aws == ["rds:DescribeDBInstances"] * 2
     no_aws.clear()
     capsys.readouterr()

@@ -98,7 +98,7 @@ def assert_valid_subject(subject: str) -> None:
         (mixed(6, 0), "backupwatch 2026-11-27: 6 of 6 tenants failing"),
         (
             make_report(row("a", Status.OK), region_errors=region_errors(OTHER_REGION)),
-            "backupwatch 2026-11-27: all 1 tenants OK, 1 region(s) not checked",
+            "backupwatch 2026-11-27: 0 of 1 tenants failing, 1 OK, 1 region(s) not checked",
         ),
         (
             make_report(region_errors=region_errors(REGION, OTHER_REGION)),

@@ -33,7 +33,7 @@ import pytest
 import time_machine
 from moto import mock_aws
 
-from backupwatch import Check, Report, Retrier, Status, TenantReport, load_settings
+from backupwatch import Check, RegionError, Report, Retrier, Status, TenantReport, load_settings
 from backupwatch.archive import ArchivedReport, read_index
 from backupwatch.changes import Changes, compare
 from backupwatch.clients import s3_client
@@ -467,3 +467,52 @@ def test_every_budget_keeps_head_and_true_counts(budget: int) -> None:
     titles = ["NEW FAILURES", "RECOVERED", "STILL FAILING", "GONE", "FULL STATUS"]
     positions = [digest.body.find(t) for t in titles if t in digest.body]
     assert positions == sorted(positions)
+
+
+def _scopes_failed(report: Report, count: int) -> Report:
+    """``report`` with ``count`` scopes not checked, each in its own account."""
+    errors = tuple(
+        RegionError(account_id=f"{i:012d}", region=REGION, reason="AccessDenied")
+        for i in range(count)
+    )
+    return report.model_copy(update={"region_errors": errors})
+
+
+@pytest.mark.parametrize(
+    ("new", "gone", "recovered", "failed"),
+    [(12000, 5000, 0, 30000), (1, 0, 0, 1), (0, 0, 70000, 99999), (0, 90000, 0, 1)],
+    ids=["huge-news-many-scopes", "small", "recoveries", "gone"],
+)
+def test_the_verdict_survives_any_news(new: int, gone: int, recovered: int, failed: int) -> None:
+    """However long the news, the subject ends with the counts and the scopes not checked, and
+    never says "all N tenants OK" while a scope was not checked. (The old subject, news then
+    verdict cut at 99 characters, lost "not checked" in the first and last cases.)"""
+    previous = _report(
+        YESTERDAY,
+        *(_row(f"n{i}") for i in range(new)),
+        *(_row(f"g{i}") for i in range(gone)),
+        *(_row(f"r{i}", Status.STALE) for i in range(recovered)),
+    )
+    current = _report(
+        NOW,
+        *(_row(f"n{i}", Status.MISSING) for i in range(new)),
+        *(_row(f"r{i}") for i in range(recovered)),
+        _row("steady"),
+    )
+    current = _scopes_failed(current, failed)
+    subject = render_digest(current, changes=compare(previous, current)).subject
+    assert len(subject) < 100
+    assert subject.endswith(f", {failed} scope(s) not checked")
+    assert "all " not in subject
+    tenants = new + recovered + 1
+    assert f"of {tenants} tenants failing" in subject
+
+
+def test_all_ok_only_when_every_scope_was_checked() -> None:
+    """Every tenant OK but one scope unread: the subject counts, it does not say "all OK"."""
+    current = _scopes_failed(_report(NOW, _row("a"), _row("b")), 1)
+    previous = _report(YESTERDAY, _row("a", Status.STALE), _row("b"))
+    subject = render_subject(current, changes=compare(previous, current))
+    assert subject == (
+        "backupwatch 2026-11-27: 1 recovered; 0 of 2 tenants failing, 2 OK, 1 scope(s) not checked"
+    )
