@@ -2,7 +2,8 @@
 ``report`` to render the status page from archived (or local) reports.
 
 Exit codes of ``check``: 0 nothing fails (lifecycle statuses such as PENDING do not fail); 1
-something fails; 2 configuration or usage error; 3 the digest could not be published.
+something fails; 2 configuration or usage error; 3 the digest could not be published; 4 internal
+error (a bug: traceback logged, one line on stderr); 130 interrupted (Ctrl-C).
 ``--json`` prints only the report on stdout; logs go to stderr. Exit codes of ``report``: 0 the
 page was written; 1 the archive could not be read; 2 configuration or usage error (no archive
 bucket, an unreadable ``--from`` file, an unwritable output path).
@@ -41,13 +42,35 @@ from backupwatch.status_page import daily_reports, render_status_page
 from . import _pipeline
 
 EXIT_OK, EXIT_FAILING, EXIT_USAGE, EXIT_PUBLISH = 0, 1, 2, 3
+EXIT_INTERNAL, EXIT_INTERRUPTED = 4, 130
 MAX_DAYS = 92
 """The most days ``report`` shows: the archive index keeps about that many."""
 DEMO_PAGE = Path("backupwatch-status.html")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (the console script exits with it)."""
+    """Run the command line; returns the exit code (the console script exits with it).
+
+    Ctrl-C: one line on stderr, exit 130. An unexpected exception (a bug): traceback logged at
+    error level, one line on stderr, exit 4 (never 0 or 1). The report table is printed before
+    the digest is delivered, and a digest that was rendered but not published is logged, so a
+    bug late in the run loses neither.
+    """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("backupwatch: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        logging.getLogger("backupwatch").error("internal error", exc_info=True)
+        print(
+            f"backupwatch: internal error (a bug): {type(error).__name__}: {error}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         stream=sys.stderr,
