@@ -35,7 +35,7 @@ from backupwatch import (
 )
 from backupwatch.archive import recent_reports
 from backupwatch.clients import s3_client
-from backupwatch.deadline import Deadline
+from backupwatch.deadline import RESERVE_FLOOR_SECONDS, Deadline
 from backupwatch.monitor import Clock, utc_now
 from backupwatch.status_page import daily_reports, render_status_page
 
@@ -180,12 +180,14 @@ def _check(*, as_json: bool, dry_run: bool, timeout: float | None) -> int:
         settings = load_settings(
             os.environ, default_region=boto3.Session().region_name, dry_run=dry_run or None
         )
-        if timeout is not None and timeout <= settings.publish_reserve_seconds:
+        # The reserve adapts to the time left (Deadline.reserving), down to its floor: only a
+        # timeout within that floor leaves no time to check at all.
+        least = min(settings.publish_reserve_seconds, RESERVE_FLOOR_SECONDS)
+        if timeout is not None and timeout <= least:
             raise ConfigurationError(
                 "--timeout",
                 str(timeout),
-                "must be longer than BACKUPWATCH_PUBLISH_RESERVE_SECONDS "
-                f"({settings.publish_reserve_seconds:g} s), the time kept to publish",
+                f"must be longer than {least:g} s, the least time kept to publish",
             )
     except ConfigurationError as error:
         print(f"backupwatch: configuration error: {error}", file=sys.stderr)

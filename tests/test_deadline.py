@@ -335,7 +335,33 @@ def test_cli_timeout_stops_checks_and_still_reports(
     assert len(world.published(topic)) == 1
 
 
-@pytest.mark.parametrize("value", ["30", "5", "0", "-1", "soon", "inf", "nan"])
+@pytest.mark.usefixtures("use_world_session")
+def test_cli_short_timeout_below_the_reserve_still_lists_everyone(
+    world: World,
+    fake_time: FakeTime,
+    patch_env: SetEnv,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--timeout 8``, shorter than the 30 s reserve: once refused, now run like the Lambda
+    with 8 s left. Every tenant is in the table, and one digest goes out."""
+    tenants(world, 40, fake_time)
+    topic = world.topic()
+    patch_env(settings_env(topic))
+    after = Deadline.after
+    monkeypatch.setattr(
+        cli.Deadline, "after", classmethod(lambda cls, s: after(s, monotonic=fake_time))
+    )
+
+    code = cli.main(["check", "--json", "--timeout", "8"])
+
+    report = Report.from_json(capsys.readouterr().out.encode())
+    assert code == cli.EXIT_FAILING
+    assert len(report.tenants) == 40
+    assert len(world.published(topic)) == 1
+
+
+@pytest.mark.parametrize("value", ["3", "2.5", "0", "-1", "soon", "inf", "nan"])
 def test_cli_refuses_a_timeout_that_leaves_no_time_to_check(
     value: str, patch_env: SetEnv, fake_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
