@@ -7,13 +7,15 @@ backups). Memory stays flat: only the running newest objects are kept.
 When keys carry their date right after the prefix (``tenant-backups/2026/11/27/db.dump``,
 ``BACKUPWATCH_S3_DATE_LAYOUT=%Y/%m/%d/``), name order *is* date order, and
 ``newest_dated_objects`` reads only the keys dated inside the window (``StartAfter``), plus
-one key to learn whether older ones exist: two calls per tenant, whatever the history.
+one probe call to learn whether older ones exist: two calls per tenant, whatever the history
+(a few more only for a folder whose first keys are console placeholders).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from .models import ObjectInfo, S3Evidence
@@ -75,18 +77,65 @@ def newest_dated_objects(
     evidence = evidence.model_copy(update={"listed_after": start_after})
     if evidence.newest_countable is not None:
         return evidence
-    first = retrier.call(
-        "s3:ListBucket",
-        lambda: s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1),
+    older = _older_object_exists(
+        s3, retrier, bucket=bucket, prefix=prefix, before=start_after, exclude=exclude
     )
-    older = [
-        item
-        for item in first.get("Contents", [])
-        if item["Key"] <= start_after
-        and not item["Key"].endswith("/")
-        and not _excluded(item["Key"], exclude)
-    ]
-    return evidence.model_copy(update={"unread_older_objects": bool(older)})
+    return evidence.model_copy(update={"unread_older_objects": older})
+
+
+PROBE_KEYS = 20
+"""Keys asked for per probe call: enough to step over a few folder placeholders at once."""
+PROBE_CALLS = 5
+"""At most this many probe calls; a folder of nothing but placeholders ends sooner."""
+_AFTER_EVERY_KEY = "\U0010ffff"
+"""Appended to a folder, a ``StartAfter`` past every key in it (S3 orders keys by UTF-8 bytes,
+and no character encodes above U+10FFFF)."""
+
+
+def _older_object_exists(
+    s3: S3Client,
+    retrier: Retrier,
+    *,
+    bucket: str,
+    prefix: str,
+    before: str,
+    exclude: tuple[str, ...],
+) -> bool:
+    """Whether a backup object (not a placeholder, not a nested tenant's) sorts at or before
+    ``before``: the first such key in name order decides.
+
+    Folder placeholders sort first (``acme-backups/`` before everything in it, then
+    ``acme-backups/2026/``...), so the first key alone would say "nothing older" of a folder
+    made in the console; they are stepped over, and a nested tenant's folder is skipped whole.
+    """
+    after = prefix  # the folder's own placeholder, if any, is never a backup
+    for _ in range(PROBE_CALLS):
+        page = retrier.call(
+            "s3:ListBucket",
+            partial(
+                s3.list_objects_v2,
+                Bucket=bucket,
+                Prefix=prefix,
+                StartAfter=after,
+                MaxKeys=PROBE_KEYS,
+            ),
+        )
+        items = page.get("Contents", [])
+        for item in items:
+            key = item["Key"]
+            if key > before:
+                return False
+            nested = next((folder for folder in exclude if key.startswith(folder)), None)
+            if nested is not None:
+                after = nested + _AFTER_EVERY_KEY
+                break
+            if not key.endswith("/"):
+                return True
+        else:
+            if not page.get("IsTruncated") or not items:
+                return False
+            after = items[-1]["Key"]
+    return False
 
 
 def _listing(

@@ -92,7 +92,7 @@ def test_only_old_dumps_is_stale_in_two_calls(
     assert result.status is Status.STALE
     assert "older keys exist" in result.reason
     assert len(listings) == 2
-    assert listings[1]["MaxKeys"] == 1
+    assert listings[1]["StartAfter"] == "acme-backups/"
 
 
 def test_an_empty_prefix_is_missing_in_two_calls(
@@ -153,3 +153,52 @@ def test_hourly_layout(world: World, retrier: Retrier, listings: list[dict[str, 
     assert result.status is Status.OK
     assert result.key == f"acme-backups/{hours_ago(1):%Y-%m-%d-%H}.dump"
     assert len(listings) == 1
+
+
+def test_console_placeholders_do_not_hide_older_dumps(
+    world: World, retrier: Retrier, listings: list[dict[str, Any]]
+) -> None:
+    """Folders made in the console leave placeholders that sort before every dump in them.
+    The careless probe (the first key only) saw ``acme-backups/2026/`` and said MISSING;
+    old dumps exist, so it is STALE, still in two calls."""
+    world.bucket()
+    world.instance("db-acme", tenant="acme")
+    history(world, "acme", 30, newest_hours=24 * 5)
+    world.put_many(
+        ["acme-backups/", "acme-backups/2026/", "acme-backups/2026/10/"], hours_ago(24 * 60)
+    )
+
+    result = only(run(world, retrier, BACKUPWATCH_S3_DATE_LAYOUT=LAYOUT))
+
+    assert result.status is Status.STALE
+    assert "older keys exist" in result.reason
+    assert len(listings) == 2
+
+
+def test_only_placeholders_is_missing(world: World, retrier: Retrier) -> None:
+    """The careless variant the other way: placeholders alone are no backup, old or new."""
+    world.bucket()
+    world.instance("db-acme", tenant="acme")
+    world.put_many(["acme-backups/", "acme-backups/2025/"], hours_ago(24 * 60))
+
+    result = only(run(world, retrier, BACKUPWATCH_S3_DATE_LAYOUT=LAYOUT))
+
+    assert result.status is Status.MISSING
+
+
+def test_a_nested_tenants_old_dumps_do_not_make_the_outer_one_stale(
+    world: World, retrier: Retrier
+) -> None:
+    """``acme/`` holds nothing of its own but ``acme/eu/``'s old dumps: MISSING, not STALE
+    on the inner tenant's evidence."""
+    world.bucket()
+    world.instance("db-acme", tenant="acme", tags={"backupwatch:s3-prefix": "acme/"})
+    world.instance("db-acme-eu", tenant="acme-eu", tags={"backupwatch:s3-prefix": "acme/eu/"})
+    world.put_many([f"acme/eu/2025/01/{day:02d}/x.dump" for day in range(1, 29)], hours_ago(900))
+
+    settings = load_settings(env_for(BACKUPWATCH_CHECKS="s3", BACKUPWATCH_S3_DATE_LAYOUT=LAYOUT))
+    report = check_tenants(settings, session=world.session, clock=lambda: NOW, retrier=retrier)
+    rows = {row.tenant: row.checks["s3"] for row in report.tenants}
+
+    assert rows["acme"].status is Status.MISSING
+    assert rows["acme-eu"].status is Status.STALE
