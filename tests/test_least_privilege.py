@@ -20,6 +20,12 @@ template.yaml and docs/iam.md; that is how ``DescribeDBClusters`` and
 ``DescribeDBClusterSnapshots`` arrived with Aurora support (the world holds a tagged Aurora
 cluster for them). An operation missing from ``OPERATIONS`` fails too, asking for its IAM
 action. A new setting must be switched on in ``EVERY_SETTING_ON``, so its calls are recorded.
+
+One grant is not the code's: publishing to the encrypted digest topic, SNS calls KMS with the
+publishing function's credentials, so that function needs ``kms:GenerateDataKey*`` and
+``kms:Decrypt`` on the topic's key, and no recorder can see those calls. ``TOPIC_KEY_GRANT`` is
+that statement, word for word; it alone is left out of the comparison, and only in a function
+that publishes to the topic. Any other KMS grant is compared like the rest, and fails.
 """
 
 from __future__ import annotations
@@ -181,6 +187,46 @@ def granted_actions(template: Mapping[str, Any], function: str = "DigestFunction
     }
 
 
+# --- the one grant for calls SNS makes, not the code ----------------------------------------
+
+# A function that publishes to a topic encrypted with a customer managed key needs these two
+# actions on that key (AWS, "Key management" in the SNS developer guide): SNS asks KMS for the
+# message's data key with the publisher's credentials. The code never calls KMS, so the
+# recorder never sees them. Exempt exactly this statement (these two actions, the topic's key,
+# through SNS only), and only next to a grant of sns:Publish on the topic.
+TOPIC_KEY_GRANT = {
+    "Sid": "PublishToTheEncryptedTopic",
+    "Effect": "Allow",
+    "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+    "Resource": {"Fn::GetAtt": ["DigestTopicKey", "Arn"]},
+    "Condition": {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"}}
+    },
+}
+
+
+def publishes_the_digest(statements: Collection[Mapping[str, Any]]) -> bool:
+    """Whether the statements allow sns:Publish on the digest topic."""
+    return any(
+        s["Effect"] == "Allow"
+        and "sns:Publish" in _as_list(s["Action"])
+        and s["Resource"] == {"Ref": "DigestTopic"}
+        for s in statements
+    )
+
+
+def actions_for_the_code(statements: list[dict[str, Any]]) -> set[str]:
+    """The actions the statements allow, but for ``TOPIC_KEY_GRANT`` in a publishing function:
+    what must match the code's calls exactly."""
+    exempt = publishes_the_digest(statements)
+    return {
+        action
+        for statement in statements
+        if statement["Effect"] == "Allow" and not (exempt and statement == TOPIC_KEY_GRANT)
+        for action in _as_list(statement["Action"])
+    }
+
+
 # --- recording what the code calls ---------------------------------------------------------
 
 
@@ -308,6 +354,10 @@ EVERY_SETTING_ON = {
     "new_tenant_grace_hours": "2",
     "stopped_is_failing": "true",
     "pitr_max_lag_hours": "1",
+    "tag_window_limit_hours": "168",
+    "tag_min_object_bytes_floor": "1",
+    "tag_pause_limit_days": "30",
+    "tag_may_skip_checks": "false",
     # This account as a target of its own, a member account with its own bucket and external
     # id, and one reached through the run's external id.
     "targets": json.dumps(
@@ -551,7 +601,7 @@ def test_policy_grants_exactly_what_the_code_calls(recorded: Recorder, function:
     to it is called."""
     used = recorded.calls_of(function)
     assert used, f"nothing was recorded for {function}: is backupwatch.clients._client used?"
-    granted = granted_actions(load_template(), function)
+    granted = actions_for_the_code(policy_statements(load_template(), function))
     problems = least_privilege_problems(
         used, granted, where=f"{function}'s Policies in template.yaml"
     )
@@ -688,6 +738,69 @@ def test_assumed_role_calls_are_the_member_roles() -> None:
     }
 
 
+# --- the exemption for SNS's calls to KMS ------------------------------------------------------
+
+PUBLISH = {
+    "Sid": "PublishTheDigest",
+    "Effect": "Allow",
+    "Action": "sns:Publish",
+    "Resource": {"Ref": "DigestTopic"},
+}
+PUBLISHED = {"sns:Publish": {"p"}}
+
+
+def test_the_topic_key_grant_of_a_publisher_is_not_the_codes() -> None:
+    """Next to sns:Publish on the topic, the exact key grant is left out of the comparison."""
+    statements = [PUBLISH, TOPIC_KEY_GRANT]
+    assert actions_for_the_code(statements) == {"sns:Publish"}
+    assert least_privilege_problems(PUBLISHED, actions_for_the_code(statements)) == []
+
+
+def _widened(**changes: Any) -> dict[str, Any]:
+    return {**TOPIC_KEY_GRANT, **changes}
+
+
+@pytest.mark.parametrize(
+    ("statements", "flagged"),
+    [
+        # On every key, not the topic's.
+        ([PUBLISH, _widened(Resource="*")], "kms:Decrypt"),
+        # One more action, or all of them.
+        (
+            [PUBLISH, _widened(Action=["kms:GenerateDataKey*", "kms:Decrypt", "kms:Encrypt"])],
+            "kms:Encrypt",
+        ),
+        ([PUBLISH, _widened(Action="kms:*")], "'kms:*'"),
+        # Usable directly, not only through SNS.
+        ([PUBLISH, {k: v for k, v in TOPIC_KEY_GRANT.items() if k != "Condition"}], "kms:Decrypt"),
+        # In a function that does not publish (the scan function, say).
+        ([TOPIC_KEY_GRANT], "kms:Decrypt"),
+        # Next to a publish on some other topic.
+        ([{**PUBLISH, "Resource": "*"}, TOPIC_KEY_GRANT], "kms:Decrypt"),
+    ],
+)
+def test_any_other_kms_grant_is_compared_and_fails(
+    statements: list[dict[str, Any]], flagged: str
+) -> None:
+    """The exemption is that one statement: a careless variant is an ordinary grant, which no
+    code path calls (or a wildcard), and the comparison reports it."""
+    used = PUBLISHED if publishes_the_digest(statements) else {}
+    problems = least_privilege_problems(used, actions_for_the_code(statements))
+    assert any(flagged in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_exactly_the_publishing_functions_hold_the_topic_key_grant(function: str) -> None:
+    """The functions that publish the digest (sns:Publish on the topic) hold the key grant,
+    once, as written in TOPIC_KEY_GRANT; the others hold no KMS permission at all."""
+    statements = policy_statements(load_template(), function)
+    kms = [s for s in statements if any(a.startswith("kms:") for a in _as_list(s["Action"]))]
+    if publishes_the_digest(statements):
+        assert kms == [TOPIC_KEY_GRANT]
+    else:
+        assert kms == []
+
+
 # --- the policy's shape, and docs/iam.md ------------------------------------------------------
 
 
@@ -719,6 +832,9 @@ def test_policy_is_inline_and_scoped(function: str) -> None:
             )
     for resource in by_action.get("sts:AssumeRole", []):
         assert resource["Fn::Sub"][0] == "arn:${AWS::Partition}:iam::*:role/${Role}"
+    for action in ("kms:GenerateDataKey*", "kms:Decrypt"):
+        for resource in by_action.get(action, []):
+            assert resource == {"Fn::GetAtt": ["DigestTopicKey", "Arn"]}
     on_everything = {action for action, resources in by_action.items() if "*" in resources}
     assert {a.split(":")[0] for a in on_everything} <= {"rds", "organizations"}
     assert on_everything - {a for a in on_everything if a.startswith("rds:")} <= {
@@ -741,6 +857,13 @@ _EXAMPLE = {
     "ReportPrefix": "backupwatch/",
     "OrganizationRoleName": MEMBER_ROLE,
     "MemberRoleName": MEMBER_ROLE,
+    "OrganizationId": "o-a1b2c3d4e5",
+    "DigestTopicKey.Arn": (
+        "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    ),
+    "DigestFunctionRole.Arn": (
+        "arn:aws:iam::123456789012:role/backupwatch-DigestFunctionRole-AbCdEf123456"
+    ),
     "RunStateMachine": "arn:aws:states:eu-west-1:123456789012:stateMachine:backupwatch-run",
     "RunStateMachine.Name": "backupwatch-run",
     **{
@@ -825,6 +948,16 @@ def test_docs_show_the_state_machines_permissions() -> None:
     assert documented_policy("The state machine's role") == _as_documented(together)
     [schedule] = template["Resources"]["RunScheduleRole"]["Properties"]["Policies"]
     assert documented_policy("The schedule's role") == _as_documented(schedule["PolicyDocument"])
+
+
+def test_docs_show_the_topics_key_policy_and_topic_policy() -> None:
+    """docs/iam.md's key policy and topic policy are the template's, for the default
+    deployment (the digest function publishes, the alarms come to the digest topic)."""
+    resources = load_template()["Resources"]
+    key = resources["DigestTopicKey"]["Properties"]["KeyPolicy"]
+    assert documented_policy("The key policy") == _as_documented(key)
+    topic = resources["DigestTopicPolicy"]["Properties"]["PolicyDocument"]
+    assert documented_policy("The topic policy") == _as_documented(topic)
 
 
 def test_docs_member_role_trust_requires_the_external_id() -> None:

@@ -15,11 +15,12 @@ values, so a test can say what a deployment with those values contains, without 
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ FUNCTION = "DigestFunction"
 TOPIC = "DigestTopic"
 STATE_MACHINE = "RunStateMachine"
 STEP_FUNCTIONS = {"Mode": "step-functions"}
+ACCOUNT = "123456789012"  # AWS::AccountId in a Stack
+ORGANIZATION = "o-a1b2c3d4e5"
 # Read by the handler, not by load_settings; see handlers/metrics.py.
 HANDLER_VARIABLES = {metrics.NAMESPACE_VARIABLE: "MetricsNamespace"}
 CLOUDWATCH_DAY, CLOUDWATCH_WEEK = 86_400, 604_800
@@ -114,8 +117,24 @@ class Stack:
         raise AssertionError(f"not a condition: {value!r}")
 
     def exists(self, name: str) -> bool:
-        resource = self.template["Resources"][name]
+        resources = self.template["Resources"]
+        function = name.removesuffix("Role")
+        if name not in resources and function in resources_of_type(
+            self.template, "AWS::Serverless::Function"
+        ):
+            return self.exists(function)  # the role SAM creates for a function: <function>Role
+        resource = resources[name]
         return "Condition" not in resource or self.condition(resource["Condition"])
+
+    def broken_rules(self) -> list[str]:
+        """The template's Rules that refuse these parameters, as CloudFormation would."""
+        broken = []
+        for name, rule in self.template.get("Rules", {}).items():
+            if "RuleCondition" in rule and not self._eval(rule["RuleCondition"]):
+                continue
+            if not all(self._eval(assertion["Assert"]) for assertion in rule["Assertions"]):
+                broken.append(name)
+        return broken
 
     @property
     def resources(self) -> set[str]:
@@ -339,6 +358,11 @@ def test_allowed_values_are_accepted_by_the_library(template: dict[str, Any]) ->
         ("ReportBucket", ["acme-corp-reports"], ["s3://b", "b", "a/b"]),
         ("OrganizationRoleName", ["backupwatch-reader", "ops/reader", "r"], ["a b", "/x", "x/"]),
         ("MemberRoleName", ["backupwatch-reader", "*"], ["", "a b", "arn:aws:iam::1:role/x"]),
+        (
+            "OrganizationId",
+            ["o-a1b2c3d4e5", "o-" + "a" * 32],
+            ["a1b2c3d4e5", "o-short", "O-A1B2C3D4E5", "o-" + "a" * 33, "r-a1b2"],
+        ),
         ("ExternalId", ["acme-backupwatch-7f3a", "a:b"], ["x", "has space"]),
         ("ReportUrlHours", ["24", "0.5"], ["-1", "a day"]),
         ("MapMaxConcurrency", ["1", "40", "10000"], ["0", "10001", "1.5", "-1", "040"]),
@@ -559,6 +583,7 @@ def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "ListDatabasesAndAutomatedSnapshots",
                 "ListTenantBackupFolders",
                 "PublishTheDigest",
+                "PublishToTheEncryptedTopic",
                 "ArchiveTheReport",
                 "TellMissingFromDenied",
                 "AssumeMemberRoles",
@@ -577,7 +602,12 @@ def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
         ),
         (
             "PublishFunction",
-            {"ReadTheRunAndArchiveTheReport", "TellMissingFromDenied", "PublishTheDigest"},
+            {
+                "ReadTheRunAndArchiveTheReport",
+                "TellMissingFromDenied",
+                "PublishTheDigest",
+                "PublishToTheEncryptedTopic",
+            },
         ),
     ],
 )
@@ -592,6 +622,8 @@ def test_the_policy_is_there(template: dict[str, Any], name: str, sids: set[str]
 
 SINGLE_LAMBDA_RESOURCES = {
     TOPIC,
+    "DigestTopicKey",
+    "DigestTopicPolicy",
     FUNCTION,
     "DigestFunctionLogGroup",
     "ErrorsAlarm",
@@ -613,6 +645,7 @@ def test_the_single_lambda_stack_is_the_default(template: dict[str, Any]) -> Non
         "ListDatabasesAndAutomatedSnapshots",
         "ListTenantBackupFolders",
         "PublishTheDigest",
+        "PublishToTheEncryptedTopic",
     ]
 
 
@@ -757,7 +790,10 @@ def _as_list(value: Any) -> list[Any]:
     [
         ({"Targets": "arn:aws:iam::111122223333:role/backupwatch-reader"}, "backupwatch-reader"),
         ({"Targets": "arn:aws:iam::111122223333:role/x", "MemberRoleName": "ops/x"}, "ops/x"),
-        ({"OrganizationRoleName": "OrganizationReader"}, "OrganizationReader"),
+        (
+            {"OrganizationRoleName": "OrganizationReader", "OrganizationId": ORGANIZATION},
+            "OrganizationReader",
+        ),
     ],
 )
 @pytest.mark.parametrize("mode", ["single-lambda", "step-functions"])
@@ -767,6 +803,7 @@ def test_assume_role_is_scoped_to_the_member_role(
     """sts:AssumeRole only with targets or an organization, on that role name only, by the
     function that checks scopes; ListAccounts only with an organization."""
     stack = Stack(template, Mode=mode, **parameters)
+    assert "OrganizationModeNamesTheOrganization" not in stack.broken_rules()
     checker = "ScanFunction" if mode == "step-functions" else FUNCTION
     [document] = stack.properties(checker)["Policies"]
     [assume] = [s for s in document["Statement"] if s["Sid"] == "AssumeMemberRoles"]
@@ -774,6 +811,7 @@ def test_assume_role_is_scoped_to_the_member_role(
         "sts:AssumeRole",
         f"arn:aws:iam::*:role/{role}",
     )
+    assert assume_role_problems(stack) == []
     lister = "PlanFunction" if mode == "step-functions" else FUNCTION
     [document] = stack.properties(lister)["Policies"]
     organization = "OrganizationRoleName" in parameters
@@ -807,6 +845,458 @@ def test_targets_and_organization_are_exclusive_like_in_the_library(
     }
     with pytest.raises(ValueError, match="not both"):
         load_settings(environ)
+
+
+# --- the digest topic: encrypted, published to by this stack only; roles in the organization --
+
+CLOUDWATCH = "cloudwatch.amazonaws.com"
+THIS_ACCOUNTS_ALARMS = f"arn:aws:cloudwatch:eu-west-1:{ACCOUNT}:alarm:"
+KEY_ARN = "DigestTopicKey.Arn"  # what a Stack resolves !GetAtt DigestTopicKey.Arn to
+TOPIC_KEY_ACTIONS = {"kms:GenerateDataKey*", "kms:Decrypt"}
+
+
+def _everyone(principal: Any) -> bool:
+    return principal in ("*", {"AWS": "*"})
+
+
+def _policy_statements(stack: Stack, function: str) -> list[dict[str, Any]]:
+    [document] = stack.properties(function)["Policies"]
+    statements: list[dict[str, Any]] = document["Statement"]
+    return statements
+
+
+def _publishers(stack: Stack) -> list[str]:
+    """The deployed functions whose policy allows sns:Publish: those that publish the digest."""
+    return [
+        name
+        for name in FUNCTIONS
+        if stack.exists(name)
+        and any("sns:Publish" in _as_list(s["Action"]) for s in _policy_statements(stack, name))
+    ]
+
+
+def _alarms_notify_the_topic(stack: Stack) -> bool:
+    return any(
+        TOPIC in stack.properties(name)["AlarmActions"]
+        for name in resources_of_type(stack.template, "AWS::CloudWatch::Alarm")
+        if stack.exists(name)
+    )
+
+
+def _cloudwatch_condition_problems(where: str, statement: Mapping[str, Any]) -> list[str]:
+    """CloudWatch acts for whichever account's alarm names a topic: it must be held to this
+    account's alarms (the confused deputy)."""
+    condition = statement.get("Condition", {})
+    problems = []
+    if condition.get("StringEquals", {}).get("aws:SourceAccount") != ACCOUNT:
+        problems.append(f"{where}: CloudWatch is not limited to this account (aws:SourceAccount)")
+    source = condition.get("ArnLike", {}).get("aws:SourceArn", THIS_ACCOUNTS_ALARMS)
+    if not str(source).startswith(THIS_ACCOUNTS_ALARMS):
+        problems.append(f"{where}: aws:SourceArn {source!r} is not this account's alarms")
+    return problems
+
+
+def topic_policy_problems(stack: Stack) -> list[str]:
+    """Who other than the stack's publishing function (and this account's alarms, when they
+    notify the topic) could publish a digest, or reach the topic without TLS; empty when the
+    topic policy is as it must be."""
+    policies = [
+        stack.properties(name)
+        for name in resources_of_type(stack.template, "AWS::SNS::TopicPolicy")
+        if stack.exists(name)
+    ]
+    policies = [p for p in policies if TOPIC in p["Topics"]]
+    if len(policies) != 1:
+        return [f"{len(policies)} topic policies on the digest topic, not 1"]
+    statements = policies[0]["PolicyDocument"]["Statement"]
+    roles = sorted(f"{name}Role.Arn" for name in _publishers(stack))
+    problems = []
+    allowed_roles: list[str] = []
+    allowed_services: list[str] = []
+    for statement in statements:
+        sid = statement.get("Sid", "a statement")
+        if statement["Resource"] != TOPIC:
+            problems.append(f"{sid} is on {statement['Resource']!r}, not the digest topic")
+        if statement["Effect"] != "Allow":
+            continue
+        principal = statement["Principal"]
+        if _as_list(statement["Action"]) != ["sns:Publish"]:
+            problems.append(f"{sid} allows {statement['Action']!r}, not sns:Publish alone")
+        if _everyone(principal) or not isinstance(principal, dict):
+            problems.append(f"{sid} lets anyone publish: Principal {principal!r}")
+            continue
+        allowed_roles += _as_list(principal.get("AWS", []))
+        for service in _as_list(principal.get("Service", [])):
+            allowed_services.append(service)
+            if service != CLOUDWATCH:
+                problems.append(f"{sid} lets the service {service} publish")
+            problems += _cloudwatch_condition_problems(sid, statement)
+    if sorted(allowed_roles) != roles:
+        problems.append(f"the roles allowed to publish are {allowed_roles}, not {roles}")
+    if (CLOUDWATCH in allowed_services) != _alarms_notify_the_topic(stack):
+        problems.append(
+            "the alarms notify the digest topic, but CloudWatch may not publish to it"
+            if _alarms_notify_the_topic(stack)
+            else "CloudWatch may publish, but no alarm notifies the digest topic"
+        )
+    others = {
+        "ArnNotEquals": {"aws:PrincipalArn": roles[0] if len(roles) == 1 else roles},
+        "Bool": {"aws:PrincipalIsAWSService": "false"},
+    }
+    if not any(
+        s["Effect"] == "Deny"
+        and _everyone(s["Principal"])
+        and "sns:Publish" in _as_list(s["Action"])
+        and s.get("Condition") == others
+        for s in statements
+    ):
+        problems.append(
+            "no Deny of sns:Publish for every principal but the publishing role: any role of "
+            "the account whose own policy allows sns:Publish could forge a digest"
+        )
+    if not any(
+        s["Effect"] == "Deny"
+        and _everyone(s["Principal"])
+        and _as_list(s["Action"]) in (["sns:*"], ["*"])
+        and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in statements
+    ):
+        problems.append("no Deny of every action on the topic without TLS (aws:SecureTransport)")
+    return problems
+
+
+def key_policy_problems(stack: Stack) -> list[str]:
+    """Whether the digest topic is encrypted with the stack's own key, rotated, administered by
+    the account, usable by CloudWatch when (and only when) the alarms notify the topic, and by
+    nobody else through its policy; empty when all is as it must be."""
+    problems = []
+    if stack.properties(TOPIC).get("KmsMasterKeyId") != KEY_ARN:
+        problems.append("the digest topic is not encrypted with the stack's key DigestTopicKey")
+    key = stack.properties("DigestTopicKey")
+    if key.get("EnableKeyRotation") is not True:
+        problems.append("the key's rotation is off")
+    if key.get("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
+        problems.append("SNS encrypts with symmetric keys only")
+    root = {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    statements = key["KeyPolicy"]["Statement"]
+    if not any(s["Effect"] == "Allow" and s["Principal"] == root for s in statements):
+        problems.append("the account root does not administer the key")
+    cloudwatch = [s for s in statements if s["Principal"] == {"Service": CLOUDWATCH}]
+    for statement in statements:
+        if statement["Principal"] not in (root, {"Service": CLOUDWATCH}):
+            problems.append(f"the key policy names {statement['Principal']!r}")
+    if _alarms_notify_the_topic(stack) and not cloudwatch:
+        problems.append(
+            "the alarms notify the digest topic, but the key policy does not let CloudWatch "
+            "use the key: every alarm notification would fail"
+        )
+    if cloudwatch and not _alarms_notify_the_topic(stack):
+        problems.append("CloudWatch may use the key, but no alarm notifies the digest topic")
+    for statement in cloudwatch:
+        if set(_as_list(statement["Action"])) != TOPIC_KEY_ACTIONS:
+            problems.append(f"CloudWatch may {statement['Action']!r} with the key")
+        problems += _cloudwatch_condition_problems("the key policy", statement)
+    return problems
+
+
+def key_grant_problems(stack: Stack) -> list[str]:
+    """Exactly the functions that publish the digest may use the topic's key, for exactly what
+    SNS needs to encrypt their message, and only through SNS."""
+    problems = []
+    publishers = _publishers(stack)
+    for name in FUNCTIONS:
+        if not stack.exists(name):
+            continue
+        grants = [
+            s
+            for s in _policy_statements(stack, name)
+            if any(a.startswith("kms:") for a in _as_list(s["Action"]))
+        ]
+        if name not in publishers:
+            if grants:
+                problems.append(f"{name} does not publish, but may use KMS: {grants}")
+            continue
+        if len(grants) != 1:
+            problems.append(
+                f"{name} publishes: it needs one grant on the topic's key, not {grants}"
+            )
+            continue
+        [grant] = grants
+        if set(_as_list(grant["Action"])) != TOPIC_KEY_ACTIONS or grant["Resource"] != KEY_ARN:
+            problems.append(f"{name} may {grant['Action']!r} on {grant['Resource']!r}")
+        via = {"StringEquals": {"kms:ViaService": "sns.eu-west-1.amazonaws.com"}}
+        if grant.get("Condition") != via:
+            problems.append(f"{name} may use the topic's key outside SNS")
+    return problems
+
+
+def assume_role_problems(stack: Stack) -> list[str]:
+    """In organization mode, the roles the functions may assume are limited to the
+    organization's accounts (aws:ResourceOrgID); so are the targets' when OrganizationId is
+    given with Targets."""
+    organization = stack.parameters["OrganizationId"]
+    problems = []
+    if stack.parameters["OrganizationRoleName"] and not organization:
+        problems.append("organization mode without OrganizationId")
+    for name in FUNCTIONS:
+        if not stack.exists(name):
+            continue
+        for statement in _policy_statements(stack, name):
+            if "sts:AssumeRole" not in _as_list(statement["Action"]):
+                continue
+            condition = statement.get("Condition")
+            if organization and condition != {"StringEquals": {"aws:ResourceOrgID": organization}}:
+                problems.append(
+                    f"{name} may assume roles outside the organization {organization}: "
+                    f"Condition {condition!r}"
+                )
+            if not organization and condition is not None:
+                problems.append(f"{name}: a condition {condition!r} without OrganizationId")
+    return problems
+
+
+GUARDED = [
+    {},
+    STEP_FUNCTIONS,
+    {"AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops-alarms"},
+    {**STEP_FUNCTIONS, "AlarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:ops-alarms"},
+    {"OrganizationRoleName": "backupwatch-reader", "OrganizationId": ORGANIZATION},
+    {**STEP_FUNCTIONS, "OrganizationRoleName": "r", "OrganizationId": ORGANIZATION},
+    {"Targets": "arn:aws:iam::111122223333:role/backupwatch-reader"},
+    {
+        "Targets": "arn:aws:iam::111122223333:role/backupwatch-reader",
+        "OrganizationId": ORGANIZATION,
+    },
+    {"AlarmOnFailingTenants": "true", "ArchiveReports": "true"},
+]
+
+
+@pytest.mark.parametrize(
+    "parameters", GUARDED, ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()) or "defaults"
+)
+def test_the_digest_topic_is_encrypted_and_only_the_stack_publishes(
+    template: dict[str, Any], parameters: dict[str, str]
+) -> None:
+    """In every deployment: the topic is encrypted with a rotated key of the stack's own; the
+    publishing function, and this account's alarms when they notify the topic, may publish and
+    use the key, nobody else; nothing reaches the topic without TLS; organization mode limits
+    the roles to assume to the organization."""
+    stack = Stack(template, S3Bucket="acme-corp-db-backups", **parameters)
+    assert stack.broken_rules() == []
+    assert {"DigestTopicKey", "DigestTopicPolicy"} <= stack.resources
+    assert topic_policy_problems(stack) == []
+    assert key_policy_problems(stack) == []
+    assert key_grant_problems(stack) == []
+    assert assume_role_problems(stack) == []
+
+
+def test_the_default_stack_in_plain_words(template: dict[str, Any]) -> None:
+    """What the checks above accept, spelled out for the default deployment."""
+    stack = Stack(template, S3Bucket="acme-corp-db-backups")
+    assert stack.properties(TOPIC)["KmsMasterKeyId"] == KEY_ARN
+    assert stack.properties("DigestTopicKey")["EnableKeyRotation"] is True
+    statements = {
+        s["Sid"]: s for s in stack.properties("DigestTopicPolicy")["PolicyDocument"]["Statement"]
+    }
+    assert statements["FunctionPublishesTheDigest"]["Principal"] == {
+        "AWS": "DigestFunctionRole.Arn"
+    }
+    assert statements["AlarmsPublish"]["Principal"] == {"Service": CLOUDWATCH}
+    assert statements["TlsOnly"] == {
+        "Sid": "TlsOnly",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sns:*",
+        "Resource": TOPIC,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    # The key is deleted with the stack (after KMS's waiting period): nothing else uses it.
+    assert "DeletionPolicy" not in template["Resources"]["DigestTopicKey"]
+
+
+def _statements_of(template: dict[str, Any], *path: str | int) -> list[Any]:
+    found: Any = template["Resources"]
+    for part in path:
+        found = found[part]
+    statements: list[Any] = found
+    return statements
+
+
+def _topic_statements(template: dict[str, Any]) -> list[Any]:
+    return _statements_of(
+        template, "DigestTopicPolicy", "Properties", "PolicyDocument", "Statement"
+    )
+
+
+def _key_statements(template: dict[str, Any]) -> list[Any]:
+    return _statements_of(template, "DigestTopicKey", "Properties", "KeyPolicy", "Statement")
+
+
+def _function_statements(template: dict[str, Any], function: str) -> list[Any]:
+    return _statements_of(template, function, "Properties", "Policies", 0, "Statement")
+
+
+def _find(statements: list[Any], sid: str) -> dict[str, Any]:
+    """The statement ``sid`` of a template's policy, inside its Fn::If if it has one."""
+    for item in statements:
+        for candidate in (item, *item.get("Fn::If", [])[1:]):
+            if isinstance(candidate, dict) and candidate.get("Sid") == sid:
+                return candidate
+    raise KeyError(sid)
+
+
+def _drop(statements: list[Any], sid: str) -> None:
+    target = _find(statements, sid)
+    statements[:] = [
+        item for item in statements if item is not target and target not in item.get("Fn::If", [])
+    ]
+
+
+def _no_tls_deny(t: dict[str, Any]) -> None:
+    _drop(_topic_statements(t), "TlsOnly")
+
+
+def _tls_deny_on_publish_only(t: dict[str, Any]) -> None:
+    _find(_topic_statements(t), "TlsOnly")["Action"] = "sns:Publish"
+
+
+def _no_deny_for_others(t: dict[str, Any]) -> None:
+    _drop(_topic_statements(t), "NobodyElsePublishes")
+
+
+def _anyone_publishes(t: dict[str, Any]) -> None:
+    _find(_topic_statements(t), "FunctionPublishesTheDigest")["Principal"] = {"AWS": "*"}
+
+
+def _cloudwatch_for_any_account(t: dict[str, Any]) -> None:
+    del _find(_topic_statements(t), "AlarmsPublish")["Condition"]
+
+
+def _alarms_cannot_publish(t: dict[str, Any]) -> None:
+    _drop(_topic_statements(t), "AlarmsPublish")
+
+
+def _key_policy_without_cloudwatch(t: dict[str, Any]) -> None:
+    _drop(_key_statements(t), "AlarmsPublishToTheEncryptedTopic")
+
+
+def _key_for_cloudwatch_of_any_account(t: dict[str, Any]) -> None:
+    del _find(_key_statements(t), "AlarmsPublishToTheEncryptedTopic")["Condition"]
+
+
+def _key_for_everyone(t: dict[str, Any]) -> None:
+    _find(_key_statements(t), "AlarmsPublishToTheEncryptedTopic")["Principal"] = "*"
+
+
+def _no_rotation(t: dict[str, Any]) -> None:
+    del t["Resources"]["DigestTopicKey"]["Properties"]["EnableKeyRotation"]
+
+
+def _unencrypted_topic(t: dict[str, Any]) -> None:
+    del t["Resources"][TOPIC]["Properties"]["KmsMasterKeyId"]
+
+
+def _key_grant_to_the_scan_function(t: dict[str, Any]) -> None:
+    grant = _find(_function_statements(t, "PublishFunction"), "PublishToTheEncryptedTopic")
+    _function_statements(t, "ScanFunction").append(copy.deepcopy(grant))
+
+
+def _key_grant_on_every_key(t: dict[str, Any]) -> None:
+    _find(_function_statements(t, FUNCTION), "PublishToTheEncryptedTopic")["Resource"] = "*"
+
+
+def _no_key_grant(t: dict[str, Any]) -> None:
+    _drop(_function_statements(t, FUNCTION), "PublishToTheEncryptedTopic")
+
+
+def _assume_role_without_the_organization(t: dict[str, Any]) -> None:
+    del _find(_function_statements(t, FUNCTION), "AssumeMemberRoles")["Condition"]
+
+
+def _organization_id_not_required(t: dict[str, Any]) -> None:
+    del t["Rules"]["OrganizationModeNamesTheOrganization"]
+
+
+ORG_MODE = {"OrganizationRoleName": "backupwatch-reader", "OrganizationId": ORGANIZATION}
+Check = Callable[[Stack], list[str]]
+
+
+CARELESS: list[tuple[Callable[[dict[str, Any]], None], dict[str, str], Check, str]] = [
+    (_no_tls_deny, {}, topic_policy_problems, "without TLS"),
+    (_tls_deny_on_publish_only, {}, topic_policy_problems, "without TLS"),
+    (_no_deny_for_others, {}, topic_policy_problems, "could forge a digest"),
+    (_anyone_publishes, {}, topic_policy_problems, "lets anyone publish"),
+    (_cloudwatch_for_any_account, {}, topic_policy_problems, "aws:SourceAccount"),
+    (_alarms_cannot_publish, {}, topic_policy_problems, "CloudWatch may not publish"),
+    (_key_policy_without_cloudwatch, {}, key_policy_problems, "every alarm notification"),
+    (_key_for_cloudwatch_of_any_account, {}, key_policy_problems, "aws:SourceAccount"),
+    (_key_for_everyone, {}, key_policy_problems, "the key policy names '*'"),
+    (_no_rotation, {}, key_policy_problems, "rotation is off"),
+    (_unencrypted_topic, {}, key_policy_problems, "not encrypted"),
+    (_key_grant_to_the_scan_function, STEP_FUNCTIONS, key_grant_problems, "ScanFunction"),
+    (_key_grant_on_every_key, {}, key_grant_problems, "on '*'"),
+    (_no_key_grant, {}, key_grant_problems, "needs one grant"),
+    (_assume_role_without_the_organization, ORG_MODE, assume_role_problems, "outside"),
+    (
+        _organization_id_not_required,
+        {"OrganizationRoleName": "backupwatch-reader"},
+        assume_role_problems,
+        "without OrganizationId",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "parameters", "check", "expected"),
+    CARELESS,
+    ids=[mutate.__name__.strip("_") for mutate, *_ in CARELESS],
+)
+def test_careless_variants_are_caught(
+    template: dict[str, Any],
+    mutate: Callable[[dict[str, Any]], None],
+    parameters: dict[str, str],
+    check: Check,
+    expected: str,
+) -> None:
+    """Each check above fails on a template that got its rule wrong, and says what is wrong;
+    the template itself passes the same check with the same parameters."""
+    careless = copy.deepcopy(template)
+    mutate(careless)
+    stack = Stack(careless, S3Bucket="acme-corp-db-backups", **parameters)
+    problems = check(stack)
+    assert any(expected in problem for problem in problems), problems
+    if mutate is not _organization_id_not_required:  # the template refuses these parameters
+        assert check(Stack(template, S3Bucket="acme-corp-db-backups", **parameters)) == []
+
+
+def test_organization_mode_requires_the_organization_id(template: dict[str, Any]) -> None:
+    """OrganizationRoleName without OrganizationId is refused at deploy time; with it, the
+    functions may assume roles in the organization only. OrganizationId alone is optional."""
+    rule = template["Rules"]["OrganizationModeNamesTheOrganization"]
+    assert rule["RuleCondition"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "OrganizationRoleName"}, ""]}]
+    }
+    for mode in ("single-lambda", "step-functions"):
+        alone = Stack(template, S3Bucket="b-c-d", Mode=mode, OrganizationRoleName="r")
+        assert alone.broken_rules() == ["OrganizationModeNamesTheOrganization"]
+        named = Stack(
+            template,
+            S3Bucket="b-c-d",
+            Mode=mode,
+            OrganizationRoleName="r",
+            OrganizationId=ORGANIZATION,
+        )
+        assert named.broken_rules() == []
+        assert assume_role_problems(named) == []
+    assert template["Parameters"]["OrganizationId"]["Default"] == ""
+    assert Stack(template, S3Bucket="b-c-d").broken_rules() == []
+
+
+def test_organization_id_is_not_a_setting(template: dict[str, Any]) -> None:
+    """Like MemberRoleName, it shapes the IAM policy only: no function reads it."""
+    for name in FUNCTIONS:
+        variables = function_properties(template, name)["Environment"]["Variables"]
+        assert {"Ref": "OrganizationId"} not in variables.values()
 
 
 # --- the state machine ----------------------------------------------------------------------
