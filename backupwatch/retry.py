@@ -5,9 +5,60 @@ backupwatch, not botocore, owns retries. Every client is built with
 exactly one attempt per call and ``Retrier`` decides about the next one. Stacking the two would
 multiply attempts (botocore's legacy mode makes 5 per call: 5 x 5 = 25).
 
-Retried: throttling codes (including SNS's ``Throttled``, which botocore never retries), HTTP 429
-and 5xx, and network errors (connection refused/reset, timeouts). Not retried: everything else,
-such as ``AccessDenied`` or ``NoSuchBucket``: asking again will not change the answer.
+Retried (``is_retryable``), because asking again may get an answer:
+
+- a ``ClientError`` with a throttling code (including SNS's ``Throttled``, which botocore never
+  retries), with ``InternalError``, ``ServiceUnavailable`` or ``RequestTimeout``, or with HTTP
+  status 429 or 5xx whatever its code;
+- the connection: refused or unresolvable (``EndpointConnectionError``), a connect timeout
+  (``ConnectTimeoutError``), and botocore's ``HTTPClientError`` family: closed or reset
+  (``ConnectionClosedError``), a read timeout (``ReadTimeoutError``), a streamed body broken
+  off (``ResponseStreamingError``), any other failure of the send (a bare ``HTTPClientError``);
+- a response that could not be read whole: ``IncompleteReadError`` (a streamed body shorter
+  than its Content-Length), ``botocore.parsers.ResponseParserError`` (a body that is not the
+  XML it should be), and any urllib3 error that escapes botocore unwrapped (only a streamed
+  body's ``read()`` lets one through, such as urllib3's ``SSLError`` mid-body).
+
+Not retried: everything else, such as ``AccessDenied``, ``NoSuchBucket``, a validation error,
+or a botocore error raised before anything is sent (``NoCredentialsError``,
+``ParamValidationError``, and ``SSLError`` or ``ProxyConnectionError``, which are set-up
+problems): asking again will not change the answer.
+
+Whatever botocore or urllib3 raises ends as ``AwsCallError`` (a one-line message), retried or
+not, so callers make it an ``ERROR`` row or a region error, never a traceback. This matters
+because ``ResponseParserError`` subclasses plain ``Exception``, not ``BotoCoreError``, and
+carries the whole raw body (an HTML page) after its first line.
+
+What botocore 1.44.18 raises for an answer it cannot parse, checked against a socket server
+and through ``before-send`` (the same both ways; ``tests/test_parser_faults.py`` keeps it true):
+
+=========================================  ===========================  ========================
+The answer                                 query (RDS, SNS, STS)        rest-xml (S3 listing)
+=========================================  ===========================  ========================
+5xx, plain text ("upstream connect         ``ResponseParserError``      ``ClientError`` "502"
+error or disconnect/reset before headers")
+5xx, an HTML page that starts with         ``ResponseParserError``      ``ClientError`` "503"
+``<!DOCTYPE html>`` (not well-formed XML)
+5xx, a body starting with ``<html>``,      ``ClientError`` "503"        ``ClientError`` "503"
+or empty (``_is_generic_error_response``)
+5xx, well-formed XHTML                     ``ClientError``, no code     ``ClientError``, no code
+                                           ("Unknown" here)             ("Unknown" here)
+4xx, an HTML page (a proxy, a WAF)         ``ResponseParserError``      ``ClientError`` "403"
+200, XML cut in the middle (also a body    ``ResponseParserError``      ``ClientError`` "500"
+short of its Content-Length: botocore
+does not enforce it)
+=========================================  ===========================  ========================
+
+S3 never raises ``ResponseParserError`` for these: its parser falls back to the HTTP status
+for an error body it cannot read, and S3's ``_handle_200_error`` turns a 200 whose body does
+not parse into a 500. A ``ResponseParserError`` does not say the status: a proxy's 403 page is
+retried like a 5xx (bounded, as every retry). A connection reset or read timeout in the middle
+of a non-streamed body is ``ConnectionClosedError`` or ``ReadTimeoutError``: botocore reads
+the body inside its send.
+
+``sns:Publish`` must never be sent twice, so it is resent (``is_safe_to_resend``) only when the
+request surely did not take effect; a parser error is never such a case (a 200 cut short is an
+accepted message).
 
 Backoff is exponential with full jitter (``wait_random_exponential``), bounded in attempts, in
 total seconds, and by the run's ``Deadline`` when it has one: no attempt starts after the
@@ -24,14 +75,16 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import tenacity as _t
+import urllib3.exceptions
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
-    ReadTimeoutError,
+    HTTPClientError,
+    IncompleteReadError,
 )
+from botocore.parsers import ResponseParserError
 
 from .deadline import Deadline
 from .errors import AwsCallError
@@ -40,6 +93,9 @@ T = TypeVar("T")
 
 DEADLINE_EXCEEDED = "DeadlineExceeded"
 """The code of the ``AwsCallError`` raised when the run's deadline stops a call or its retries."""
+
+MESSAGE_LIMIT = 200
+"""The longest ``AwsCallError.message``, in characters: one line of a log, never a page."""
 
 logger = logging.getLogger("backupwatch")
 
@@ -63,17 +119,35 @@ TRANSIENT_CODES = frozenset(
     {"RequestTimeout", "RequestTimeoutException", "InternalError", "ServiceUnavailable"}
 )
 TRANSIENT_HTTP_STATUS = frozenset({429, 500, 502, 503, 504})
-NETWORK_ERRORS = (
-    ConnectionClosedError,
+NETWORK_ERRORS: tuple[type[Exception], ...] = (
     EndpointConnectionError,
     ConnectTimeoutError,
-    ReadTimeoutError,
+    HTTPClientError,  # ConnectionClosedError, ReadTimeoutError, ResponseStreamingError, bare
 )
+"""The connection failed: not opened, closed or reset, timed out, broken off mid-body."""
+UNREADABLE_RESPONSE_ERRORS: tuple[type[Exception], ...] = (
+    ResponseParserError,
+    IncompleteReadError,
+    urllib3.exceptions.HTTPError,
+)
+"""An answer came, but not whole or not readable: retried like a 5xx, never safe to resend."""
+AWS_EDGE_ERRORS: tuple[type[Exception], ...] = (
+    ClientError,
+    BotoCoreError,
+    ResponseParserError,
+    urllib3.exceptions.HTTPError,
+)
+"""Everything botocore or urllib3 raises out of a call; each ends as ``AwsCallError``.
+
+``ResponseParserError`` and urllib3's errors are not ``BotoCoreError``s: an ``except
+(ClientError, BotoCoreError)`` lets them escape as a traceback.
+"""
 
 
 def is_retryable(error: BaseException) -> bool:
-    """Whether asking again may succeed: throttling, a 5xx/429, or a network error."""
-    if isinstance(error, NETWORK_ERRORS):
+    """Whether asking again may succeed: throttling, a 5xx/429, a network error, or an answer
+    that could not be read whole (see the module docstring for the exact list)."""
+    if isinstance(error, NETWORK_ERRORS + UNREADABLE_RESPONSE_ERRORS):
         return True
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
@@ -88,8 +162,12 @@ def is_safe_to_resend(error: BaseException) -> bool:
     """Whether a call that must not run twice (``sns:Publish``) may be sent again.
 
     Only when the request surely did not take effect: throttled, or the connection never
-    opened. A read timeout or a dropped connection may come after SNS accepted the message,
-    and a standard topic cannot deduplicate: sending again could deliver the digest twice.
+    opened (``EndpointConnectionError``, ``ConnectTimeoutError``). Never after an answer
+    botocore could not read (``ResponseParserError``, ``IncompleteReadError``, a urllib3 error:
+    a 200 cut in the middle is an accepted message), nor after a read timeout, a closed
+    connection or any other ``HTTPClientError``, nor after a 5xx: SNS may already have the
+    message, and a standard topic cannot deduplicate, so sending again could deliver the digest
+    twice. An allowlist, so an error nobody thought of is never resent.
     """
     if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
         return True
@@ -99,16 +177,26 @@ def is_safe_to_resend(error: BaseException) -> bool:
 
 
 def error_code(error: BaseException) -> str:
-    """The AWS error code of ``error``, or its class name for network errors."""
+    """The AWS error code of ``error`` (``Unknown`` when the answer had none), or its class
+    name for an error without one (``ReadTimeoutError``, ``ResponseParserError``)."""
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code") or "Unknown")
     return type(error).__name__
 
 
 def _error_message(error: BaseException) -> str:
+    """One line: a ``ResponseParserError`` puts the whole raw body (an HTML page) after its
+    first line, so only that first line is kept, and never more than ``MESSAGE_LIMIT``."""
     if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Message") or error)
-    return str(error)
+        text = str(error.response.get("Error", {}).get("Message") or error)
+    else:
+        text = str(error)
+    line = next((part.strip() for part in text.splitlines() if part.strip()), "")
+    if isinstance(error, ResponseParserError):
+        line = line.removesuffix(":")  # "...Further retries may succeed:" introduces the body
+    if len(line) > MESSAGE_LIMIT:
+        line = line[: MESSAGE_LIMIT - 1] + "…"
+    return line or type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -144,8 +232,10 @@ class Retrier:
     ) -> T:
         """``fn()`` with retries; ``operation`` (``rds:DescribeDBSnapshots``) names it in errors.
 
-        Any botocore error (HTTP or not: missing credentials, invalid parameters) ends as
-        ``AwsCallError``, so callers turn it into an ``ERROR`` row instead of crashing.
+        Any error of botocore or urllib3 (``AWS_EDGE_ERRORS``: HTTP or not, missing credentials,
+        invalid parameters, a body botocore could not parse) ends as ``AwsCallError`` with a
+        one-line message, so callers turn it into an ``ERROR`` row instead of crashing. Any
+        other exception (a bug in ``fn``) is raised as itself, after one attempt.
         """
 
         def before_sleep(state: _t.RetryCallState) -> None:
@@ -188,7 +278,7 @@ class Retrier:
 
         try:
             return retrying(attempt)
-        except (ClientError, BotoCoreError) as error:
+        except AWS_EDGE_ERRORS as error:
             raise AwsCallError(
                 operation, error_code(error), _error_message(error), attempts
             ) from error

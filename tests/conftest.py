@@ -345,17 +345,23 @@ class _Body:
 
 @dataclass(frozen=True)
 class Fault:
-    """One way an AWS call fails, as the client sees it: an error response or a network error.
+    """One way an AWS call fails, as the client sees it: an error response, a network error, or
+    an answer that is no AWS document at all (a proxy's page, a body cut short).
 
-    ``codes`` maps a service (``"*"`` for any other) to the error code and HTTP status AWS
-    would answer with, since the same fault has a different code per service (throttling is
-    ``Throttling`` on RDS, ``SlowDown`` 503 on S3, ``Throttled`` on SNS). ``error`` is the
-    botocore exception raised instead, for faults where no response comes back at all.
+    ``codes`` maps a service (``"*"`` for any other) to the error code the ``AwsCallError`` will
+    carry and the HTTP status of the answer, since the same fault has a different code per
+    service (throttling is ``Throttling`` on RDS, ``SlowDown`` 503 on S3, ``Throttled`` on SNS).
+    ``error`` is the botocore exception raised instead, for faults where no response comes back
+    at all. ``bodies`` makes a raw fault: the body is sent as it is, with the status from
+    ``codes``, and botocore's own parser decides what it becomes; the code in ``codes`` is what
+    it really becomes (``tests/test_parser_faults.py`` checks each one against botocore).
+    ``bodies`` is keyed ``"service:Operation"``, ``"service"`` or ``"*"``, most specific first.
     """
 
     label: str
     codes: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     error: type[HTTPClientError] | None = None
+    bodies: Mapping[str, bytes] = field(default_factory=dict)
 
     def code(self, service: str) -> str:
         """The code an ``AwsCallError`` will carry: the class name for a network error."""
@@ -363,18 +369,33 @@ class Fault:
             return self.error.__name__
         return self._code_and_status(service)[0]
 
+    def status(self, service: str) -> int:
+        """The HTTP status of the answer (none for a network error: 0)."""
+        return 0 if self.error is not None else self._code_and_status(service)[1]
+
     def _code_and_status(self, service: str) -> tuple[str, int]:
         return self.codes.get(service) or self.codes["*"]
 
-    def response(self, service: str, url: str) -> AWSResponse:
-        """A protocol-correct error response: botocore's own parser builds the ``ClientError``."""
-        code, status = self._code_and_status(service)
+    def body(self, service: str, operation: str = "") -> bytes:
+        """The body of the answer: the raw one, else an error document in the service's protocol
+        (rest-xml for S3, query for the others)."""
+        if self.bodies:
+            for key in (f"{service}:{operation}", service, "*"):
+                if key in self.bodies:
+                    return self.bodies[key]
+            raise KeyError(f"fault {self.label!r} has no body for {service}:{operation}")
+        code, _ = self._code_and_status(service)
         template = _REST_XML_ERROR if service == "s3" else _QUERY_ERROR
-        body = template.format(code=code, message=f"injected {self.label}").encode()
-        return AWSResponse(url, status, {}, _Body(body))
+        return template.format(code=code, message=f"injected {self.label}").encode()
+
+    def response(self, service: str, url: str, operation: str = "") -> AWSResponse:
+        """The answer to a send: botocore's own parser builds the error from it."""
+        return AWSResponse(url, self.status(service), {}, _Body(self.body(service, operation)))
 
     def parsed(self, service: str) -> tuple[AWSResponse, dict[str, Any]]:
         """The same error as a ``before-call`` answer (no HTTP send at all)."""
+        if self.bodies:
+            raise ValueError(f"{self.label}: a raw answer must be parsed by botocore (via='send')")
         code, status = self._code_and_status(service)
         return client_error_response(code, status, f"injected {self.label}")
 
@@ -392,6 +413,69 @@ CONNECTION_RESET = Fault("connection reset", error=ConnectionClosedError)
 UNREACHABLE = Fault("endpoint unreachable", error=EndpointConnectionError)
 SLOW = Fault("read timeout", error=ReadTimeoutError)
 """A call slower than the client's read timeout: raised at once, nothing really waits."""
+
+# Raw answers. On the query protocol (RDS, SNS, STS) botocore raises ResponseParserError, which
+# is not a BotoCoreError; S3's rest-xml parser falls back to the HTTP status as the code instead.
+UPSTREAM_RESET_BODY = (
+    b"upstream connect error or disconnect/reset before headers. reset reason: connection "
+    b"termination"
+)
+"""What an Envoy proxy (an API gateway, a service mesh) answers when AWS dropped the connection."""
+HTML_ERROR_PAGE = (
+    b'<!DOCTYPE html>\n<html>\n<head><meta charset="utf-8">'
+    b"<title>503 Service Temporarily Unavailable</title></head>\n<body>\n"
+    b"<center><h1>503 Service Temporarily Unavailable</h1></center>\n"
+    b"<hr><center>nginx</center>\n</body>\n</html>\n"
+)
+"""A proxy's error page. It starts with ``<!DOCTYPE html>``, not ``<html>``, so botocore's
+generic-error check (``_is_generic_error_response``) misses it and the XML parser chokes on it."""
+CUT_BODIES = {
+    # The first part of what moto really answers for each call, cut in the middle of an element.
+    "rds:DescribeDBInstances": (
+        b'<DescribeDBInstancesResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">'
+        b"<DescribeDBInstancesResult><DBInstances><DBInstance><DBInstanceIdentifier>db-acme"
+        b"</DBInstanceIdentifier><DBInstanceClass>db.t4g.micro</DBInstanceClass><Engine>postgres"
+        b"</Engine><DBInstanceStatus>avail"
+    ),
+    "rds:DescribeDBSnapshots": (
+        b'<DescribeDBSnapshotsResponse xmlns="http://rds.amazonaws.com/doc/2014-10-31/">'
+        b"<DescribeDBSnapshotsResult><DBSnapshots><DBSnapshot><DBSnapshotIdentifier>"
+        b"rds:db-acme-2026-11-27-06-00</DBSnapshotIdentifier><DBInstanceIdentifier>db-acme"
+        b"</DBInstanceIdentifier><SnapshotCreateTime>2026-11-27T06:00:"
+    ),
+    "s3:ListObjectsV2": (
+        b'<?xml version="1.0" encoding="utf-8"?>\n'
+        b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        b"<IsTruncated>false</IsTruncated><Contents><Key>acme-backups/acme.dump</Key>"
+        b"<LastModified>2026-11-27T05:00:00.000Z</LastMod"
+    ),
+    "sns:Publish": (
+        b'<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult>'
+        b"<MessageId>71893d05-7f15-45"
+    ),
+    "sts:GetCallerIdentity": (
+        b'<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+        b"<GetCallerIdentityResult><UserId>AKIAIOSFODNN7EXAMPLE</UserId><Acc"
+    ),
+}
+UPSTREAM_RESET = Fault(
+    "proxy 502 with a plain-text body",
+    {"*": ("ResponseParserError", 502), "s3": ("502", 502)},
+    bodies={"*": UPSTREAM_RESET_BODY},
+)
+TRUNCATED = Fault(
+    "200 with its XML cut in the middle",
+    # S3's _handle_200_error makes a 200 whose body does not parse a 500 (code "500").
+    {"*": ("ResponseParserError", 200), "s3": ("500", 200)},
+    bodies=CUT_BODIES,
+)
+"""The start of a real response, status 200: the body was cut in the middle (a connection
+closed early; botocore does not enforce Content-Length). A ``Publish`` cut so was accepted."""
+HTML_PAGE = Fault(
+    "HTML error page (503)",
+    {"*": ("ResponseParserError", 503), "s3": ("503", 503)},
+    bodies={"*": HTML_ERROR_PAGE},
+)
 
 
 def prefix_is(prefix: str) -> Callable[[Mapping[str, Any]], bool]:
@@ -583,7 +667,7 @@ class Faults:
             return None
         if fault.error is not None:
             raise fault.exception(request.url)  # later handlers (moto) never see the request
-        response = fault.response(service, request.url)
+        response = fault.response(service, request.url, operation)
         context[_ORIGINAL_URL] = request.url
         request.url = _NOWHERE
         return response

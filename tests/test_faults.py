@@ -8,6 +8,10 @@ is ``OK`` without fresh evidence; and the number of HTTP attempts of the faulted
 The in-process scenarios share one moto world per class: checking only reads (Describe, List),
 so a scenario needs a fresh session and its faults, not a fresh world (seeding is the slow part).
 No test sleeps: retries record their waits, and a "slow" call raises ``ReadTimeoutError`` at once.
+Raw answers (a proxy's 502 in plain text, an HTML error page, a 200 cut in the middle) go through
+botocore's real parser: on RDS, SNS and STS they end as ``ResponseParserError``, which is no
+``BotoCoreError``; on S3 as a ``ClientError`` coded with the HTTP status. Either way the operator
+sees an ``ERROR`` line naming the operation, never a traceback (``tests/test_parser_faults.py``).
 docs/reliability.md is the operator's view of this file.
 """
 
@@ -45,6 +49,7 @@ from .conftest import (
     BUCKET,
     CONNECTION_RESET,
     DENIED,
+    HTML_PAGE,
     NOW,
     OTHER_REGION,
     REGION,
@@ -52,7 +57,9 @@ from .conftest import (
     SLOW,
     TENANT_TAG,
     THROTTLED,
+    TRUNCATED,
     UNREACHABLE,
+    UPSTREAM_RESET,
     Fault,
     Faults,
     Injection,
@@ -252,19 +259,36 @@ SCENARIOS = [
     _s3("s3-slow-3-times", SLOW, 3, "globex"),
     _s3("s3-slow-forever", SLOW, None, "globex"),
     _s3("s3-two-folders-two-faults", THROTTLED, None, "acme", "wayne"),
+    # Raw answers: S3 names them by HTTP status ("502"; a 200 cut short becomes "500").
+    _s3("s3-upstream-502-once", UPSTREAM_RESET, 1, "globex"),
+    _s3("s3-upstream-502-forever", UPSTREAM_RESET, None, "globex"),
+    _s3("s3-truncated-twice", TRUNCATED, 2, "globex"),
+    _s3("s3-truncated-forever", TRUNCATED, None, "globex"),
+    _s3("s3-html-page-forever", HTML_PAGE, None, "globex"),
     _snapshots("snapshots-throttled-twice", THROTTLED, 2, REGION),
     _snapshots("snapshots-throttled-forever", THROTTLED, None, REGION),
     _snapshots("snapshots-denied-everywhere", DENIED, None, None),
     _snapshots("snapshots-http-500-forever", SERVER_ERROR, None, REGION),
     _snapshots("snapshots-connection-reset-once", CONNECTION_RESET, 1, REGION),
     _snapshots("snapshots-slow-forever-other-region", SLOW, None, OTHER_REGION),
+    # Raw answers on the query protocol: ResponseParserError, retried like a 5xx.
+    _snapshots("snapshots-upstream-502-forever", UPSTREAM_RESET, None, REGION),
+    _snapshots("snapshots-truncated-once", TRUNCATED, 1, REGION),
+    _snapshots("snapshots-truncated-forever-everywhere", TRUNCATED, None, None),
+    _snapshots("snapshots-html-page-4-times", HTML_PAGE, 4, OTHER_REGION),
+    _snapshots("snapshots-html-page-forever", HTML_PAGE, None, OTHER_REGION),
     _discovery("discovery-denied-one-region", DENIED, None, OTHER_REGION),
     _discovery("discovery-throttled-forever-one-region", THROTTLED, None, OTHER_REGION),
     _discovery("discovery-throttled-twice", THROTTLED, 2, OTHER_REGION),
     _discovery("discovery-unreachable-one-region", UNREACHABLE, None, OTHER_REGION),
     _discovery("discovery-http-500-once", SERVER_ERROR, 1, REGION),
+    _discovery("discovery-upstream-502-forever", UPSTREAM_RESET, None, OTHER_REGION),
+    _discovery("discovery-truncated-twice", TRUNCATED, 2, REGION),
+    _discovery("discovery-html-page-forever", HTML_PAGE, None, OTHER_REGION),
     _account("account-id-denied", DENIED, None),
     _account("account-id-throttled-twice", THROTTLED, 2),
+    _account("account-id-truncated-once", TRUNCATED, 1),
+    _account("account-id-html-page-forever", HTML_PAGE, None),
 ]
 
 
@@ -479,6 +503,9 @@ class TestInProcess:
         assert edge["s3-throttled-4-times"] is False
         assert edge["s3-throttled-5-times"] is True
         assert {s.fails for s in SCENARIOS} == {True, False}
+        for fault in (UPSTREAM_RESET, TRUNCATED, HTML_PAGE):
+            sides = {s.fails for s in SCENARIOS if s.fault is fault}
+            assert sides == {True, False}, f"{fault.label}: recovery and failure both drilled"
 
     def test_faults_on_every_call_at_once(self, drill: Drill) -> None:
         """Discovery throttled once, snapshots reset once, every folder throttled twice: all OK
@@ -640,6 +667,10 @@ PUBLISH_SCENARIOS = [
     PublishScenario("read-timeout", SLOW, 1, sends=1, published=False),
     PublishScenario("connection-reset", CONNECTION_RESET, 1, sends=1, published=False),
     PublishScenario("http-500", SERVER_ERROR, 1, sends=1, published=False),
+    # An answer botocore cannot parse says nothing of the message: a 200 cut short was accepted.
+    PublishScenario("upstream-502", UPSTREAM_RESET, 1, sends=1, published=False),
+    PublishScenario("truncated-answer", TRUNCATED, 1, sends=1, published=False),
+    PublishScenario("html-page", HTML_PAGE, 1, sends=1, published=False),
     PublishScenario("authorization-error", DENIED, None, sends=1, published=False),
 ]
 
@@ -778,6 +809,9 @@ HTTP_SCENARIOS = [
     _snapshots("http-snapshots-http-500-forever", SERVER_ERROR, None, REGION),
     _discovery("http-discovery-denied-one-region", DENIED, None, OTHER_REGION),
     _discovery("http-discovery-slow-once", SLOW, 1, OTHER_REGION),
+    _s3("http-s3-truncated-forever", TRUNCATED, None, "globex"),
+    _snapshots("http-snapshots-upstream-502-once", UPSTREAM_RESET, 1, REGION),
+    _discovery("http-discovery-html-page-forever", HTML_PAGE, None, OTHER_REGION),
 ]
 
 
@@ -845,13 +879,15 @@ class TestOverHttp:
         assert faults.attempts("sns", "Publish") == 3
         assert len(sleep.waits) == 2
 
-    def test_publish_read_timeout_over_http_is_not_resent(self, http_world: boto3.Session) -> None:
-        """A read timeout may follow a delivered message: one send, PublishError, no resend."""
+    @pytest.mark.parametrize("fault", [SLOW, TRUNCATED], ids=["read-timeout", "truncated"])
+    def test_publish_not_resent_over_http(self, http_world: boto3.Session, fault: Fault) -> None:
+        """A read timeout, or a 200 whose body was cut, may follow a delivered message: one send,
+        PublishError, no resend."""
         topic = http_world.client("sns").create_topic(Name="backup-digest")["TopicArn"]
         faults = Faults(http_world)
-        faults.inject("sns", "Publish", SLOW)
+        faults.inject("sns", "Publish", fault)
         report = a_report()
-        with pytest.raises(PublishError, match="ReadTimeoutError on sns:Publish"):
+        with pytest.raises(PublishError, match=f"{fault.code('sns')} on sns:Publish$"):
             _pipeline.publish(
                 load_settings(env_for(topic)),
                 report,

@@ -6,6 +6,7 @@ records its waits in ``RecordingSleep``.
 
 from __future__ import annotations
 
+import io
 import types
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 import tenacity
+import urllib3.exceptions
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from botocore.exceptions import (
@@ -20,8 +22,17 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    HTTPClientError,
+    IncompleteReadError,
+    NoCredentialsError,
+    ParamValidationError,
+    ProxyConnectionError,
     ReadTimeoutError,
+    ResponseStreamingError,
+    SSLError,
 )
+from botocore.parsers import QueryParser, ResponseParserError
+from botocore.response import StreamingBody
 
 from backupwatch import (
     AwsCallError,
@@ -35,7 +46,7 @@ from backupwatch import (
 )
 from backupwatch.clients import client_config, rds_client, s3_client, sns_client, sts_client
 from backupwatch.pagination import pages
-from backupwatch.retry import is_retryable, is_safe_to_resend
+from backupwatch.retry import MESSAGE_LIMIT, is_retryable, is_safe_to_resend
 from backupwatch.s3_evidence import newest_objects
 from handlers.publish import publish_digest
 
@@ -72,6 +83,40 @@ NETWORK_ERRORS = [
     ReadTimeoutError,
     ConnectTimeoutError,
 ]
+URL = "https://rds.us-east-1.amazonaws.com/"
+PROXY_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><meta charset='utf-8'></head><body>502<hr></body></html>"
+)
+
+
+def parser_error(body: bytes = PROXY_PAGE, status: int = 502) -> ResponseParserError:
+    """The ResponseParserError botocore's query parser raises for ``body``, made by that parser."""
+    try:
+        QueryParser().parse({"body": body, "status_code": status, "headers": {}}, None)
+    except ResponseParserError as error:
+        return error
+    raise AssertionError("the body parsed")
+
+
+UNREADABLE_ANSWERS = [
+    pytest.param(parser_error(), id="ResponseParserError"),
+    pytest.param(IncompleteReadError(actual_bytes=5, expected_bytes=10), id="IncompleteReadError"),
+    pytest.param(HTTPClientError(error=ValueError("boom")), id="HTTPClientError"),
+    pytest.param(ResponseStreamingError(error=ValueError("reset")), id="ResponseStreamingError"),
+    pytest.param(urllib3.exceptions.ProtocolError("Connection broken"), id="urllib3.ProtocolError"),
+    pytest.param(urllib3.exceptions.SSLError("bad record mac"), id="urllib3.SSLError"),
+]
+"""An answer that came but could not be read whole: retried like a 5xx, never safe to resend."""
+NOT_RETRIED_BOTOCORE = [
+    pytest.param(NoCredentialsError(), id="NoCredentialsError"),
+    pytest.param(ParamValidationError(report="Bucket is missing"), id="ParamValidationError"),
+    pytest.param(SSLError(endpoint_url=URL, error=ValueError("cert")), id="SSLError"),
+    pytest.param(
+        ProxyConnectionError(proxy_url="http://proxy:3128", error="refused"),
+        id="ProxyConnectionError",
+    ),
+]
+"""botocore errors that asking again will not mend; they still end as AwsCallError."""
 RDS_THROTTLE_BODY = (
     b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
     b"<Message>Rate exceeded</Message></Error><RequestId>x</RequestId></ErrorResponse>"
@@ -161,6 +206,25 @@ def test_network_errors_are_retryable(error_class: type[Exception]) -> None:
     assert is_retryable(error_class(endpoint_url="https://rds.us-east-1.amazonaws.com/"))
 
 
+@pytest.mark.parametrize("error", UNREADABLE_ANSWERS)
+def test_unreadable_answers_are_retryable(error: Exception) -> None:
+    """A body botocore could not parse, a streamed body cut short, a broken send."""
+    assert is_retryable(error)
+
+
+@pytest.mark.parametrize("error", NOT_RETRIED_BOTOCORE)
+def test_set_up_errors_are_not_retryable(error: Exception) -> None:
+    """No credentials, invalid parameters, a certificate or proxy problem: asked once."""
+    assert not is_retryable(error)
+
+
+def test_a_generic_5xx_client_error_is_retryable() -> None:
+    """A 5xx with an ``<html>`` or empty body is coded "503" by botocore: retried by status;
+    one whose body parsed as XHTML has no code at all, and is retried by status too."""
+    assert is_retryable(client_error("503", 503))
+    assert is_retryable(ClientError({"ResponseMetadata": {"HTTPStatusCode": 503}}, "Op"))
+
+
 def test_other_exceptions_are_not_retryable() -> None:
     """A programming error is never retried."""
     assert not is_retryable(ValueError("bug"))
@@ -210,6 +274,102 @@ def test_network_error_exhausted_is_named_by_class(
     with pytest.raises(AwsCallError) as caught:
         Retrier(attempts=3, sleep=sleep).call("s3:ListBucket", fn)
     assert (caught.value.code, caught.value.attempts) == (error_class.__name__, 3)
+
+
+# --- answers botocore cannot read -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", UNREADABLE_ANSWERS)
+def test_unreadable_answer_retried_then_recovers(error: Exception, sleep: RecordingSleep) -> None:
+    """Once, then a whole answer: two attempts, one wait."""
+    fn = Flaky([error])
+    assert Retrier(sleep=sleep).call("rds:DescribeDBInstances", fn) == "done"
+    assert (fn.calls, len(sleep.waits)) == (2, 1)
+
+
+@pytest.mark.parametrize("error", UNREADABLE_ANSWERS)
+def test_unreadable_answer_exhausted_is_aws_call_error(
+    error: Exception, sleep: RecordingSleep
+) -> None:
+    """For good: AwsCallError coded with the class name after every attempt, a one-line message
+    that never holds the body."""
+    fn = Flaky([error], forever=True)
+    with pytest.raises(AwsCallError) as caught:
+        Retrier(sleep=sleep).call("rds:DescribeDBInstances", fn)
+    assert (caught.value.code, caught.value.attempts) == (type(error).__name__, 5)
+    assert caught.value.__cause__ is error
+    assert "\n" not in str(caught.value)
+    assert "DOCTYPE" not in str(caught.value)
+
+
+@pytest.mark.parametrize("error", NOT_RETRIED_BOTOCORE)
+def test_set_up_error_is_aws_call_error_at_once(error: Exception, sleep: RecordingSleep) -> None:
+    """Not retried, and still an AwsCallError (an ERROR row), never a traceback."""
+    fn = Flaky([error], forever=True)
+    with pytest.raises(AwsCallError) as caught:
+        Retrier(sleep=sleep).call("s3:ListBucket", fn)
+    assert (caught.value.code, caught.value.attempts, fn.calls) == (type(error).__name__, 1, 1)
+    assert sleep.waits == []
+
+
+def test_parser_error_message_is_its_first_line(sleep: RecordingSleep) -> None:
+    """botocore's message is a line about the XML, then the raw body: only the line is kept."""
+    error = parser_error()
+    assert "DOCTYPE" in str(error)
+    with pytest.raises(AwsCallError) as caught:
+        Retrier(attempts=1, sleep=sleep).call("sns:Publish", Flaky([error]))
+    assert caught.value.message == (
+        "Unable to parse response (mismatched tag: line 2, column 36), invalid XML received. "
+        "Further retries may succeed"
+    )
+
+
+def test_a_long_or_multi_line_message_is_one_capped_line(sleep: RecordingSleep) -> None:
+    """Whatever an error says, AwsCallError's message is its first line, at most MESSAGE_LIMIT."""
+    long = client_error("AccessDenied", 403)
+    long.response["Error"]["Message"] = "x" * 500
+    several = client_error("AccessDenied", 403)
+    several.response["Error"]["Message"] = "\nfirst\nsecond"
+    messages = []
+    for error in (long, several):
+        with pytest.raises(AwsCallError) as caught:
+            Retrier(sleep=sleep).call("s3:ListBucket", Flaky([error]))
+        messages.append(caught.value.message)
+    assert messages == ["x" * (MESSAGE_LIMIT - 1) + "…", "first"]
+
+
+def test_a_client_error_without_a_code_is_unknown(sleep: RecordingSleep) -> None:
+    """A 503 whose body parsed as XHTML has no Error at all: coded Unknown, retried, one line."""
+    error = ClientError({"ResponseMetadata": {"HTTPStatusCode": 503}}, "DescribeDBInstances")
+    with pytest.raises(AwsCallError) as caught:
+        Retrier(sleep=sleep).call("rds:DescribeDBInstances", Flaky([error], forever=True))
+    assert (caught.value.code, caught.value.attempts) == ("Unknown", 5)
+    assert "\n" not in caught.value.message
+
+
+def test_a_streamed_body_cut_short_is_read_again(sleep: RecordingSleep) -> None:
+    """botocore's StreamingBody (s3:GetObject) raises IncompleteReadError when fewer bytes came
+    than Content-Length said: the GET is retried, as a whole."""
+    bodies = [b'{"vers', b'{"version": 1}']
+
+    def get_object() -> bytes:
+        body = bodies.pop(0)
+        whole = len(b'{"version": 1}')
+        read: bytes = StreamingBody(io.BytesIO(body), whole).read()
+        return read
+
+    assert Retrier(sleep=sleep).call("s3:GetObject", get_object) == b'{"version": 1}'
+    assert len(sleep.waits) == 1
+
+
+def test_on_retry_sees_a_parser_error(sleep: RecordingSleep) -> None:
+    """Metrics hear of a parser error like of any other retried error."""
+    seen: list[str] = []
+    retrier = Retrier(
+        sleep=sleep, on_retry=lambda _op, error, _n: seen.append(type(error).__name__)
+    )
+    assert retrier.call("sts:GetCallerIdentity", Flaky([parser_error()])) == "done"
+    assert seen == ["ResponseParserError"]
 
 
 def test_non_aws_exception_propagates_unchanged(sleep: RecordingSleep) -> None:
@@ -590,12 +750,33 @@ def test_publish_throttled_forever_raises(world: World, faults: Faults, retrier:
         (client_error("Throttled"), True),
         (client_error("Throttling"), True),
         (EndpointConnectionError(endpoint_url="https://sns.invalid"), True),
+        (ConnectTimeoutError(endpoint_url="https://sns.invalid"), True),
         (ReadTimeoutError(endpoint_url="https://sns.invalid"), False),
         (ConnectionClosedError(endpoint_url="https://sns.invalid"), False),
         (client_error("InternalError", status=500), False),
+        (client_error("503", status=503), False),
         (client_error("AuthorizationError", status=403), False),
     ],
 )
 def test_publish_is_resent_only_when_it_surely_did_not_land(error: Exception, safe: bool) -> None:
     """A read timeout may follow an accepted publish: resending could double the digest."""
     assert is_safe_to_resend(error) is safe
+
+
+@pytest.mark.parametrize("error", UNREADABLE_ANSWERS)
+def test_publish_is_never_resent_after_an_unreadable_answer(error: Exception) -> None:
+    """Retried for a read, never for a publish: the answer came, so the request arrived (a 200
+    cut in the middle is an accepted message)."""
+    assert is_retryable(error)
+    assert not is_safe_to_resend(error)
+
+
+@pytest.mark.parametrize("error", UNREADABLE_ANSWERS)
+def test_publish_after_an_unreadable_answer_is_one_send(
+    error: Exception, sleep: RecordingSleep
+) -> None:
+    """Through the Retrier with the publish policy: one attempt, AwsCallError."""
+    fn = Flaky([error])
+    with pytest.raises(AwsCallError) as caught:
+        Retrier(sleep=sleep).call("sns:Publish", fn, retryable=is_safe_to_resend)
+    assert (caught.value.code, fn.calls, sleep.waits) == (type(error).__name__, 1, [])
