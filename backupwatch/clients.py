@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ConfigParseError, ProfileNotFound
+
+from .errors import ConfigurationError
 
 if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
@@ -19,6 +22,29 @@ if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
 USER_AGENT_EXTRA = "backupwatch"
+
+
+def new_session() -> boto3.Session:
+    """``boto3.Session()``, with a broken local AWS configuration as a ``ConfigurationError``.
+
+    Building a session reads ``~/.aws/config``: a profile that does not exist (``AWS_PROFILE``)
+    or a file that does not parse raises there, before any call. That is the operator's
+    configuration to fix (exit 2 on the command line), not AWS trouble and not a bug.
+    """
+    try:
+        return boto3.Session()
+    except ProfileNotFound as error:
+        raise ConfigurationError(
+            "AWS_PROFILE",
+            error.kwargs.get("profile"),
+            "no such profile in the AWS config or credentials file",
+        ) from None
+    except ConfigParseError as error:
+        raise ConfigurationError(
+            "AWS_CONFIG_FILE", error.kwargs.get("path"), "the AWS config file does not parse"
+        ) from None
+    except BotoCoreError as error:
+        raise ConfigurationError("AWS configuration", None, str(error)) from None
 
 
 def client_config(*, max_pool_connections: int = 10) -> Config:

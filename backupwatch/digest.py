@@ -258,12 +258,27 @@ def _body(
         "",
         f"OK: {summary.by_status[Status.OK]} tenant(s) with fresh backups."
         if summary.tenants
-        else "No tenants were found: is the tenant tag set on the DB instances?",
+        else no_tenants_hint(report),
     ]
     return _fit([*head], sections, tail, budget=budget)
 
 
 ACCOUNTS_SHOWN = 20
+
+
+def no_tenants_hint(report: Report) -> str:
+    """What an empty report means: a missing tag, or regions nobody could read.
+
+    "Is the tenant tag set?" is only the question when every region was listed; when some
+    could not be, their tenants are unknown, and the tag may well be there.
+    """
+    failed = report.summary.regions_failed
+    if not failed:
+        return "No tenants were found: is the tenant tag set on the DB instances?"
+    return (
+        f"No tenants were found where backupwatch could look; the tenants of the "
+        f"{failed} {_scopes(report)} not checked are unknown."
+    )
 
 
 def _accounts_line(report: Report) -> list[str]:

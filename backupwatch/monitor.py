@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import boto3
 
 from .accounts import enter, plan_scopes
-from .clients import rds_client, s3_client, sts_client
+from .clients import new_session, rds_client, s3_client, sts_client
 from .config import Settings
 from .deadline import Deadline
 from .discovery import discover
@@ -79,7 +79,9 @@ def check_tenants(
 
     Never raises for AWS trouble: a denied or throttled-out call becomes an ``ERROR`` row for
     the tenants it concerns (or a region error when discovery itself fails). Every discovered
-    tenant appears in the report exactly once.
+    tenant appears in the report exactly once. Without ``session``, one is built from the
+    local AWS configuration: a profile that does not exist raises ``ConfigurationError``
+    before any call.
 
     With a ``deadline`` (the caller keeps its own publish reserve out of it), no check starts
     after it: tenants not reached are ``ERROR`` "not checked: time budget exhausted", and the
@@ -130,7 +132,7 @@ def _start(
     retrier = retrier or Retrier()
     if deadline is not None:
         retrier = replace(retrier, deadline=deadline)
-    return now, session or boto3.Session(), retrier
+    return now, session or new_session(), retrier
 
 
 def _check_scopes(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .digest import clean
-from .models import Report, TenantReport
+from .digest import clean, no_tenants_hint
+from .models import RegionError, Report, TenantReport
 
 _COLUMNS = ("TENANT", "STATUS", "INSTANCE", "REGION", "REASON")
 _WIDEST = 40  # beyond this a name column is cut with "..."
@@ -28,13 +28,26 @@ def render_table(report: Report) -> str:
         lead = "  ".join(clean(c).ljust(w) for c, w in zip(row, widths, strict=False))
         lines.append(f"{lead}  {clean(row[-1])}")
     for error in report.region_errors:
-        lines.append(f"region {error.region} not checked: {clean(error.reason)}")
+        lines.append(f"{_scope(error)} not checked: {clean(error.reason)}")
     if not report.tenants:
-        lines.append("No tenants were found: is the tenant tag set on the DB instances?")
+        lines.append(no_tenants_hint(report))
     summary = report.summary
     counts = ", ".join(f"{n} {s.value}" for s, n in summary.by_status.items() if n)
-    lines.append(f"\n{summary.failing} of {summary.tenants} tenants failing ({counts or 'none'})")
+    total = f"\n{summary.failing} of {summary.tenants} tenants failing ({counts or 'none'})"
+    if summary.regions_failed:
+        total += f"; {summary.regions_failed} not checked"
+    lines.append(total)
     return "\n".join(lines)
+
+
+def _scope(error: RegionError) -> str:
+    """``region eu-west-1``, ``scope 111122223333 eu-west-1``, or ``account 111122223333``
+    (an error before any region, such as a role that cannot be assumed for the listing)."""
+    if error.account_id and error.region:
+        return f"scope {error.account_id} {error.region}"
+    if error.region:
+        return f"region {error.region}"
+    return f"account {error.account_id}" if error.account_id else "organization"
 
 
 def _resource(row: TenantReport) -> str:

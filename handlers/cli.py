@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import boto3
 from pydantic import ValidationError
 
 from backupwatch import (
@@ -34,7 +33,7 @@ from backupwatch import (
     render_table,
 )
 from backupwatch.archive import recent_reports
-from backupwatch.clients import s3_client
+from backupwatch.clients import new_session, s3_client
 from backupwatch.deadline import RESERVE_FLOOR_SECONDS, Deadline
 from backupwatch.monitor import Clock, utc_now
 from backupwatch.status_page import daily_reports, render_status_page
@@ -117,9 +116,10 @@ def _report(*, out: Path, sources: list[Path] | None, days: int, clock: Clock = 
         try:
             # The archive is all this command reads: the checks' own requirements (the
             # backups bucket, the topic) do not apply to it.
+            session = new_session()
             settings = load_settings(
                 os.environ,
-                default_region=boto3.Session().region_name,
+                default_region=session.region_name,
                 dry_run=True,
                 checks=[Check.RDS],
             )
@@ -133,7 +133,7 @@ def _report(*, out: Path, sources: list[Path] | None, days: int, clock: Clock = 
                 file=sys.stderr,
             )
             return EXIT_USAGE
-        s3 = s3_client(boto3.Session(), settings.regions[0])
+        s3 = s3_client(session, settings.regions[0])
         try:
             reports = recent_reports(
                 s3,
@@ -177,8 +177,9 @@ def _utc_day(when: datetime) -> date:
 
 def _check(*, as_json: bool, dry_run: bool, timeout: float | None) -> int:
     try:
+        session = new_session()
         settings = load_settings(
-            os.environ, default_region=boto3.Session().region_name, dry_run=dry_run or None
+            os.environ, default_region=session.region_name, dry_run=dry_run or None
         )
         # The reserve adapts to the time left (Deadline.reserving), down to its floor: only a
         # timeout within that floor leaves no time to check at all.
@@ -194,7 +195,6 @@ def _check(*, as_json: bool, dry_run: bool, timeout: float | None) -> int:
         return EXIT_USAGE
     # Started before the first AWS call, so the whole run fits in the timeout.
     deadline = Deadline.after(timeout) if timeout is not None else None
-    session = boto3.Session()
     report = _pipeline.check(settings, session=session, deadline=deadline)
     print_report(report, as_json=as_json)
     try:
