@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from .config import MAX_HOURS, SeedInstance, Settings
+from .evaluation import format_time
 from .models import Check, Kind, Tenant
 from .naming import as_folder, render_prefix, template_fields
 
@@ -286,7 +287,7 @@ def bound_pause(tenant: Tenant, *, now: datetime, settings: Settings) -> Tenant:
     if until - now <= timedelta(days=limit_days):
         return tenant
     problem = (
-        f"tag {TAG_PAUSED_UNTIL} pauses until {until.astimezone(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"tag {TAG_PAUSED_UNTIL} pauses until {format_time(until)}, "
         f"{(until - now).total_seconds() / 86400:.0f} days ahead, beyond the operator's bound "
         f"of {limit_days:g} days ({BOUND_PAUSE}); not paused"
     )
