@@ -107,9 +107,10 @@ def render_digest(
 def emergency_digest(report: Report, error: BaseException) -> Digest:
     """The digest when ``render_digest`` itself failed (a bug): plain, but never nothing.
 
-    One digest goes out whatever happened, so this uses only the rows' own fields and no
-    helper of the full rendering: the counts, every scope not checked, every failing tenant
-    with its status and reason, cut to SNS's size limit. Its subject says it is a fallback.
+    One digest goes out whatever happened, so this reads only the rows' and errors' own fields
+    (not ``summary``, sections or changes, where the bug may be) and shares only the SNS-limit
+    helpers: the counts, every scope not checked, every failing tenant with its status and
+    reason, cut to SNS's size limit. Its subject says it is a fallback.
     """
     failing_rows = [row for row in report.tenants if row.failing]
     unchecked = len(report.region_errors)
