@@ -17,19 +17,20 @@ Everything else in the package is an implementation detail.
 
 from __future__ import annotations
 
-from .config import Settings, load_settings
-from .deadline import Deadline
-from .digest import Digest, render_digest, should_publish
-from .errors import (
+from backupwatch.aws.retry import Retrier
+from backupwatch.core.config import Settings, load_settings
+from backupwatch.core.deadline import Deadline
+from backupwatch.core.digest import Digest, render_digest, should_publish
+from backupwatch.core.errors import (
     AwsCallError,
     BackupwatchError,
     ConfigurationError,
     NothingToMerge,
     PublishError,
 )
-from .evaluation import evaluate_rds, evaluate_s3
-from .merge import merge_reports
-from .models import (
+from backupwatch.core.evaluation import evaluate_rds, evaluate_s3
+from backupwatch.core.merge import merge_reports
+from backupwatch.core.models import (
     Check,
     CheckResult,
     ObjectInfo,
@@ -44,9 +45,8 @@ from .models import (
     Tenant,
     TenantReport,
 )
-from .monitor import check_scopes, check_tenants
-from .retry import Retrier
-from .table import render_table
+from backupwatch.core.table import render_table
+from backupwatch.pipeline.monitor import check_scopes, check_tenants
 
 __version__ = "0.1.0"
 

@@ -18,7 +18,7 @@ runs; the scopes are alike) and of the sequential run.
 A Markdown report goes to stdout, progress to stderr; the exit code is 1 if any run's verdicts
 differ from the world's.
 
-Member-account sessions are built by ``backupwatch.accounts`` from a fresh botocore session, so
+Member-account sessions are built by ``backupwatch.aws.accounts`` from a fresh botocore session, so
 the meter is attached there too (``_metered_sessions``); otherwise the member accounts' calls
 would be neither counted nor delayed.
 """
@@ -46,9 +46,9 @@ import botocore
 import botocore.session
 import moto
 
-import backupwatch.accounts
+import backupwatch.aws.accounts
 from backupwatch import Report, Settings, check_scopes, check_tenants, load_settings
-from backupwatch.models import Scope
+from backupwatch.core.models import Scope
 
 from . import moto_patches
 from .meter import AwsMeter, verify_latency
@@ -227,14 +227,14 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 @contextmanager
 def _metered_sessions(meter: AwsMeter) -> Iterator[None]:
-    """Attach ``meter`` to the botocore sessions ``backupwatch.accounts`` builds for roles."""
+    """Attach ``meter`` to the botocore sessions ``backupwatch.aws.accounts`` builds for roles."""
 
     def metered() -> botocore.session.Session:
         session = botocore.session.get_session()
         meter.attach(session)
         return session
 
-    with mock.patch.object(backupwatch.accounts, "get_session", metered):
+    with mock.patch.object(backupwatch.aws.accounts, "get_session", metered):
         yield
 
 

@@ -36,8 +36,8 @@ from backupwatch import (
     evaluate_rds,
     evaluate_s3,
 )
-from backupwatch.evaluation import error_result, tenant_report
-from backupwatch.status_page import render_status_page
+from backupwatch.core.evaluation import error_result, tenant_report
+from backupwatch.core.status_page import render_status_page
 
 END = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 ACCOUNTS = ("111122223333", "444455556666", "777788889999")

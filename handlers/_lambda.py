@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from backupwatch.config import parse_bool
-from backupwatch.deadline import Deadline
+from backupwatch.core.config import parse_bool
+from backupwatch.core.deadline import Deadline
 
 if TYPE_CHECKING:
-    from ._pipeline import Outcome
-    from .metrics import RunTelemetry
+    from backupwatch.pipeline.daily import Outcome
+    from backupwatch.pipeline.telemetry import RunTelemetry
 
 logger = logging.getLogger("backupwatch")
 

@@ -12,10 +12,9 @@ import os
 from typing import Any
 
 from backupwatch import load_settings
-
-from ._lambda import deadline_from, dry_run_from, finish
-from ._pipeline import run
-from .metrics import RunTelemetry
+from backupwatch.pipeline.daily import run
+from backupwatch.pipeline.telemetry import RunTelemetry
+from handlers._lambda import deadline_from, dry_run_from, finish
 
 logger = logging.getLogger("backupwatch")
 

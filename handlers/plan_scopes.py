@@ -15,13 +15,12 @@ from typing import Any
 import boto3
 
 from backupwatch import ConfigurationError, Retrier, load_settings
-from backupwatch.accounts import plan_scopes
-from backupwatch.clients import s3_client
-from backupwatch.fanout import check_run_id
-from backupwatch.fanout_store import write_plan
-from backupwatch.monitor import utc_now
-
-from ._lambda import deadline_from
+from backupwatch.aws.accounts import plan_scopes
+from backupwatch.aws.clients import s3_client
+from backupwatch.aws.fanout_store import write_plan
+from backupwatch.core.fanout import check_run_id
+from backupwatch.pipeline.monitor import utc_now
+from handlers._lambda import deadline_from
 
 logger = logging.getLogger("backupwatch")
 

@@ -14,14 +14,13 @@ from dataclasses import replace
 from typing import Any
 
 from backupwatch import Retrier, load_settings
-from backupwatch.clients import s3_client
-from backupwatch.fanout import read_publish_event
-from backupwatch.fanout_store import gather
-from backupwatch.monitor import utc_now
-
-from ._lambda import deadline_from, dry_run_from, finish
-from ._pipeline import deliver
-from .metrics import RunTelemetry
+from backupwatch.aws.clients import s3_client
+from backupwatch.aws.fanout_store import gather
+from backupwatch.core.fanout import read_publish_event
+from backupwatch.pipeline.daily import deliver
+from backupwatch.pipeline.monitor import utc_now
+from backupwatch.pipeline.telemetry import RunTelemetry
+from handlers._lambda import deadline_from, dry_run_from, finish
 
 logger = logging.getLogger("backupwatch")
 

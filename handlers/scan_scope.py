@@ -16,11 +16,10 @@ import boto3
 from pydantic import ValidationError
 
 from backupwatch import ConfigurationError, Retrier, check_scopes, load_settings
-from backupwatch.clients import s3_client
-from backupwatch.fanout import ScanRequest
-from backupwatch.fanout_store import store_scan
-
-from ._lambda import deadline_from
+from backupwatch.aws.clients import s3_client
+from backupwatch.aws.fanout_store import store_scan
+from backupwatch.core.fanout import ScanRequest
+from handlers._lambda import deadline_from
 
 logger = logging.getLogger("backupwatch")
 

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+import backupwatch.pipeline.daily as _pipeline
 from backupwatch import AwsCallError, Retrier, load_settings
-from backupwatch.archive import (
+from backupwatch.aws.archive import (
     INDEX_DAYS,
     MAX_RUNS,
     ArchiveIndex,
@@ -28,10 +29,9 @@ from backupwatch.archive import (
     status_page_key,
     write_run,
 )
-from backupwatch.changes import compare
-from backupwatch.clients import s3_client
-from backupwatch.models import Check, Report, Status, TenantReport
-from handlers import _pipeline
+from backupwatch.aws.clients import s3_client
+from backupwatch.core.changes import compare
+from backupwatch.core.models import Check, Report, Status, TenantReport
 
 from .conftest import DENIED, NOW, REGION, Faults, World, env_for, hours_ago
 
@@ -484,7 +484,7 @@ def test_archive_calls_stay_o1_per_run(
 
 
 class FakeRenderer:
-    """Stands in for backupwatch.status_page.render_status_page: records what it was given."""
+    """Stands in for backupwatch.core.status_page.render_status_page: records what it was given."""
 
     def __init__(self, fail: bool = False) -> None:
         self.fail = fail

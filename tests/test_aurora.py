@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from backupwatch import Check, Report, Retrier, Status, load_settings
-from backupwatch.digest import render_digest
-from backupwatch.discovery import discover
-from backupwatch.rds_evidence import (
+from backupwatch.aws.discovery import discover
+from backupwatch.aws.rds_evidence import (
     newest_automated_cluster_snapshots,
     newest_snapshots,
 )
-from backupwatch.table import render_table
+from backupwatch.core.digest import render_digest
+from backupwatch.core.table import render_table
 
 from .conftest import ACCOUNT, REGION, TENANT_TAG, Faults, World, env_for, hours_ago
 from .conftest import run_check as run

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backupwatch import Check, Retrier, Status
-from backupwatch.digest import render_digest
-from backupwatch.evaluation import judge_rds, judge_s3, tenant_report
-from backupwatch.models import ObjectInfo, Report, S3Evidence, SnapshotInfo
-from backupwatch.tenancy import Resource, parse_pause, tenant_from_resource
+from backupwatch.core.digest import render_digest
+from backupwatch.core.evaluation import judge_rds, judge_s3, tenant_report
+from backupwatch.core.models import ObjectInfo, Report, S3Evidence, SnapshotInfo
+from backupwatch.core.tenancy import Resource, parse_pause, tenant_from_resource
 
 from .conftest import BUCKET, NOW, REGION, World, hours_ago
 from .conftest import run_check as run
@@ -122,7 +122,7 @@ def test_odd_tag_values_touch_only_their_own_tenant(world: World, retrier: Retri
 def test_a_bug_building_one_tenant_is_that_tenants_error(
     world: World, retrier: Retrier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backupwatch import discovery
+    import backupwatch.aws.discovery as discovery
 
     real = discovery.tenant_from_resource
 
@@ -147,7 +147,7 @@ def test_a_bug_building_one_tenant_is_that_tenants_error(
 def test_a_bug_judging_one_tenant_leaves_the_batch_alone(
     world: World, retrier: Retrier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backupwatch import monitor
+    import backupwatch.pipeline.monitor as monitor
 
     real = monitor.judge_rds
 
@@ -173,7 +173,7 @@ def test_a_bug_judging_one_tenant_leaves_the_batch_alone(
 def test_a_bug_in_the_report_row_is_that_tenants_error(
     world: World, retrier: Retrier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backupwatch import monitor
+    import backupwatch.pipeline.monitor as monitor
 
     real = monitor.tenant_report
     calls = {"n": 0}

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backupwatch.changes import Changed, Changes, compare, scope_failed, utc_days
-from backupwatch.models import Check, Kind, RegionError, Report, RowKey, Status, TenantReport
+from backupwatch.core.changes import Changed, Changes, compare, scope_failed, utc_days
+from backupwatch.core.models import Check, Kind, RegionError, Report, RowKey, Status, TenantReport
 
 from .conftest import NOW, OTHER_REGION, REGION
 

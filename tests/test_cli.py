@@ -10,8 +10,8 @@ import pytest
 import time_machine
 
 from backupwatch import Retrier, Status
-from backupwatch.archive import read_index, write_run
-from handlers.cli import main
+from backupwatch.aws.archive import read_index, write_run
+from backupwatch.cli.main import main
 
 from .conftest import BUCKET, NOW, REGION, World, hours_ago
 from .test_status_page import parse, report, row

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.cli import main
+from backupwatch.cli.main import main
 
 DOC = Path(__file__).parent.parent / "docs" / "configuration.md"
 BLOCK = re.compile(r"```console\n\$ backupwatch ((?:\w+ )?)--help\n(.*?)\n```", re.DOTALL)

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from handlers import _pipeline, cli
+import backupwatch.cli.main as cli
+import backupwatch.pipeline.daily as _pipeline
 
 from .conftest import env_for
 

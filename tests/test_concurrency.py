@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from backupwatch import Retrier, Status, monitor
-from backupwatch.clients import s3_client
+import backupwatch.pipeline.monitor as monitor
+from backupwatch import Retrier, Status
+from backupwatch.aws.clients import s3_client
 
 from .conftest import World, hours_ago
 from .conftest import run_check as run

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 import backupwatch
 from backupwatch import ConfigurationError, Settings, load_settings
-from backupwatch.config import SeedInstance
-from backupwatch.models import Check
+from backupwatch.core.config import SeedInstance
+from backupwatch.core.models import Check
 
 ACCOUNT = "123456789012"
 TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:backup-digest"

@@ -18,7 +18,7 @@ import botocore.httpsession
 import pytest
 
 from backupwatch import ConfigurationError, load_settings
-from handlers.cli import main
+from backupwatch.cli.main import main
 from handlers.daily_digest import lambda_handler
 
 from .conftest import BUCKET, REGION

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from backupwatch import ConfigurationError, Scope, load_settings
-from backupwatch.config import Target
+from backupwatch.core.config import Target
 
 BASE = {
     "BACKUPWATCH_S3_BUCKET": "backups",

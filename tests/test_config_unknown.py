@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from backupwatch.config import ENVIRONMENT, KNOWN_VARIABLES, load_settings
-from backupwatch.errors import ConfigurationError
+from backupwatch.core.config import ENVIRONMENT, KNOWN_VARIABLES, load_settings
+from backupwatch.core.errors import ConfigurationError
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = {

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+import backupwatch.pipeline.daily as _pipeline
 from backupwatch import Report, Retrier, Status, check_tenants, load_settings
-from backupwatch.digest import emergency_digest
-from handlers import _pipeline
+from backupwatch.core.digest import emergency_digest
 
 from .conftest import NOW, OTHER_REGION, REGION, World, env_for, hours_ago
 from .conftest import run_check as run
@@ -33,7 +33,7 @@ def test_a_bug_in_one_regions_discovery_is_that_regions_error(
 ) -> None:
     """An odd page that crashes our code in one region: that region is not checked, named with
     the bug; the other region is checked as usual."""
-    from backupwatch import discovery
+    import backupwatch.aws.discovery as discovery
 
     real = discovery.list_instances
 
@@ -57,7 +57,7 @@ def test_a_bug_in_one_regions_discovery_is_that_regions_error(
 def test_a_bug_in_cluster_discovery_keeps_the_instances(
     world: World, retrier: Retrier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from backupwatch import discovery
+    import backupwatch.aws.discovery as discovery
 
     monkeypatch.setattr(discovery, "list_clusters", _raise(ValueError("bad cluster")))
     _two_regions(world)
@@ -74,7 +74,7 @@ def test_a_bug_outside_every_tenant_guard_fails_the_scope_not_the_run(
     world: World, retrier: Retrier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The careless variant raises out of ``check_tenants``: no report, no digest."""
-    from backupwatch import monitor
+    import backupwatch.pipeline.monitor as monitor
 
     monkeypatch.setattr(monitor, "assign_folders", _raise(RuntimeError("bug")))
     _two_regions(world)
@@ -114,7 +114,7 @@ def test_a_rendering_bug_still_publishes_one_plain_digest(
 
 def test_the_plain_digest_fits_sns_and_names_unchecked_scopes() -> None:
     from backupwatch import RegionError, TenantReport
-    from backupwatch.digest import MESSAGE_MAX_BYTES
+    from backupwatch.core.digest import MESSAGE_MAX_BYTES
 
     rows = tuple(
         TenantReport(

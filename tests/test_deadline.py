@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import time_machine
 
+import backupwatch.cli.main as cli
 from backupwatch import AwsCallError, Deadline, Report, Retrier, Status, check_tenants
 from backupwatch import load_settings as load
-from handlers import cli
 from handlers.daily_digest import lambda_handler
 
 from .conftest import BUCKET, NOW, REGION, RecordingSleep, World, client_error_response, env_for
@@ -375,7 +375,7 @@ def test_a_deadline_after_discovery_stops_before_the_snapshot_listing(
 
 def test_a_listing_stops_between_pages_at_the_deadline(sleep: RecordingSleep) -> None:
     """Page 1 of a listing uses the last second: page 2 is never requested."""
-    from backupwatch.pagination import pages
+    from backupwatch.aws.pagination import pages
 
     time = FakeTime()
     requested: list[str | None] = []

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from backupwatch import Status
-from handlers.cli import main
-from handlers.demo import HISTORY_DAYS, run_demo
+from backupwatch.cli.demo import HISTORY_DAYS, run_demo
+from backupwatch.cli.main import main
 
 from .conftest import NOW
 from .test_status_page import parse

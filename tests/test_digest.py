@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from backupwatch.digest import (
+from backupwatch.core.digest import (
     MESSAGE_MAX_BYTES,
     SUBJECT_MAX_CHARS,
     Digest,
@@ -16,8 +16,8 @@ from backupwatch.digest import (
     should_publish,
     to_subject,
 )
-from backupwatch.models import Check, CheckResult, RegionError, Report, Status, TenantReport
-from backupwatch.table import render_table
+from backupwatch.core.models import Check, CheckResult, RegionError, Report, Status, TenantReport
+from backupwatch.core.table import render_table
 
 from .conftest import NOW, OTHER_REGION, REGION
 

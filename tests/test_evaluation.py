@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from backupwatch.evaluation import (
+from backupwatch.core.evaluation import (
     error_result,
     evaluate_rds,
     evaluate_s3,
@@ -15,7 +15,7 @@ from backupwatch.evaluation import (
     format_bytes,
     tenant_report,
 )
-from backupwatch.models import (
+from backupwatch.core.models import (
     Check,
     CheckResult,
     ObjectInfo,

@@ -21,7 +21,8 @@ import pytest
 import time_machine
 
 from backupwatch import ConfigurationError, PublishError, Report, Scope, Status
-from backupwatch.fanout import (
+from backupwatch.aws.fanout_store import gather, store_scan
+from backupwatch.core.fanout import (
     Plan,
     Received,
     ScanResult,
@@ -31,8 +32,7 @@ from backupwatch.fanout import (
     read_publish_event,
     scopes_key,
 )
-from backupwatch.fanout_store import gather, store_scan
-from backupwatch.models import Check, RegionError, S3Location, TenantReport
+from backupwatch.core.models import Check, RegionError, S3Location, TenantReport
 from handlers import plan_scopes, publish_digest, scan_scope
 
 from .conftest import (
@@ -349,7 +349,7 @@ def test_large_report_goes_through_s3_and_comes_back_whole(
     fleet: Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A scan whose output would be too large returns its S3 key; publish reads it back."""
-    monkeypatch.setattr("backupwatch.fanout_store.INLINE_MAX_BYTES", 1_000)
+    monkeypatch.setattr("backupwatch.aws.fanout_store.INLINE_MAX_BYTES", 1_000)
     plan, children = plan_and_scan(fleet, fail=lambda item: False)
     outputs = [o for _, o in children if o is not None]
     assert all("report" not in o for o in outputs)
@@ -367,7 +367,7 @@ def test_unreadable_partial_report_fails_only_its_scope(
     fleet: Fleet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A partial report deleted from S3 makes its scope a scope error; the others still count."""
-    monkeypatch.setattr("backupwatch.fanout_store.INLINE_MAX_BYTES", 1_000)
+    monkeypatch.setattr("backupwatch.aws.fanout_store.INLINE_MAX_BYTES", 1_000)
     plan, children = plan_and_scan(fleet, fail=lambda item: False)
     outputs = [o for _, o in children if o is not None]
     lost = f"backupwatch/runs/{RUN_ID}/partials/111111111111-us-east-1.json"

@@ -30,6 +30,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 from moto import mock_aws
 
+import backupwatch.pipeline.daily as _pipeline
 from backupwatch import (
     Check,
     ConfigurationError,
@@ -42,7 +43,6 @@ from backupwatch import (
     load_settings,
     render_digest,
 )
-from handlers import _pipeline
 
 from .conftest import (
     ACCOUNT,

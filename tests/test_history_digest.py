@@ -1,6 +1,7 @@
 """Five mornings in a row on moto: what the digest says changed, day after day.
 
-The whole pipeline (``handlers._pipeline.run``) runs once per day with that day's fixed clock,
+The whole pipeline (``backupwatch.pipeline.daily.run``) runs once per day with that day's fixed
+clock,
 against one world whose tenants change between days:
 
 =========  ==========  ===========  ===========  ==============  ==============
@@ -33,12 +34,13 @@ import pytest
 import time_machine
 from moto import mock_aws
 
+import backupwatch.pipeline.daily as _pipeline
 from backupwatch import Check, RegionError, Report, Retrier, Status, TenantReport, load_settings
-from backupwatch.archive import ArchivedReport, read_index
-from backupwatch.changes import Changes, compare
-from backupwatch.clients import s3_client
-from backupwatch.digest import render_digest, render_subject
-from handlers import _pipeline
+from backupwatch.aws.archive import read_index
+from backupwatch.aws.clients import s3_client
+from backupwatch.core.changes import Changes, compare
+from backupwatch.core.digest import render_digest, render_subject
+from backupwatch.core.models import ArchivedReport
 
 from .conftest import (
     ACCOUNT,

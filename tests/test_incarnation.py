@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from backupwatch import Check, Retrier, Status
-from backupwatch.rds_evidence import (
+from backupwatch.aws.rds_evidence import (
     newest_automated_cluster_snapshots,
     newest_automated_snapshots,
 )

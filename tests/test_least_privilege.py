@@ -1,6 +1,6 @@
 """Least privilege, proven: the template grants exactly the IAM actions the code calls.
 
-The calls are not listed by hand. ``recording`` wraps ``backupwatch.clients._client``, where
+The calls are not listed by hand. ``recording`` wraps ``backupwatch.aws.clients._client``, where
 backupwatch builds every client it uses, and records each operation those clients perform (a
 botocore ``before-parameter-build`` hook on each client), under the role that makes it. The
 scenarios then drive every code path against moto: the demo world with a tenant in every status,
@@ -47,15 +47,16 @@ import boto3
 import pytest
 from moto import mock_aws
 
-import backupwatch.clients
-import backupwatch.fanout_store
+import backupwatch.aws.clients
+import backupwatch.aws.fanout_store
+import backupwatch.pipeline.daily as _pipeline
 from backupwatch import Retrier, check_tenants, load_settings
-from backupwatch.clients import USER_AGENT_EXTRA
-from backupwatch.config import ENVIRONMENT
-from handlers import _pipeline, plan_scopes, publish_digest, scan_scope
-from handlers.cli import main as cli_main
+from backupwatch.aws.clients import USER_AGENT_EXTRA
+from backupwatch.cli.demo import ACCOUNT, BUCKET, REGION, TENANT_TAG, build_world
+from backupwatch.cli.main import main as cli_main
+from backupwatch.core.config import ENVIRONMENT
+from handlers import plan_scopes, publish_digest, scan_scope
 from handlers.daily_digest import lambda_handler
-from handlers.demo import ACCOUNT, BUCKET, REGION, TENANT_TAG, build_world
 
 from .conftest import FAKE_ENV, World
 from .test_template import ROOT, Stack, function_properties, load_template
@@ -273,9 +274,9 @@ def _assumed(session: boto3.Session) -> bool:
 
 @contextmanager
 def recording(patch: pytest.MonkeyPatch) -> Iterator[Recorder]:
-    """Record every call of every client ``backupwatch.clients`` builds, and every label."""
+    """Record every call of every client ``backupwatch.aws.clients`` builds, and every label."""
     recorded = Recorder()
-    build = backupwatch.clients._client
+    build = backupwatch.aws.clients._client
 
     def recording_client(
         session: boto3.Session, service: str, region: str | None, **kw: Any
@@ -289,7 +290,7 @@ def recording(patch: pytest.MonkeyPatch) -> Iterator[Recorder]:
         )
         return client
 
-    patch.setattr(backupwatch.clients, "_client", recording_client)
+    patch.setattr(backupwatch.aws.clients, "_client", recording_client)
     call = Retrier.call
 
     def labelled_call(self: Retrier, operation: str, fn: Callable[[], Any], **kw: Any) -> Any:
@@ -544,10 +545,10 @@ def _state_machine_paths(recorder: Recorder, base: dict[str, str]) -> None:
         for number, scope in enumerate(scopes):
             child = {"scope": scope, "run_id": plan["run_id"], "bucket": plan["bucket"]}
             # The first scope's report is too large to return inline: it goes to S3.
-            inline = 10 if number == 0 else backupwatch.fanout_store.INLINE_MAX_BYTES
+            inline = 10 if number == 0 else backupwatch.aws.fanout_store.INLINE_MAX_BYTES
             with (
                 recorder.running(f"scan: {scope['account_id']} {scope['region']}", "ScanFunction"),
-                mock.patch.object(backupwatch.fanout_store, "INLINE_MAX_BYTES", inline),
+                mock.patch.object(backupwatch.aws.fanout_store, "INLINE_MAX_BYTES", inline),
             ):
                 output = scan_scope.lambda_handler(child, _context("ScanFunction"))
             assert ("report_s3" in output) == (number == 0)
@@ -600,7 +601,7 @@ def test_policy_grants_exactly_what_the_code_calls(recorded: Recorder, function:
     """Every action a function's code paths call is granted to it, and every action granted
     to it is called."""
     used = recorded.calls_of(function)
-    assert used, f"nothing was recorded for {function}: is backupwatch.clients._client used?"
+    assert used, f"nothing was recorded for {function}: is backupwatch.aws.clients._client used?"
     granted = actions_for_the_code(policy_statements(load_template(), function))
     problems = least_privilege_problems(
         used, granted, where=f"{function}'s Policies in template.yaml"

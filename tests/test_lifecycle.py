@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 
 from backupwatch import Check, Report, Retrier, Settings, Status, load_settings
-from backupwatch.digest import render_digest
-from backupwatch.evaluation import (
+from backupwatch.core.digest import render_digest
+from backupwatch.core.evaluation import (
     first_backup_due,
     judge_rds,
     judge_s3,
     pause_note,
     tenant_report,
 )
-from backupwatch.models import CheckResult, ObjectInfo, S3Evidence, SnapshotInfo, Tenant
+from backupwatch.core.models import CheckResult, ObjectInfo, S3Evidence, SnapshotInfo, Tenant
 
 from .conftest import ACCOUNT, BUCKET, NOW, REGION, World, env_for, hours_ago
 from .conftest import run_check as run

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from backupwatch import Status
-from backupwatch.evaluation import NO_BACKUP_STATES, judge_rds, judge_s3
-from backupwatch.models import S3Evidence, Tenant
+from backupwatch.core.evaluation import NO_BACKUP_STATES, judge_rds, judge_s3
+from backupwatch.core.models import S3Evidence, Tenant
 
 from .conftest import BUCKET, NOW, REGION
 from .test_lifecycle import SETTINGS, snap

@@ -1,4 +1,4 @@
-"""handlers.metrics: the run's EMF record, the call counter, and the JSON logs.
+"""backupwatch.pipeline.telemetry: the run's EMF record, the call counter, and the JSON logs.
 
 The EMF checks follow the format's specification: the directive's metric names are exactly the
 numeric members at the root, every dimension key is a string member at the root, and the
@@ -20,10 +20,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+import backupwatch.pipeline.telemetry as metrics
 from backupwatch import Check, Report, Status, TenantReport, render_digest
-from handlers import metrics
-from handlers._pipeline import Outcome
-from handlers.metrics import (
+from backupwatch.pipeline.daily import Outcome
+from backupwatch.pipeline.telemetry import (
     CallCounter,
     JsonFormatter,
     RunTelemetry,

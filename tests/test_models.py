@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from backupwatch.models import (
+from backupwatch.core.models import (
     Check,
     CheckResult,
     ObjectInfo,

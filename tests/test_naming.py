@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from backupwatch.naming import (
+from backupwatch.core.naming import (
     DEFAULT_TEMPLATE,
     PLACEHOLDERS,
     as_folder,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from backupwatch import Check, Retrier, Status
-from backupwatch.models import Tenant, TenantReport
-from backupwatch.ownership import assign_folders
+from backupwatch.core.models import Tenant, TenantReport
+from backupwatch.core.ownership import assign_folders
 
 from .conftest import BUCKET, NOW, REGION, World, hours_ago
 from .conftest import run_check as run

@@ -4,7 +4,7 @@ A proxy's plain-text 502, an HTML error page, a 200 whose XML was cut in the mid
 protocol (RDS, SNS, STS) botocore raises ``ResponseParserError``, a plain ``Exception``: the
 ``except (ClientError, BotoCoreError)`` the ``Retrier`` had let it out as a traceback, with the
 whole raw body in its message. On S3 (rest-xml) the same answers are ``ClientError``s coded with
-the HTTP status. The table in ``backupwatch/retry.py``'s docstring is checked here, through the
+the HTTP status. The table in ``backupwatch/aws/retry.py``'s docstring is checked here, through the
 harness's ``before-send`` and over a real socket, and both ways agree.
 """
 
@@ -24,9 +24,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from botocore.parsers import ResponseParserError
 
 from backupwatch import AwsCallError, Digest, PublishError, Retrier, Status, render_digest
-from backupwatch.clients import rds_client, s3_client, sns_client, sts_client
-from backupwatch.retry import MESSAGE_LIMIT, error_code, is_retryable, is_safe_to_resend
-from handlers.publish import publish_digest
+from backupwatch.aws.clients import rds_client, s3_client, sns_client, sts_client
+from backupwatch.aws.publish import publish_digest
+from backupwatch.aws.retry import MESSAGE_LIMIT, error_code, is_retryable, is_safe_to_resend
 
 from .conftest import (
     BUCKET,

@@ -48,8 +48,8 @@ from backupwatch import (
     load_settings,
     render_digest,
 )
-from backupwatch.digest import no_tenants_hint
-from backupwatch.evaluation import tenant_report
+from backupwatch.core.digest import no_tenants_hint
+from backupwatch.core.evaluation import tenant_report
 
 from .conftest import (
     CONNECTION_RESET,

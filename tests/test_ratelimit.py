@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from backupwatch import Retrier, check_tenants, load_settings
-from backupwatch.ratelimit import TokenBucket
+from backupwatch.aws.ratelimit import TokenBucket
 
 from .conftest import NOW, RecordingSleep, World, env_for, hours_ago
 

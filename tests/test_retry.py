@@ -44,11 +44,11 @@ from backupwatch import (
     check_tenants,
     load_settings,
 )
-from backupwatch.clients import client_config, rds_client, s3_client, sns_client, sts_client
-from backupwatch.pagination import pages
-from backupwatch.retry import MESSAGE_LIMIT, is_retryable, is_safe_to_resend
-from backupwatch.s3_evidence import newest_objects
-from handlers.publish import publish_digest
+from backupwatch.aws.clients import client_config, rds_client, s3_client, sns_client, sts_client
+from backupwatch.aws.pagination import pages
+from backupwatch.aws.publish import publish_digest
+from backupwatch.aws.retry import MESSAGE_LIMIT, is_retryable, is_safe_to_resend
+from backupwatch.aws.s3_evidence import newest_objects
 
 from .conftest import (
     BUCKET,

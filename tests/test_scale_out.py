@@ -29,7 +29,7 @@ from backupwatch import (
     load_settings,
     render_digest,
 )
-from backupwatch.accounts import enter, plan_scopes
+from backupwatch.aws.accounts import enter, plan_scopes
 
 from .conftest import (
     ACCOUNT,
@@ -85,7 +85,7 @@ def fail_in_account(
             inject(Faults(session))
         return session
 
-    monkeypatch.setattr("backupwatch.monitor.enter", entering)
+    monkeypatch.setattr("backupwatch.pipeline.monitor.enter", entering)
 
 
 def check(world: World, retrier: Retrier, **variables: str) -> Report:

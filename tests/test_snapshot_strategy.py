@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from backupwatch import Retrier, Status, check_tenants, load_settings
-from backupwatch.rds_evidence import newest_automated_cluster_snapshots, per_tenant_is_cheaper
+from backupwatch.aws.rds_evidence import newest_automated_cluster_snapshots, per_tenant_is_cheaper
 
 from .conftest import NOW, World, env_for, hours_ago
 

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backupwatch.digest import clean
-from backupwatch.models import Check, CheckResult, RegionError, Report, Status, TenantReport
-from backupwatch.status_page import (
+from backupwatch.core.digest import clean
+from backupwatch.core.models import Check, CheckResult, RegionError, Report, Status, TenantReport
+from backupwatch.core.status_page import (
     ABSENT_CLASS,
     NO_REPORT_CLASS,
     NOT_CHECKED_CLASS,

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from backupwatch.models import RegionError, Report, Status
-from backupwatch.status_page import PALETTE, render_status_page
+from backupwatch.core.models import RegionError, Report, Status
+from backupwatch.core.status_page import PALETTE, render_status_page
 
 from .conftest import NOW, OTHER_REGION, REGION
 from .test_status_page import DAY, Page, parse, report, row

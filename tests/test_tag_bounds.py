@@ -23,7 +23,7 @@ from backupwatch import (
     Tenant,
     load_settings,
 )
-from backupwatch.tenancy import Resource, bound_pause, tenant_from_resource
+from backupwatch.core.tenancy import Resource, bound_pause, tenant_from_resource
 
 from .conftest import NOW, REGION, World, env_for, hours_ago
 from .conftest import run_check as run

@@ -5,9 +5,10 @@ The template is read with cfn-lint's own YAML loader, which understands the shor
 (``!Ref``, ``!Sub``, ``!If``) and turns them into their long forms (``{"Ref": ...}``). cfn-lint
 itself runs in ``make lint`` (and once here with the state machine switched on); these tests pin
 what the template must say, and that it agrees with the code: the settings in
-``backupwatch.config.ENVIRONMENT``, the library's defaults, the metric names ``handlers.metrics``
+``backupwatch.core.config.ENVIRONMENT``, the library's defaults, the metric names
+``backupwatch.pipeline.telemetry``
 writes, the handlers it names, and the data each state machine step hands the next
-(``backupwatch.fanout``).
+(``backupwatch.core.fanout``).
 
 ``Stack`` evaluates the template's conditions and intrinsic functions for given parameter
 values, so a test can say what a deployment with those values contains, without AWS.
@@ -29,11 +30,11 @@ import pytest
 from annotated_types import Le
 from cfnlint.decode import decode_str
 
+import backupwatch.pipeline.telemetry as metrics
 from backupwatch import Settings, load_settings
-from backupwatch.config import ENVIRONMENT
-from backupwatch.fanout import Plan, ScanRequest, read_output, read_publish_event
-from backupwatch.models import Scope
-from handlers import metrics
+from backupwatch.core.config import ENVIRONMENT
+from backupwatch.core.fanout import Plan, ScanRequest, read_output, read_publish_event
+from backupwatch.core.models import Scope
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -43,7 +44,7 @@ STATE_MACHINE = "RunStateMachine"
 STEP_FUNCTIONS = {"Mode": "step-functions"}
 ACCOUNT = "123456789012"  # AWS::AccountId in a Stack
 ORGANIZATION = "o-a1b2c3d4e5"
-# Read by the handler, not by load_settings; see handlers/metrics.py.
+# Read by the handler, not by load_settings; see backupwatch/pipeline/telemetry.py.
 HANDLER_VARIABLES = {metrics.NAMESPACE_VARIABLE: "MetricsNamespace"}
 CLOUDWATCH_DAY, CLOUDWATCH_WEEK = 86_400, 604_800
 LAMBDA_TRANSIENT = {
@@ -548,7 +549,7 @@ def test_state_machine_alarms(template: dict[str, Any], metric: str) -> None:
 
 
 def test_alarmed_metrics_are_the_ones_the_handler_writes() -> None:
-    """The names the alarms watch are in every record handlers.metrics writes."""
+    """The names the alarms watch are in every record backupwatch.pipeline.telemetry writes."""
     record = metrics.metrics_record(
         {"tenants": 0, "failing": 0, "by_status": {}, "regions_failed": 0, "ok": False},
         duration_seconds=0,
@@ -1443,7 +1444,7 @@ def test_plan_retries_transient_errors_publish_only_refused_invocations(
 
 
 def test_plan_result_is_the_plan_the_publish_step_reads(states: dict[str, Any]) -> None:
-    """The plan step's ResultSelector keeps every field of ``backupwatch.fanout.Plan``."""
+    """The plan step's ResultSelector keeps every field of ``backupwatch.core.fanout.Plan``."""
     selector = states["Plan"]["ResultSelector"]
     assert {key.removesuffix(".$") for key in selector} == set(Plan.model_fields)
     for key, path in selector.items():
@@ -1620,7 +1621,7 @@ def _run(
 
 def test_the_data_flow_gives_each_step_what_its_handler_reads(machine: dict[str, Any]) -> None:
     """Scheduled ({}), the publish step gets {plan, scan, dry_run: false}, which
-    backupwatch.fanout reads as a plan and the ResultWriter's manifest; the Map reads the
+    backupwatch.core.fanout reads as a plan and the ResultWriter's manifest; the Map reads the
     plan's bucket and key, and at most MapMaxConcurrency children run at once."""
     payload, map_input = _run(machine, {}, plan=PLAN, scan=MAP_OUTPUT)
     assert payload == {"plan": PLAN, "scan": MAP_OUTPUT, "dry_run": False}

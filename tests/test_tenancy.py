@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from backupwatch import Check, Settings, Tenant, load_settings
-from backupwatch.config import SeedInstance
-from backupwatch.tenancy import (
+from backupwatch.core.config import SeedInstance
+from backupwatch.core.tenancy import (
     TAG_CHECKS,
     TAG_MAX_AGE_HOURS,
     TAG_MIN_OBJECT_BYTES,

@@ -15,7 +15,7 @@ exactly one of three ways: checked (its partial report, tenants and all), failed
 ``RegionError`` naming the scan's error), or not heard from (a ``RegionError`` "no result from
 the scan", saying why when the publish step knows: an unreadable manifest, say).
 
-Nothing here calls AWS; ``backupwatch.fanout_store`` reads and writes S3.
+Nothing here calls AWS; ``backupwatch.aws.fanout_store`` reads and writes S3.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from pydantic import (
     model_validator,
 )
 
-from .merge import merge_reports
-from .models import Check, FrozenValue, RegionError, Report, S3Location, Scope
+from backupwatch.core.merge import merge_reports
+from backupwatch.core.models import Check, FrozenValue, RegionError, Report, S3Location, Scope
 
 INLINE_MAX_BYTES = 200_000
 """Largest scan output returned inline. Step Functions' limit is 262,144 bytes per state

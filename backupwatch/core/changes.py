@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 
 from pydantic import AwareDatetime, Field
 
-from .models import FrozenValue, RegionError, Report, RowKey, Status, TenantReport
+from backupwatch.core.models import FrozenValue, RegionError, Report, RowKey, Status, TenantReport
 
 
 class Changed(FrozenValue):

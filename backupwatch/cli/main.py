@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+import backupwatch.pipeline.daily as _pipeline
 from backupwatch import (
     BackupwatchError,
     Check,
@@ -32,13 +33,11 @@ from backupwatch import (
     load_settings,
     render_table,
 )
-from backupwatch.archive import recent_reports
-from backupwatch.clients import new_session, s3_client
-from backupwatch.deadline import RESERVE_FLOOR_SECONDS, Deadline
-from backupwatch.monitor import Clock, utc_now
-from backupwatch.status_page import daily_reports, render_status_page
-
-from . import _pipeline
+from backupwatch.aws.archive import recent_reports
+from backupwatch.aws.clients import new_session, s3_client
+from backupwatch.core.deadline import RESERVE_FLOOR_SECONDS, Deadline
+from backupwatch.core.status_page import daily_reports, render_status_page
+from backupwatch.pipeline.monitor import Clock, utc_now
 
 EXIT_OK, EXIT_FAILING, EXIT_USAGE, EXIT_PUBLISH = 0, 1, 2, 3
 EXIT_INTERNAL, EXIT_INTERRUPTED = 4, 130
@@ -84,7 +83,7 @@ def _main(argv: Sequence[str] | None) -> int:
                 "backupwatch: the demo needs moto: pip install 'backupwatch[demo]'", file=sys.stderr
             )
             return EXIT_USAGE
-        from .demo import run_demo
+        from backupwatch.cli.demo import run_demo
 
         return run_demo(as_json=args.json, html=args.html)
     if args.command == "report":

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from .config import Settings
-from .models import (
+from backupwatch.core.config import Settings
+from backupwatch.core.models import (
     Check,
     CheckResult,
     ObjectInfo,

@@ -1,7 +1,7 @@
 """The retry policy: which AWS errors are retried, how often, how long. Owned here, only here.
 
 backupwatch, not botocore, owns retries. Every client is built with
-``Config(retries={"total_max_attempts": 1})`` (see ``backupwatch.clients``), so botocore makes
+``Config(retries={"total_max_attempts": 1})`` (see ``backupwatch.aws.clients``), so botocore makes
 exactly one attempt per call and ``Retrier`` decides about the next one. Stacking the two would
 multiply attempts (botocore's legacy mode makes 5 per call: 5 x 5 = 25).
 
@@ -86,8 +86,8 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
-from .deadline import Deadline
-from .errors import AwsCallError
+from backupwatch.core.deadline import Deadline
+from backupwatch.core.errors import AwsCallError
 
 T = TypeVar("T")
 

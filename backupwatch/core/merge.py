@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .errors import NothingToMerge
-from .models import Check, RegionError, Report, RowKey, TenantReport
+from backupwatch.core.errors import NothingToMerge
+from backupwatch.core.models import Check, RegionError, Report, RowKey, TenantReport
 
 
 def merge_reports(reports: Iterable[Report]) -> Report:

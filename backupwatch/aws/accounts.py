@@ -18,12 +18,12 @@ import boto3
 from botocore.credentials import RefreshableCredentials
 from botocore.session import get_session
 
-from .clients import organizations_client, sts_client
-from .config import Settings
-from .errors import AwsCallError
-from .models import RegionError, Scope
-from .pagination import pages
-from .retry import Retrier
+from backupwatch.aws.clients import organizations_client, sts_client
+from backupwatch.aws.pagination import pages
+from backupwatch.aws.retry import Retrier
+from backupwatch.core.config import Settings
+from backupwatch.core.errors import AwsCallError
+from backupwatch.core.models import RegionError, Scope
 
 if TYPE_CHECKING:
     from mypy_boto3_sts.type_defs import AssumeRoleResponseTypeDef

@@ -23,10 +23,10 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .errors import AwsCallError
-from .models import Kind, SnapshotInfo, Tenant
-from .pagination import pages
-from .retry import Retrier
+from backupwatch.aws.pagination import pages
+from backupwatch.aws.retry import Retrier
+from backupwatch.core.errors import AwsCallError
+from backupwatch.core.models import Kind, SnapshotInfo, Tenant
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient

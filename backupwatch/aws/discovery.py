@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .config import SeedInstance, Settings
-from .errors import AwsCallError
-from .models import Kind, RegionError, Tenant
-from .pagination import pages
-from .retry import Retrier
-from .tenancy import Resource, tenant_from_resource, tenant_not_found
+from backupwatch.aws.pagination import pages
+from backupwatch.aws.retry import Retrier
+from backupwatch.core.config import SeedInstance, Settings
+from backupwatch.core.errors import AwsCallError
+from backupwatch.core.models import Kind, RegionError, Tenant
+from backupwatch.core.tenancy import Resource, tenant_from_resource, tenant_not_found
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient

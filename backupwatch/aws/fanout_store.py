@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from .errors import AwsCallError
-from .fanout import (
+from backupwatch.aws.retry import Retrier
+from backupwatch.core.errors import AwsCallError
+from backupwatch.core.fanout import (
     INLINE_MAX_BYTES,
     Collected,
     Manifest,
@@ -32,8 +33,7 @@ from .fanout import (
     read_entry,
     scopes_key,
 )
-from .models import Check, RegionError, Report, S3Location, Scope
-from .retry import Retrier
+from backupwatch.core.models import Check, RegionError, Report, S3Location, Scope
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .models import Tenant
-from .tenancy import TAG_S3_PREFIX
+from backupwatch.core.models import Tenant
+from backupwatch.core.tenancy import TAG_S3_PREFIX
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,10 @@ from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from .changes import compare, scope_error
-from .digest import clean
-from .evaluation import format_age, format_time
-from .models import Check, Report, RowKey, Status, TenantReport
+from backupwatch.core.changes import compare, scope_error
+from backupwatch.core.digest import clean
+from backupwatch.core.evaluation import format_age, format_time
+from backupwatch.core.models import Check, Report, RowKey, Status, TenantReport
 
 PALETTE: Mapping[Status, str] = MappingProxyType(
     {

@@ -1,6 +1,6 @@
 """Building boto3 clients the one way backupwatch needs them.
 
-botocore's own retries are switched off (one attempt per call) because ``backupwatch.retry``
+botocore's own retries are switched off (one attempt per call) because ``backupwatch.aws.retry``
 owns retrying; see its docstring for why the two must not stack.
 """
 
@@ -12,7 +12,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ConfigParseError, ProfileNotFound
 
-from .errors import ConfigurationError
+from backupwatch.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient

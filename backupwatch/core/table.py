@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .digest import clean, no_tenants_hint
-from .models import RegionError, Report, TenantReport
+from backupwatch.core.digest import clean, no_tenants_hint
+from backupwatch.core.models import RegionError, Report, TenantReport
 
 _COLUMNS = ("TENANT", "STATUS", "INSTANCE", "REGION", "REASON")
 _WIDEST = 40  # beyond this a name column is cut with "..."

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 import boto3
 
 from backupwatch import Report
-from backupwatch.retry import THROTTLING_CODES
+from backupwatch.aws.retry import THROTTLING_CODES
 
 DEFAULT_NAMESPACE = "backupwatch"
 NAMESPACE_VARIABLE = "BACKUPWATCH_METRICS_NAMESPACE"

@@ -6,7 +6,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from backupwatch import AwsCallError, Digest, PublishError, Retrier
-from backupwatch.retry import is_safe_to_resend
+from backupwatch.aws.retry import is_safe_to_resend
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any
 
-from .errors import AwsCallError
-from .retry import Retrier
+from backupwatch.aws.retry import Retrier
+from backupwatch.core.errors import AwsCallError
 
 
 def pages(

@@ -17,15 +17,24 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from .accounts import enter, plan_scopes
-from .clients import new_session, rds_client, s3_client, sts_client
-from .config import Settings
-from .deadline import Deadline
-from .discovery import discover
-from .errors import AwsCallError
-from .evaluation import error_result, judge_rds, judge_s3, tenant_report
-from .merge import merge_reports
-from .models import (
+from backupwatch.aws.accounts import enter, plan_scopes
+from backupwatch.aws.clients import new_session, rds_client, s3_client, sts_client
+from backupwatch.aws.discovery import discover
+from backupwatch.aws.ratelimit import TokenBucket
+from backupwatch.aws.rds_evidence import (
+    SnapshotLookup,
+    newest_automated_cluster_snapshots,
+    newest_automated_snapshots,
+    newest_snapshots,
+)
+from backupwatch.aws.retry import DEADLINE_EXCEEDED, Retrier
+from backupwatch.aws.s3_evidence import newest_dated_objects, newest_objects
+from backupwatch.core.config import Settings
+from backupwatch.core.deadline import Deadline
+from backupwatch.core.errors import AwsCallError
+from backupwatch.core.evaluation import error_result, judge_rds, judge_s3, tenant_report
+from backupwatch.core.merge import merge_reports
+from backupwatch.core.models import (
     Check,
     CheckResult,
     Kind,
@@ -36,17 +45,8 @@ from .models import (
     Tenant,
     TenantReport,
 )
-from .ownership import assign_folders
-from .ratelimit import TokenBucket
-from .rds_evidence import (
-    SnapshotLookup,
-    newest_automated_cluster_snapshots,
-    newest_automated_snapshots,
-    newest_snapshots,
-)
-from .retry import DEADLINE_EXCEEDED, Retrier
-from .s3_evidence import newest_dated_objects, newest_objects
-from .tenancy import bound_pause
+from backupwatch.core.ownership import assign_folders
+from backupwatch.core.tenancy import bound_pause
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient

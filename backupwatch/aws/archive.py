@@ -47,9 +47,9 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import AwareDatetime, Field, ValidationError, field_validator
 
-from .errors import AwsCallError
-from .models import FrozenValue, Report, RowKey, S3Location
-from .retry import Retrier
+from backupwatch.aws.retry import Retrier
+from backupwatch.core.errors import AwsCallError
+from backupwatch.core.models import ArchivedReport, FrozenValue, Report, RowKey
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -69,18 +69,6 @@ PREVIOUS_TRIES = 3
 NO_SUCH_KEY = "NoSuchKey"
 _KEY_SEPARATOR = "|"
 """Joins a ``RowKey`` in the index; RDS identifiers, regions and account ids never contain it."""
-
-
-class ArchivedReport(S3Location):
-    """Where an object of the archive was written (a report, the status page), or why not."""
-
-    url: str | None = None
-    """A presigned GET URL, when ``BACKUPWATCH_REPORT_URL_HOURS`` asks for one."""
-    error: str | None = None
-    """Set when the write failed: the digest says so instead of linking a missing object."""
-    index_error: str | None = None
-    """Set when the report was written but the index was not updated: the next run will
-    compare with an older report, and the digest says so."""
 
 
 class IndexedRun(FrozenValue):

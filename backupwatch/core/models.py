@@ -337,6 +337,18 @@ class S3Location(FrozenValue):
         return f"s3://{self.bucket}/{self.key}"
 
 
+class ArchivedReport(S3Location):
+    """Where an object of the archive was written (a report, the status page), or why not."""
+
+    url: str | None = None
+    """A presigned GET URL, when ``BACKUPWATCH_REPORT_URL_HOURS`` asks for one."""
+    error: str | None = None
+    """Set when the write failed: the digest says so instead of linking a missing object."""
+    index_error: str | None = None
+    """Set when the report was written but the index was not updated: the next run will
+    compare with an older report, and the digest says so."""
+
+
 class Scope(FrozenValue):
     """One account-region: the unit of work (RDS's request budget is per account and region).
 

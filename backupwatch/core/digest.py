@@ -7,7 +7,7 @@ It is shaped by SNS's limits, enforced here because moto does not enforce them a
 
 A digest that says "7 tenants failing" every morning trains people to stop reading it, so when
 the report archive is on, the digest opens with what changed since the previous report
-(``backupwatch.changes``): ``NEW FAILURES``, ``RECOVERED``, ``STILL FAILING`` (each with the
+(``backupwatch.core.changes``): ``NEW FAILURES``, ``RECOVERED``, ``STILL FAILING`` (each with the
 day its streak began), ``GONE``, then tenants ``NOT CHECKED`` now and ``NEW TENANTS``; the
 subject leads with the new failures (or the recoveries, when they are the news). Without a
 previous report it says why in one line ("first run", "the archive could not be read").
@@ -28,9 +28,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from .archive import ArchivedReport
-from .changes import Changed, Changes
-from .models import Report, Status, TenantReport
+from backupwatch.core.changes import Changed, Changes
+from backupwatch.core.models import ArchivedReport, Report, Status, TenantReport
 
 SUBJECT_MAX_CHARS = 99
 MESSAGE_MAX_BYTES = 262_144

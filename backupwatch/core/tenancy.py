@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from .config import MAX_HOURS, SeedInstance, Settings
-from .evaluation import format_time
-from .models import Check, Kind, Tenant
-from .naming import as_folder, render_prefix, template_fields
+from backupwatch.core.config import MAX_HOURS, SeedInstance, Settings
+from backupwatch.core.evaluation import format_time
+from backupwatch.core.models import Check, Kind, Tenant
+from backupwatch.core.naming import as_folder, render_prefix, template_fields
 
 TAG_S3_PREFIX = "backupwatch:s3-prefix"
 TAG_MAX_AGE_HOURS = "backupwatch:max-age-hours"

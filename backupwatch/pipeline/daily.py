@@ -26,8 +26,7 @@ from backupwatch import (
     render_digest,
     should_publish,
 )
-from backupwatch.archive import (
-    ArchivedReport,
+from backupwatch.aws.archive import (
     ArchiveIndex,
     load_history,
     recent_reports_with,
@@ -35,14 +34,14 @@ from backupwatch.archive import (
     write_run,
     write_status_page,
 )
-from backupwatch.changes import Changes, compare
-from backupwatch.clients import s3_client, sns_client
-from backupwatch.deadline import Deadline
-from backupwatch.digest import emergency_digest
-from backupwatch.monitor import Clock, utc_now
-from backupwatch.status_page import render_status_page
-
-from .publish import publish_digest, topic_region
+from backupwatch.aws.clients import s3_client, sns_client
+from backupwatch.aws.publish import publish_digest, topic_region
+from backupwatch.core.changes import Changes, compare
+from backupwatch.core.deadline import Deadline
+from backupwatch.core.digest import emergency_digest
+from backupwatch.core.models import ArchivedReport
+from backupwatch.core.status_page import render_status_page
+from backupwatch.pipeline.monitor import Clock, utc_now
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -57,7 +56,8 @@ STATUS_PAGE_DAYS = 30
 
 
 class StatusPageRenderer(Protocol):
-    """``backupwatch.status_page.render_status_page``: reports oldest first, HTML out (pure)."""
+    """``backupwatch.core.status_page.render_status_page``: reports oldest first, HTML out
+    (pure)."""
 
     def __call__(
         self, reports: Sequence[Report], *, generated_at: datetime | None = None
@@ -267,7 +267,7 @@ def _archive(
 
 
 def status_page_renderer() -> StatusPageRenderer | None:
-    """What renders the status page: ``backupwatch.status_page.render_status_page``. A seam for
+    """What renders the status page: ``backupwatch.core.status_page.render_status_page``. A seam for
     tests; None would write no status page and link none."""
     return render_status_page
 

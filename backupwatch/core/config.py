@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigurationError
-from .models import Check, Scope
-from .naming import DEFAULT_TEMPLATE, as_folder, template_fields
+from backupwatch.core.errors import ConfigurationError
+from backupwatch.core.models import Check, Scope
+from backupwatch.core.naming import DEFAULT_TEMPLATE, as_folder, template_fields
 
 DEFAULT_TENANT_TAG = "backupwatch:tenant"
 
@@ -296,7 +296,7 @@ class Settings(BaseModel):
         """Every account-region to check, from ``targets``; the home regions without them.
 
         With an organization role, the accounts are only known after
-        ``organizations:ListAccounts``: see ``backupwatch.accounts.plan_scopes``.
+        ``organizations:ListAccounts``: see ``backupwatch.aws.accounts.plan_scopes``.
         """
         targets = self.targets or (Target(),)
         return tuple(

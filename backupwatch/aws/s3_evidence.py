@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .models import ObjectInfo, S3Evidence
-from .pagination import pages
-from .retry import Retrier
+from backupwatch.aws.pagination import pages
+from backupwatch.aws.retry import Retrier
+from backupwatch.core.models import ObjectInfo, S3Evidence
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

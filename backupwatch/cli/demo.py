@@ -25,10 +25,9 @@ from unittest import mock
 
 import boto3
 
+import backupwatch.pipeline.daily as _pipeline
 from backupwatch import load_settings
-
-from . import _pipeline
-from .cli import print_report
+from backupwatch.cli.main import print_report
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
