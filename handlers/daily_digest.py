@@ -11,8 +11,7 @@ import logging
 import os
 from typing import Any
 
-from backupwatch import load_settings
-from backupwatch.pipeline.daily import run
+from backupwatch import load_settings, run_daily
 from backupwatch.pipeline.telemetry import RunTelemetry
 from handlers._lambda import deadline_from, dry_run_from, finish
 
@@ -36,5 +35,5 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     telemetry = RunTelemetry.start(context, os.environ)
     logging.getLogger("backupwatch").setLevel(logging.INFO)
     settings = load_settings(os.environ, dry_run=dry_run_from(event))
-    outcome = run(settings, deadline=deadline_from(context), session=telemetry.session())
+    outcome = run_daily(settings, deadline=deadline_from(context), session=telemetry.session())
     return finish(outcome, telemetry)

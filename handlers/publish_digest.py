@@ -13,11 +13,10 @@ import os
 from dataclasses import replace
 from typing import Any
 
-from backupwatch import Retrier, load_settings
+from backupwatch import Retrier, load_settings, run_daily
 from backupwatch.aws.clients import s3_client
 from backupwatch.aws.fanout_store import gather
 from backupwatch.core.fanout import read_publish_event
-from backupwatch.pipeline.daily import deliver
 from backupwatch.pipeline.monitor import utc_now
 from backupwatch.pipeline.telemetry import RunTelemetry
 from handlers._lambda import deadline_from, dry_run_from, finish
@@ -52,7 +51,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         checks=settings.checks,
         now=utc_now(),
     )
-    outcome = deliver(settings, collected.report, session=session, deadline=deadline)
+    outcome = run_daily(settings, report=collected.report, session=session, deadline=deadline)
     return finish(
         outcome, telemetry, scopes=collected.scopes, scopes_failed=collected.scopes_failed
     )

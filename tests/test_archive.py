@@ -13,7 +13,14 @@ import pytest
 from pydantic import ValidationError
 
 import backupwatch.pipeline.daily as _pipeline
-from backupwatch import AwsCallError, Retrier, load_settings
+from backupwatch import (
+    AwsCallError,
+    Retrier,
+    StatusPageRenderer,
+    load_settings,
+    render_status_page,
+    run_daily,
+)
 from backupwatch.aws.archive import (
     INDEX_DAYS,
     MAX_RUNS,
@@ -395,11 +402,25 @@ def pipeline_world(world: World) -> str:
     return world.topic()
 
 
-def run_at(world: World, retrier: Retrier, topic: str, at: datetime, **extra: str) -> Any:
+def run_at(
+    world: World,
+    retrier: Retrier,
+    topic: str,
+    at: datetime,
+    *,
+    status_page: StatusPageRenderer | None = render_status_page,
+    **extra: str,
+) -> Any:
     settings = load_settings(
         env_for(topic, BACKUPWATCH_REPORT_BUCKET=ARCHIVE, BACKUPWATCH_REPORT_PREFIX=PREFIX, **extra)
     )
-    return _pipeline.run(settings, session=world.session, clock=lambda: at, retrier=retrier)
+    return run_daily(
+        settings,
+        session=world.session,
+        clock=lambda: at,
+        retrier=retrier,
+        status_page=status_page,
+    )
 
 
 def test_unreadable_archive_still_publishes_and_says_why(
@@ -464,7 +485,6 @@ def test_archive_calls_stay_o1_per_run(
 ) -> None:
     """A run with 20 days of history, status page off: 2 GETs (index, previous report), 2 PUTs
     (report, index), and no listing of the archive bucket."""
-    monkeypatch.setattr(_pipeline, "status_page_renderer", lambda: None)
     topic = pipeline_world(world)
     seeding = s3_client(world.session, REGION)
     for days_ago in range(20, 0, -1):
@@ -475,7 +495,7 @@ def test_archive_calls_stay_o1_per_run(
     world.session.events.register(
         "before-call.s3.ListObjectsV2", lambda params, **_: listed.append(params["Bucket"])
     )
-    run_at(world, retrier, topic, NOW)
+    run_at(world, retrier, topic, NOW, status_page=None)
     assert faults.calls == {"s3:GetObject": 2, "s3:PutObject": 2}
     assert ARCHIVE not in listed
 
@@ -503,13 +523,14 @@ def test_status_page_is_written_beside_the_reports_and_linked(
     """With a renderer, each run writes <prefix>status.html (text/html) from the last 30 days'
     daily reports plus its own, at most 29 report GETs, and the digest links it."""
     renderer = FakeRenderer()
-    monkeypatch.setattr(_pipeline, "status_page_renderer", lambda: renderer)
     topic = pipeline_world(world)
     seeding = s3_client(world.session, REGION)
     for days_ago in range(35, 0, -1):  # history written directly: 35 pipeline runs are slow
         archive_run(seeding, retrier, report(NOW - timedelta(days=days_ago), row("ok")))
     faults.count("s3", "GetObject")
-    outcome = run_at(world, retrier, topic, NOW, BACKUPWATCH_REPORT_URL_HOURS="2")
+    outcome = run_at(
+        world, retrier, topic, NOW, status_page=renderer, BACKUPWATCH_REPORT_URL_HOURS="2"
+    )
     assert renderer.seen[-1] == [NOW - timedelta(days=d) for d in range(29, -1, -1)]
     assert faults.calls["s3:GetObject"] == 2 + 29
     page = world.s3.get_object(Bucket=ARCHIVE, Key=status_page_key(PREFIX))
@@ -527,9 +548,8 @@ def test_status_page_failure_never_blocks_the_digest(
     world: World, retrier: Retrier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A renderer that raises: the digest still goes out and says the page was not written."""
-    monkeypatch.setattr(_pipeline, "status_page_renderer", lambda: FakeRenderer(fail=True))
     topic = pipeline_world(world)
-    outcome = run_at(world, retrier, topic, NOW)
+    outcome = run_at(world, retrier, topic, NOW, status_page=FakeRenderer(fail=True))
     assert outcome.message_id is not None
     assert (
         f"Status page: could not be written to s3://{ARCHIVE}/{PREFIX}status.html: "

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 import backupwatch.cli.main as cli
-import backupwatch.pipeline.daily as _pipeline
 
 from .conftest import env_for
 
@@ -29,7 +28,7 @@ def configured(monkeypatch: pytest.MonkeyPatch, fake_env: None) -> None:
 def test_ctrl_c_exits_130_quietly(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(_pipeline, "check", _raise(KeyboardInterrupt()))
+    monkeypatch.setattr(cli, "check_tenants", _raise(KeyboardInterrupt()))
     assert cli.main(["check"]) == cli.EXIT_INTERRUPTED == 130
     err = capsys.readouterr().err
     assert "interrupted" in err
@@ -41,7 +40,7 @@ def test_a_bug_has_its_own_exit_code(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The careless variant would be exit 1 ("tenants failing") or 0; a bug is neither."""
-    monkeypatch.setattr(_pipeline, "check", _raise(RuntimeError("boom")))
+    monkeypatch.setattr(cli, "check_tenants", _raise(RuntimeError("boom")))
     code = cli.main(["check"])
     assert code == cli.EXIT_INTERNAL
     assert code not in (cli.EXIT_OK, cli.EXIT_FAILING, cli.EXIT_USAGE, cli.EXIT_PUBLISH)
@@ -58,8 +57,8 @@ def test_a_bug_after_the_check_keeps_the_printed_report(
     from .conftest import NOW, REGION
 
     report = Report(generated_at=NOW, regions=(REGION,), checks=(), tenants=())
-    monkeypatch.setattr(_pipeline, "check", lambda *_, **__: report)
-    monkeypatch.setattr(_pipeline, "deliver", _raise(KeyError("late bug")))
+    monkeypatch.setattr(cli, "check_tenants", lambda *_, **__: report)
+    monkeypatch.setattr(cli, "run_daily", _raise(KeyError("late bug")))
     assert cli.main(["check", "--json"]) == cli.EXIT_INTERNAL
     out, err = capsys.readouterr()
     assert Report.from_json(out.encode()) == report  # stdout still holds only the report

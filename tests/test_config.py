@@ -465,11 +465,17 @@ def test_unknown_check_message_lists_the_known_checks() -> None:
 
 @pytest.mark.parametrize("dry_run", [None, "false", "0"])
 def test_topic_is_required_unless_dry_run(dry_run: str | None) -> None:
-    """Without a topic and without dry run, BACKUPWATCH_SNS_TOPIC_ARN is named as missing."""
+    """Without a topic and without dry run, a run that publishes through SNS names
+    BACKUPWATCH_SNS_TOPIC_ARN as missing, before any AWS call (the settings alone may lack it:
+    a caller with its own publisher needs none)."""
+    from backupwatch.pipeline.daily import require_topic
+
     environ = without("BACKUPWATCH_SNS_TOPIC_ARN")
     if dry_run is not None:
         environ["BACKUPWATCH_DRY_RUN"] = dry_run
-    error = config_error(environ)
+    with pytest.raises(ConfigurationError) as caught:
+        require_topic(load_settings(environ))
+    error = caught.value
     assert error.variable == "BACKUPWATCH_SNS_TOPIC_ARN"
     assert error.value is None
     assert "dry run" in error.problem

@@ -267,16 +267,12 @@ def test_keyword_overrides_are_named_after_their_variable(
             "BACKUPWATCH_REGIONS=', ,': at least one region is needed",
         ),
         (
-            {"BACKUPWATCH_REGIONS": REGION},
-            "BACKUPWATCH_SNS_TOPIC_ARN=None: required unless dry run is on",
-        ),
-        (
             {"BACKUPWATCH_REGIONS": REGION, "BACKUPWATCH_DRY_RUN": "1"},
             "BACKUPWATCH_S3_BUCKET=None: required while the s3 check is on "
             "(unless every target names one)",
         ),
     ],
-    ids=["no-region", "empty-region-list", "no-topic", "no-bucket"],
+    ids=["no-region", "empty-region-list", "no-bucket"],
 )
 def test_missing_or_empty_settings(environ: dict[str, str], message: str) -> None:
     """No region at all, an empty list, a missing topic or bucket: named, with None or the value."""

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-import backupwatch.pipeline.daily as _pipeline
-from backupwatch import Report, Retrier, Status, check_tenants, load_settings
+from backupwatch import Report, Retrier, Status, check_tenants, load_settings, run_daily
 from backupwatch.core.digest import emergency_digest
 
 from .conftest import NOW, OTHER_REGION, REGION, World, env_for, hours_ago
@@ -101,9 +100,13 @@ def test_a_rendering_bug_still_publishes_one_plain_digest(
     world.put("old-backups/x.dump", hours_ago(40))
     topic = world.topic()
     settings = load_settings(env_for(world_topic=topic))
-    monkeypatch.setattr(_pipeline, "render_digest", _raise(ZeroDivisionError("render bug")))
-
-    outcome = _pipeline.run(settings, session=world.session, clock=lambda: NOW, retrier=retrier)
+    outcome = run_daily(
+        settings,
+        session=world.session,
+        clock=lambda: NOW,
+        retrier=retrier,
+        render=_raise(ZeroDivisionError("render bug")),
+    )
 
     (sent,) = world.published(topic)
     assert sent["subject"] == "backupwatch 2026-11-27: 1 of 2 tenants failing (plain digest)"

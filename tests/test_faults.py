@@ -30,7 +30,6 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 from moto import mock_aws
 
-import backupwatch.pipeline.daily as _pipeline
 from backupwatch import (
     Check,
     ConfigurationError,
@@ -42,6 +41,7 @@ from backupwatch import (
     check_tenants,
     load_settings,
     render_digest,
+    run_daily,
 )
 
 from .conftest import (
@@ -710,9 +710,9 @@ def test_publish(
     settings = load_settings(env_for(topic))
 
     def publish() -> str | None:
-        return _pipeline.publish(
-            settings, report, digest, session=world.session, retrier=Retrier(sleep=sleep)
-        )
+        return run_daily(
+            settings, report=report, session=world.session, retrier=Retrier(sleep=sleep)
+        ).message_id
 
     if scenario.published:
         message_id = publish()
@@ -739,7 +739,7 @@ def test_whole_pipeline_publishes_once_through_throttling(world: World, retrier:
     faults = Faults(world.session)
     faults.inject("s3", "ListObjectsV2", THROTTLED, times=2, when=prefix_is("acme-backups/"))
     faults.inject("sns", "Publish", THROTTLED, times=2)
-    outcome = _pipeline.run(
+    outcome = run_daily(
         load_settings(drill_env(BACKUPWATCH_SNS_TOPIC_ARN=topic, BACKUPWATCH_DRY_RUN="false")),
         session=world.session,
         clock=lambda: NOW,
@@ -867,13 +867,13 @@ class TestOverHttp:
         faults.inject("sns", "Publish", THROTTLED, times=2)
         sleep = RecordingSleep()
         report = a_report()
-        message_id = _pipeline.publish(
+        message_id = run_daily(
             load_settings(env_for(topic)),
-            report,
-            render_digest(report),
+            report=report,
             session=http_world,
             retrier=Retrier(sleep=sleep),
-        )
+            archive=False,
+        ).message_id
         sent = sns_backends[ACCOUNT][REGION].topics[topic].sent_notifications
         assert [n[0] for n in sent] == [message_id]
         assert faults.attempts("sns", "Publish") == 3
@@ -888,12 +888,12 @@ class TestOverHttp:
         faults.inject("sns", "Publish", fault)
         report = a_report()
         with pytest.raises(PublishError, match=f"{fault.code('sns')} on sns:Publish$"):
-            _pipeline.publish(
+            run_daily(
                 load_settings(env_for(topic)),
-                report,
-                render_digest(report),
+                report=report,
                 session=http_world,
                 retrier=Retrier(sleep=RecordingSleep()),
+                archive=False,
             )
         assert faults.attempts("sns", "Publish") == 1
 

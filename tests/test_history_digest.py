@@ -34,8 +34,16 @@ import pytest
 import time_machine
 from moto import mock_aws
 
-import backupwatch.pipeline.daily as _pipeline
-from backupwatch import Check, RegionError, Report, Retrier, Status, TenantReport, load_settings
+from backupwatch import (
+    Check,
+    RegionError,
+    Report,
+    Retrier,
+    Status,
+    TenantReport,
+    load_settings,
+    run_daily,
+)
 from backupwatch.aws.archive import read_index
 from backupwatch.aws.clients import s3_client
 from backupwatch.core.changes import Changes, compare
@@ -121,7 +129,7 @@ def morning(week: Week, day: int, retrier: Retrier) -> None:
     )
     # Wall time too: moto stamps LatestRestorableTime with it (point-in-time recovery lag).
     with time_machine.travel(at, tick=False):
-        outcome = _pipeline.run(settings, session=world.session, clock=lambda: at, retrier=retrier)
+        outcome = run_daily(settings, session=world.session, clock=lambda: at, retrier=retrier)
     week.outcomes.append(outcome)
     if denied is not None:
         week.faults.injections.remove(denied)

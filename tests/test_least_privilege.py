@@ -49,8 +49,7 @@ from moto import mock_aws
 
 import backupwatch.aws.clients
 import backupwatch.aws.fanout_store
-import backupwatch.pipeline.daily as _pipeline
-from backupwatch import Retrier, check_tenants, load_settings
+from backupwatch import Retrier, check_tenants, load_settings, run_daily
 from backupwatch.aws.clients import USER_AGENT_EXTRA
 from backupwatch.cli.demo import ACCOUNT, BUCKET, REGION, TENANT_TAG, build_world
 from backupwatch.cli.main import main as cli_main
@@ -450,10 +449,10 @@ def _digest_paths(recorder: Recorder, base: dict[str, str], retrier: Retrier) ->
     with recorder.running("library: check_tenants"):
         check_tenants(settings(), session=boto3.Session(), clock=lambda: now, retrier=retrier)
     with recorder.running("pipeline: check and publish"):
-        outcome = _pipeline.run(settings(), session=boto3.Session(), retrier=retrier)
+        outcome = run_daily(settings(), session=boto3.Session(), retrier=retrier)
         assert outcome.message_id is not None
     with recorder.running("{account_id} prefix template"):
-        _pipeline.run(
+        run_daily(
             settings(BACKUPWATCH_PREFIX_TEMPLATE="{account_id}/{tenant}/", BACKUPWATCH_DRY_RUN="1"),
             session=boto3.Session(),
             retrier=retrier,
@@ -462,7 +461,7 @@ def _digest_paths(recorder: Recorder, base: dict[str, str], retrier: Retrier) ->
     with_targets = {k: v for k, v in every.items() if k not in _environment_names(NOT_WITH_TARGETS)}
     with recorder.running("every optional setting on (targets)"):
         for _ in range(2):  # the second run reads the first run's report back, to compare
-            outcome = _pipeline.run(
+            outcome = run_daily(
                 load_settings(with_targets), session=boto3.Session(), retrier=retrier
             )
         assert outcome.message_id is not None  # failing tenants: notify=failures publishes
@@ -471,7 +470,7 @@ def _digest_paths(recorder: Recorder, base: dict[str, str], retrier: Retrier) ->
         assert outcome.archived.url is not None  # a presigned link
     organization = {k: v for k, v in every.items() if k != "BACKUPWATCH_TARGETS"}
     with recorder.running("every optional setting on (an organization)"):
-        _pipeline.run(load_settings(organization), session=boto3.Session(), retrier=retrier)
+        run_daily(load_settings(organization), session=boto3.Session(), retrier=retrier)
     with mock.patch.dict(os.environ, base):
         with recorder.running("lambda handler"):
             assert lambda_handler({}, FakeContext())["message_id"] is not None

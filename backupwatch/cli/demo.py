@@ -25,9 +25,8 @@ from unittest import mock
 
 import boto3
 
-import backupwatch.pipeline.daily as _pipeline
-from backupwatch import load_settings
-from backupwatch.cli.main import print_report
+from backupwatch import Outcome, load_settings, run_daily
+from backupwatch.cli.output import print_report
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -69,9 +68,9 @@ def run_demo(
             for days_before in range(HISTORY_DAYS - 1, 0, -1):
                 stage_day(session, now, days_before)
                 clock = functools.partial(_minus_days, now, days_before)
-                _pipeline.run(settings, session=session, clock=clock)  # archived, like a Lambda
+                run_daily(settings, session=session, clock=clock)  # archived, like a Lambda
             stage_day(session, now, 0)
-        outcome = _pipeline.run(settings, session=session, clock=lambda: now)
+        outcome = run_daily(settings, session=session, clock=lambda: now)
         print_report(outcome.report, as_json=as_json)
         subject, message = published_messages(topic_arn)[-1]
         page = _status_page(session, outcome) if html is not None else None
@@ -88,7 +87,7 @@ def run_demo(
     return 0
 
 
-def _status_page(session: boto3.Session, outcome: _pipeline.Outcome) -> str:
+def _status_page(session: boto3.Session, outcome: Outcome) -> str:
     """The page the run wrote beside its report, read back from the (in-memory) archive."""
     written = outcome.status_page
     if written is None or written.error is not None:

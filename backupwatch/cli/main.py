@@ -12,7 +12,6 @@ bucket, an unreadable ``--from`` file, an unwritable output path).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -22,7 +21,6 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-import backupwatch.pipeline.daily as _pipeline
 from backupwatch import (
     BackupwatchError,
     Check,
@@ -30,13 +28,16 @@ from backupwatch import (
     PublishError,
     Report,
     Retrier,
+    check_tenants,
     load_settings,
-    render_table,
+    run_daily,
 )
 from backupwatch.aws.archive import recent_reports
 from backupwatch.aws.clients import new_session, s3_client
+from backupwatch.cli.output import print_report
 from backupwatch.core.deadline import RESERVE_FLOOR_SECONDS, Deadline
 from backupwatch.core.status_page import daily_reports, render_status_page
+from backupwatch.pipeline.daily import check_deadline, require_topic
 from backupwatch.pipeline.monitor import Clock, utc_now
 
 EXIT_OK, EXIT_FAILING, EXIT_USAGE, EXIT_PUBLISH = 0, 1, 2, 3
@@ -83,7 +84,7 @@ def _main(argv: Sequence[str] | None) -> int:
                 "backupwatch: the demo needs moto: pip install 'backupwatch[demo]'", file=sys.stderr
             )
             return EXIT_USAGE
-        from backupwatch.cli.demo import run_demo
+        from backupwatch.cli.demo import run_demo  # imports moto: only when asked
 
         return run_demo(as_json=args.json, html=args.html)
     if args.command == "report":
@@ -189,15 +190,16 @@ def _check(*, as_json: bool, dry_run: bool, timeout: float | None) -> int:
                 str(timeout),
                 f"must be longer than {least:g} s, the least time kept to publish",
             )
+        require_topic(settings)
     except ConfigurationError as error:
         print(f"backupwatch: configuration error: {error}", file=sys.stderr)
         return EXIT_USAGE
     # Started before the first AWS call, so the whole run fits in the timeout.
     deadline = Deadline.after(timeout) if timeout is not None else None
-    report = _pipeline.check(settings, session=session, deadline=deadline)
-    print_report(report, as_json=as_json)
+    report = check_tenants(settings, session=session, deadline=check_deadline(settings, deadline))
+    print_report(report, as_json=as_json)  # before the delivery: a late failure loses nothing
     try:
-        outcome = _pipeline.deliver(settings, report, session=session, deadline=deadline)
+        outcome = run_daily(settings, report=report, session=session, deadline=deadline)
     except PublishError as error:
         print(f"backupwatch: {error}", file=sys.stderr)
         return EXIT_PUBLISH
@@ -211,13 +213,6 @@ def _check(*, as_json: bool, dry_run: bool, timeout: float | None) -> int:
     else:
         print("digest not published (dry run or nothing to report)", file=sys.stderr)
     return EXIT_FAILING if report.failing else EXIT_OK
-
-
-def print_report(report: Report, *, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False))
-    else:
-        print(render_table(report))
 
 
 def _seconds(text: str) -> float:

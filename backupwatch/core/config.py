@@ -252,8 +252,6 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _required_together(self) -> Settings:
-        if self.sns_topic_arn is None and not self.dry_run:
-            raise _CrossFieldProblem("sns_topic_arn", "required unless dry run is on")
         every_target_has_a_bucket = bool(self.targets) and all(t.s3_bucket for t in self.targets)
         if self.s3_bucket is None and Check.S3 in self.checks and not every_target_has_a_bucket:
             raise _CrossFieldProblem(

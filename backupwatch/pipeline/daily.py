@@ -1,4 +1,9 @@
-"""What the Lambda handlers and the CLI share: check, compare and archive, render, publish.
+"""The daily run, as one function: check, compare with the archive, write the report and the
+status page, render the digest, publish it.
+
+``run_daily`` is what the daily digest Lambda does, and what any other Lambda, script or service
+can do with its own topic, bucket, clock or publisher. Every step can be injected or switched
+off by keyword.
 
 With ``BACKUPWATCH_REPORT_BUCKET`` set, a run reads the archive before it writes to it: the
 index and the previous report first, to say what changed; then this run's report, the index
@@ -16,16 +21,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 
-from backupwatch import (
-    AwsCallError,
-    Digest,
-    Report,
-    Retrier,
-    Settings,
-    check_tenants,
-    render_digest,
-    should_publish,
-)
 from backupwatch.aws.archive import (
     ArchiveIndex,
     load_history,
@@ -36,12 +31,15 @@ from backupwatch.aws.archive import (
 )
 from backupwatch.aws.clients import s3_client, sns_client
 from backupwatch.aws.publish import publish_digest, topic_region
+from backupwatch.aws.retry import Retrier
 from backupwatch.core.changes import Changes, compare
+from backupwatch.core.config import Settings
 from backupwatch.core.deadline import Deadline
-from backupwatch.core.digest import emergency_digest
-from backupwatch.core.models import ArchivedReport
+from backupwatch.core.digest import Digest, emergency_digest, render_digest, should_publish
+from backupwatch.core.errors import AwsCallError, ConfigurationError
+from backupwatch.core.models import ArchivedReport, Report
 from backupwatch.core.status_page import render_status_page
-from backupwatch.pipeline.monitor import Clock, utc_now
+from backupwatch.pipeline.monitor import Clock, check_tenants, utc_now
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -53,6 +51,32 @@ PUBLISH_MARGIN_SECONDS = 2.0
 ARCHIVE_MARGIN_SECONDS = 10.0
 """The archive's calls stop this long before the deadline: what is left is the publish's."""
 STATUS_PAGE_DAYS = 30
+
+
+class DigestRenderer(Protocol):
+    """``backupwatch.render_digest``'s shape: the report and what the archive step found, a
+    ``Digest`` out (pure)."""
+
+    def __call__(
+        self,
+        report: Report,
+        *,
+        full_report: ArchivedReport | None = None,
+        changes: Changes | None = None,
+        no_comparison: str | None = None,
+        status_page: ArchivedReport | None = None,
+    ) -> Digest: ...
+
+
+class Publisher(Protocol):
+    """Sends the digest somewhere and returns an id of what was sent, or None if nothing was.
+
+    Called at most once per run, and only when ``should_publish`` says a digest is due. It may
+    raise (``PublishError`` by convention): ``run_daily`` logs the digest's text first, then
+    lets the error through, so a failed send is never silent.
+    """
+
+    def __call__(self, digest: Digest, report: Report) -> str | None: ...
 
 
 class StatusPageRenderer(Protocol):
@@ -135,51 +159,71 @@ class Outcome:
         }
 
 
-def check(
+def run_daily(
     settings: Settings,
     *,
+    report: Report | None = None,
     session: boto3.Session | None = None,
     clock: Clock = utc_now,
     retrier: Retrier | None = None,
     deadline: Deadline | None = None,
-) -> Report:
-    """Check every tenant; sends and writes nothing.
-
-    ``deadline`` is the run's hard end (a Lambda timeout, the CLI's ``--timeout``): checking
-    stops ``settings.publish_reserve_seconds`` before it (less when little time is left:
-    ``Deadline.reserving``), so the digest still goes out.
-    """
-    return check_tenants(
-        settings,
-        session=session,
-        clock=clock,
-        retrier=retrier,
-        deadline=_check_deadline(settings, deadline),
-    )
-
-
-def _check_deadline(settings: Settings, deadline: Deadline | None) -> Deadline | None:
-    return deadline.reserving(settings.publish_reserve_seconds) if deadline is not None else None
-
-
-def deliver(
-    settings: Settings,
-    report: Report,
-    *,
-    session: boto3.Session | None = None,
-    retrier: Retrier | None = None,
-    deadline: Deadline | None = None,
+    archive: bool = True,
+    status_page: StatusPageRenderer | None = render_status_page,
+    render: DigestRenderer = render_digest,
+    publish: bool = True,
+    publisher: Publisher | None = None,
 ) -> Outcome:
-    """Compare with the previous report and archive this one (when configured), render the
-    digest that says what changed and links the archive, publish.
+    """One daily run: check every tenant, compare with the previous report and archive this
+    one, write the status page, render the digest and publish it at most once.
 
-    Raises ``PublishError`` like ``publish``; an archive that cannot be read or written never
-    stops the digest, which says so instead.
+    Every step is a keyword:
+
+    - ``report``: an already checked report (a fan-out's merged one, or one you printed
+      first); the check is skipped.
+    - ``session``, ``clock``, ``retrier``: as for ``check_tenants``; the archive and the
+      publish use them too.
+    - ``deadline``: the run's hard end (a Lambda's timeout, a CLI ``--timeout``). Checking stops
+      ``settings.publish_reserve_seconds`` before it (less when little time is left: see
+      ``Deadline.reserving``), the archive ``ARCHIVE_MARGIN_SECONDS`` before it, so the digest
+      still goes out.
+    - ``archive=False``: no comparison and nothing written, even with
+      ``BACKUPWATCH_REPORT_BUCKET`` set. The archive is also off when that setting is unset.
+    - ``status_page=None``: no status page is written or linked; or another renderer.
+    - ``render``: another digest renderer; a renderer that raises costs the formatting only
+      (a plain fallback digest goes out instead).
+    - ``publish=False``: nothing is sent. ``publisher``: your own sender instead of SNS
+      (``BACKUPWATCH_SNS_TOPIC_ARN``). Either way, a dry run and ``BACKUPWATCH_NOTIFY=failures``
+      on a good day send nothing.
+
+    Never raises for AWS trouble in the check or the archive: those are in the report and the
+    digest. Raises ``PublishError`` (after logging the digest's full text) when the digest
+    could not be sent, so the caller's error metric and alarms fire.
     """
+    if publish and publisher is None:
+        require_topic(settings)
     session = session or boto3.Session()
-    archival = archive(settings, report, session=session, retrier=retrier, deadline=deadline)
+    if report is None:
+        report = check_tenants(
+            settings,
+            session=session,
+            clock=clock,
+            retrier=retrier,
+            deadline=check_deadline(settings, deadline),
+        )
+    archival = (
+        archive_run(
+            settings,
+            report,
+            session=session,
+            retrier=retrier,
+            deadline=deadline,
+            status_page=status_page,
+        )
+        if archive
+        else Archival()
+    )
     try:
-        digest = render_digest(
+        digest = render(
             report,
             full_report=archival.archived,
             changes=archival.changes,
@@ -189,19 +233,47 @@ def deliver(
     except Exception as error:  # a rendering bug must cost the formatting, never the digest
         logger.exception("digest not rendered; publishing the plain fallback")
         digest = emergency_digest(report, error)
-    message_id = publish(
-        settings, report, digest, session=session, retrier=retrier, deadline=deadline
-    )
+    message_id = None
+    if publish:
+        message_id = _publish(
+            settings,
+            report,
+            digest,
+            publisher=publisher,
+            session=session,
+            retrier=retrier,
+            deadline=deadline,
+        )
     return Outcome(report=report, digest=digest, message_id=message_id, archival=archival)
 
 
-def archive(
+def require_topic(settings: Settings) -> None:
+    """Raise ``ConfigurationError`` unless the digest has somewhere to go through SNS.
+
+    Checked before any AWS call, here rather than in ``Settings``: a caller with its own
+    publisher (or one that only checks) needs no topic.
+    """
+    if settings.sns_topic_arn is None and not settings.dry_run:
+        raise ConfigurationError(
+            "BACKUPWATCH_SNS_TOPIC_ARN",
+            None,
+            "required unless dry run is on (or the caller publishes the digest itself)",
+        )
+
+
+def check_deadline(settings: Settings, deadline: Deadline | None) -> Deadline | None:
+    """When checking must stop for the digest to go out before ``deadline``."""
+    return deadline.reserving(settings.publish_reserve_seconds) if deadline is not None else None
+
+
+def archive_run(
     settings: Settings,
     report: Report,
     *,
     session: boto3.Session,
     retrier: Retrier | None = None,
     deadline: Deadline | None = None,
+    status_page: StatusPageRenderer | None = render_status_page,
 ) -> Archival:
     """Read the previous report, compare, then write this run (``BACKUPWATCH_REPORT_BUCKET``).
 
@@ -216,14 +288,19 @@ def archive(
     if deadline is not None:
         retrier = replace(retrier, deadline=deadline.earlier(ARCHIVE_MARGIN_SECONDS))
     try:
-        return _archive(settings, settings.report_bucket, report, session, retrier)
+        return _archive(settings, settings.report_bucket, report, session, retrier, status_page)
     except Exception as error:  # a bug here must cost the comparison, never the digest
         logger.exception("the report archive step failed")
         return Archival(no_comparison=f"the archive step failed: {type(error).__name__}")
 
 
 def _archive(
-    settings: Settings, bucket: str, report: Report, session: boto3.Session, retrier: Retrier
+    settings: Settings,
+    bucket: str,
+    report: Report,
+    session: boto3.Session,
+    retrier: Retrier,
+    render_page: StatusPageRenderer | None,
 ) -> Archival:
     s3 = s3_client(session, settings.regions[0])
     prefix = settings.report_prefix
@@ -251,7 +328,7 @@ def _archive(
             key=status_page_key(prefix),
             error="not rewritten: the archive index could not be read",
         )
-    elif archived.error is None:
+    elif archived.error is None and render_page is not None:
         page = write_status_page_for(
             s3,
             retrier,
@@ -260,16 +337,11 @@ def _archive(
             bucket=bucket,
             prefix=prefix,
             url_hours=settings.report_url_hours,
+            render=render_page,
         )
     return Archival(
         archived=archived, changes=changes, no_comparison=history.problem, status_page=page
     )
-
-
-def status_page_renderer() -> StatusPageRenderer | None:
-    """What renders the status page: ``backupwatch.core.status_page.render_status_page``. A seam for
-    tests; None would write no status page and link none."""
-    return render_status_page
 
 
 def write_status_page_for(
@@ -281,15 +353,11 @@ def write_status_page_for(
     bucket: str,
     prefix: str,
     url_hours: float = 0.0,
-    render: StatusPageRenderer | None = None,
-) -> ArchivedReport | None:
+    render: StatusPageRenderer = render_status_page,
+) -> ArchivedReport:
     """Render the status page of the last ``STATUS_PAGE_DAYS`` days (the index's daily runs
     plus this run) and write it to ``<prefix>status.html``. Never raises: a page that cannot
-    be read together, rendered or written is an ``error`` the digest shows. None when there is
-    no renderer."""
-    render = render or status_page_renderer()
-    if render is None:
-        return None
+    be read together, rendered or written is an ``error`` the digest shows."""
     key = status_page_key(prefix)
     try:
         reports = recent_reports_with(
@@ -308,11 +376,12 @@ def write_status_page_for(
     return write_status_page(s3, retrier, html, bucket=bucket, prefix=prefix, url_hours=url_hours)
 
 
-def publish(
+def _publish(
     settings: Settings,
     report: Report,
     digest: Digest,
     *,
+    publisher: Publisher | None,
     session: boto3.Session | None = None,
     retrier: Retrier | None = None,
     deadline: Deadline | None = None,
@@ -323,9 +392,11 @@ def publish(
     and the digest text is never lost. Retries stop ``PUBLISH_MARGIN_SECONDS`` before
     ``deadline``, leaving time to log the digest.
     """
-    if settings.sns_topic_arn is None or settings.dry_run:
+    if settings.dry_run or not should_publish(report, settings.notify):
         return None
-    if not should_publish(report, settings.notify):
+    if publisher is not None:
+        return _publish_with(publisher, digest, report)
+    if settings.sns_topic_arn is None:
         return None
     sns = sns_client(session or boto3.Session(), topic_region(settings.sns_topic_arn))
     run_key = f"{report.generated_at.astimezone(UTC):%Y-%m-%d}|{','.join(settings.regions)}"
@@ -341,16 +412,11 @@ def publish(
         raise
 
 
-def run(
-    settings: Settings,
-    *,
-    session: boto3.Session | None = None,
-    clock: Clock = utc_now,
-    retrier: Retrier | None = None,
-    deadline: Deadline | None = None,
-) -> Outcome:
-    """One run: check every tenant, compare with the previous report and archive this one,
-    publish the digest at most once."""
-    session = session or boto3.Session()
-    report = check(settings, session=session, clock=clock, retrier=retrier, deadline=deadline)
-    return deliver(settings, report, session=session, retrier=retrier, deadline=deadline)
+def _publish_with(publisher: Publisher, digest: Digest, report: Report) -> str | None:
+    try:
+        return publisher(digest, report)
+    except Exception:  # whatever the publisher raises, the digest's text is not lost
+        logger.error(
+            "digest not published; its text follows\n%s\n\n%s", digest.subject, digest.body
+        )
+        raise
