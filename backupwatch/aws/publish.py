@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-from backupwatch import AwsCallError, Digest, PublishError, Retrier
-from backupwatch.aws.retry import is_safe_to_resend
+from backupwatch.aws.retry import Retrier, is_safe_to_resend
+from backupwatch.core.digest import Digest
+from backupwatch.core.errors import AwsCallError, PublishError
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient

@@ -27,10 +27,12 @@ import functools
 import html
 import json
 import re
+import string
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
@@ -275,22 +277,18 @@ def _page(grid: _Grid) -> str:
             f"{summary.failing} of {summary.tenants} failing"
         )
     failing_now = latest is not None and latest.failing
-    parts = [
-        "<!doctype html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n",
-        "<meta name=viewport content='width=device-width, initial-scale=1'>\n",
-        f"<title>{_e(title)}</title>\n",
-        f"<link rel=icon href='{_favicon(failing_now)}'>\n",
-        f"<style>{_css()}</style>\n</head>\n<body>\n",
-        _header(grid),
-        _controls(),
-        _table(grid),
-        "<p id=none hidden>No tenant matches the filter.</p>\n",
-        _footer(grid),
-        "<div id=tip role=tooltip hidden></div>\n",
-        f"<script type=application/json id=data>{_data(grid)}</script>\n",
-        f"<script>{_SCRIPT}</script>\n</body>\n</html>\n",
-    ]
-    return "".join(parts)
+    return _SKELETON.substitute(
+        title=_e(title),
+        favicon=_favicon(failing_now),
+        colours=_colours(),
+        css=_CSS,
+        header=_header(grid),
+        controls=_controls(),
+        table=_table(grid),
+        footer=_footer(grid),
+        data=_data(grid),
+        script=_SCRIPT,
+    )
 
 
 def _header(grid: _Grid) -> str:
@@ -581,264 +579,18 @@ def _favicon(failing: bool) -> str:
     return "data:image/svg+xml," + urllib.parse.quote(svg, safe="")
 
 
-def _css() -> str:
-    colours = "".join(f".{STATUS_CLASS[s]}{{--c:{PALETTE[s]}}}" for s in Status)
-    return colours + _CSS
+def _colours() -> str:
+    """One CSS class per status, from ``PALETTE``: the colours are the digest's too."""
+    return "".join(f".{STATUS_CLASS[s]}{{--c:{PALETTE[s]}}}" for s in Status)
 
 
-_CSS = """
-:root{--ink:#1f2328;--muted:#656d76;--line:#d8dee4;--bg:#fff;--soft:#f6f8fa;--bad:#c62828;
---good:#1a7f5a;--cell:18px}
-*{box-sizing:border-box}
-body{margin:0;padding:20px 24px 32px;color:var(--ink);background:var(--bg);
-font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-h1{font-size:20px;margin:0 0 2px;display:flex;align-items:center;gap:8px;font-weight:650}
-h1 span{color:var(--muted);font-weight:400}
-.logo{width:18px;height:18px;border-radius:4px;display:inline-block;
-background:conic-gradient(#1f9e77 0 75%,#d62728 0)}
-.meta{margin:0 0 14px;color:var(--muted);font-size:13px}
-.top{display:flex;align-items:center;gap:24px;flex-wrap:wrap;margin-bottom:10px}
-.headline{margin:0;font-size:22px}
-.headline b{font-size:28px;font-variant-numeric:tabular-nums}
-.headline.bad b{color:var(--bad)}.headline.good b{color:var(--good)}
-.spark{margin:0;display:flex;align-items:center;gap:8px;color:var(--muted);font-size:12px}
-.spark svg{fill:var(--bad);border-bottom:1px solid var(--line)}
-.spark rect.z{fill:#afb8c1}
-.spark figcaption{line-height:1.25}
-.news{margin:0 0 12px;font-size:13.5px;color:var(--muted);max-width:80em}
-.worse{color:var(--bad);font-weight:600}.better{color:var(--good);font-weight:600}
-.legend{list-style:none;margin:0 0 6px;padding:0;display:flex;flex-wrap:wrap;gap:6px}
-.keys{margin:0 0 12px;font-size:12px;color:var(--muted)}
-.keys .sw{margin:0 4px 0 12px;vertical-align:-1px}
-.chip{display:flex;align-items:center;gap:6px;border:1px solid var(--line);border-radius:999px;
-background:var(--bg);padding:3px 10px 3px 6px;font:inherit;font-size:12.5px;color:var(--ink);
-cursor:pointer}
-.chip b{font-variant-numeric:tabular-nums}
-.chip:hover{border-color:#8c959f}.chip[aria-pressed=true]{background:#ddf4ff;border-color:#54aeff}
-.chip.failing b{color:var(--bad)}
-.sw{display:inline-block;width:12px;height:12px;border-radius:3px;background-color:var(--c)}
-.alert{background:#fff5f5;border:1px solid #ffc9c9;border-radius:6px;padding:8px 12px;
-margin:0 0 12px;color:#8a1c1c;font-size:13.5px}
-.alert p{margin:0}.alert ul{margin:4px 0 0;padding-left:20px}
-.nothing{color:var(--muted)}
-.controls{display:flex;align-items:center;gap:14px;margin:4px 0 10px;font-size:13.5px}
-#q{width:390px;max-width:60vw;padding:6px 10px;border:1px solid var(--line);border-radius:6px;
-font:inherit}
-#q:focus{outline:2px solid #54aeff;outline-offset:-1px;border-color:#54aeff}
-#shown{color:var(--muted)}
-#grid{border-collapse:separate;border-spacing:2px;font-size:13px}
-#grid thead th{position:sticky;top:0;background:var(--bg);z-index:2;font-weight:600;
-text-align:left;color:var(--muted);font-size:12px;padding:0 6px 2px;
-box-shadow:0 2px 0 var(--bg),-2px 0 0 var(--bg),-2px 2px 0 var(--bg)}
-#grid thead tr:first-child th{height:30px}
-#grid thead tr.counts th{top:32px;font-weight:400;font-size:9.5px;padding:0;
-letter-spacing:-.03em}
-#grid thead th.d{width:var(--cell);min-width:var(--cell);padding:0;text-align:center;
-font-variant-numeric:tabular-nums;line-height:1.15;vertical-align:bottom;font-size:10.5px;
-letter-spacing:-.02em}
-#grid thead th.d small{display:block;font-size:10px;min-height:12px;color:var(--ink)}
-#grid thead th.nd{color:#afb8c1}
-#grid thead th.re{box-shadow:inset 0 -2px 0 var(--bad)}
-#grid thead tr.counts th{text-align:center}
-#grid thead tr.counts th.age{text-align:right;padding-right:8px}
-#grid thead tr.counts th.bad{color:var(--bad);font-weight:600}
-#grid tbody th{font-weight:400;text-align:left;padding:0 6px;white-space:nowrap;height:20px}
-#grid tbody tr{height:var(--cell)}
-#grid th.tn{position:sticky;left:0;background:var(--bg);z-index:1;min-width:190px;
-max-width:280px;overflow:hidden;text-overflow:ellipsis}
-#grid thead th.tn{z-index:3}
-#grid tbody th.tn b{font-weight:600;margin-right:8px}
-#grid tbody th small{color:var(--muted);font-size:11.5px}
-#grid th.age{max-width:210px;overflow:hidden;text-overflow:ellipsis}
-#grid th.age span{margin-right:8px;font-variant-numeric:tabular-nums;color:var(--muted)}
-#grid th.age span.bad{color:var(--bad);font-weight:600}
-#grid tbody tr:hover th{background:var(--soft)}
-#grid td{width:var(--cell);height:var(--cell);min-width:var(--cell);padding:0;border-radius:3px;
-background-color:var(--c)}
-#grid td:hover,#grid td.pin{outline:2px solid var(--ink);outline-offset:0}
-#grid td{cursor:pointer}
-.pill{display:inline-block;min-width:74px;text-align:center;border-radius:4px;padding:0 6px;
-font-size:11px;font-weight:650;letter-spacing:.02em;background-color:var(--c);color:#fff}
-.pill.pending,.pill.paused,.pill.skipped,.pill.empty,.pill.na{color:var(--ink)}
-.nd{--c:transparent;background-image:repeating-linear-gradient(135deg,#d0d7de 0 2px,
-transparent 2px 5px)}
-.na{--c:#f6f8fa;box-shadow:inset 0 0 0 1px #d8dee4}
-.nc{--c:transparent;background-image:repeating-linear-gradient(135deg,#7b3fa0 0 2px,
-#f3e8fa 2px 5px)}
-#tip{position:fixed;z-index:10;max-width:460px;background:#1f2328;color:#fff;border-radius:6px;
-padding:8px 10px;font-size:12.5px;line-height:1.4;pointer-events:none;white-space:pre-line;
-box-shadow:0 4px 14px rgba(0,0,0,.25)}
-#tip b{display:block;margin-bottom:2px}
-#tip .sw{vertical-align:-1px;margin-right:6px;outline:1px solid rgba(255,255,255,.5)}
-#none{color:var(--muted)}
-footer{margin-top:18px;color:var(--muted);font-size:12px}
-footer a{color:inherit}
-"""
+def _asset(name: str) -> str:
+    return resources.files("backupwatch.core").joinpath("assets", name).read_text("utf-8")
 
-_SCRIPT = r"""
-(function () {
-  "use strict";
-  var D = JSON.parse(document.getElementById("data").textContent);
-  var LEAD = 3;  // header cells of a row (tenant, status, newest backup) before the days
-  var body = document.querySelector("#grid tbody");
-  var rows = Array.prototype.slice.call(body.rows);
-  var q = document.getElementById("q"), onlyFailing = document.getElementById("failing");
-  var shown = document.getElementById("shown"), none = document.getElementById("none");
-  var tip = document.getElementById("tip");
-  var chips = Array.prototype.slice.call(document.querySelectorAll(".chip"));
-  var statusFilter = "", selftest = false;
 
-  function expand(template, numbers) {
-    var values = numbers.split(" ");
-    return D.text[template].replace(/\u0001(\d+)\u0002/g, function (hole, i) {
-      return values[+i];
-    });
-  }
-
-  // [heading, status or "", the rest]: what a reader needs to know about one cell.
-  function describe(r, c) {
-    var tr = rows[r], cell = D.rows[r][c];
-    var head = tr.cells[0].firstChild.textContent + " · " + D.days[c];
-    if (!D.has[c]) return [head, "", "No report this day: the daily run did not archive one."];
-    if (cell === 0) return [head, "", "Not in this day's report: not yet a tenant, or gone."];
-    var text = expand(cell[1], cell[2]);
-    if (cell[0] < 0) return [head, "NOT CHECKED", text];
-    var failing = cell.length > 3 ? cell[3] === 1 : D.failing[cell[0]] === 1;
-    var status = D.status[cell[0]];
-    return [head, status + (failing ? " · failing" : " · not failing"), text];
-  }
-
-  function tipText(r, c) {
-    var d = describe(r, c);
-    return d[0] + "\n" + (d[1] ? d[1] + "\n" : "") + d[2];
-  }
-
-  function showTip(td) {
-    var r = td.parentNode.sectionRowIndex, c = td.cellIndex - LEAD;
-    if (c < 0) return;
-    var d = describe(r, c);
-    tip.textContent = "";
-    var head = document.createElement("b");
-    head.textContent = d[0];
-    tip.appendChild(head);
-    if (d[1]) {
-      var sw = document.createElement("i");
-      sw.className = "sw " + td.className;
-      tip.appendChild(sw);
-      tip.appendChild(document.createTextNode(d[1] + "\n"));
-    }
-    tip.appendChild(document.createTextNode(d[2]));
-    tip.hidden = false;
-    var box = td.getBoundingClientRect(), w = tip.offsetWidth, h = tip.offsetHeight;
-    var left = Math.min(box.left, window.innerWidth - w - 8);
-    var top = box.bottom + 6;
-    if (top + h > window.innerHeight - 4) top = box.top - h - 6;
-    tip.style.left = Math.max(4, left) + "px";
-    tip.style.top = Math.max(4, top) + "px";
-  }
-
-  // Hover shows a cell's tooltip; a click (or a tap) pins it until the next click or Escape.
-  var pinned = null;
-  function pin(td) {
-    if (pinned) pinned.classList.remove("pin");
-    pinned = td;
-    if (td) { td.classList.add("pin"); showTip(td); } else tip.hidden = true;
-  }
-  body.addEventListener("mouseover", function (event) {
-    if (pinned) return;
-    var td = event.target.closest("td");
-    if (td) showTip(td); else tip.hidden = true;
-  });
-  body.addEventListener("mouseleave", function () { if (!pinned) tip.hidden = true; });
-  document.addEventListener("click", function (event) {
-    var td = event.target.closest("#grid tbody td");
-    pin(td && td !== pinned ? td : null);
-  });
-  document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") pin(null);
-  });
-  window.addEventListener("scroll", function () {
-    if (pinned) showTip(pinned); else tip.hidden = true;
-  }, { passive: true });
-
-  // #cell=<tenant>,<YYYY-MM-DD> pins that cell's tooltip: a link to one tenant on one day.
-  function cellFor(spec) {
-    var at = spec.lastIndexOf(","), name = spec.slice(0, at), day = spec.slice(at + 1);
-    var c = D.days.findIndex(function (d) { return d.slice(-10) === day; });
-    var tr = rows.find(function (row) { return row.cells[0].firstChild.textContent === name; });
-    return c >= 0 && tr ? tr.cells[c + LEAD] : null;
-  }
-
-  function apply() {
-    var terms = q.value.toLowerCase().split(/\s+/).filter(Boolean);
-    var count = 0;
-    for (var i = 0; i < rows.length; i++) {
-      var tr = rows[i], text = tr.getAttribute("data-q");
-      var visible = (!onlyFailing.checked || tr.classList.contains("f")) &&
-        (!statusFilter || tr.getAttribute("data-s") === statusFilter) &&
-        terms.every(function (term) { return text.indexOf(term) >= 0; });
-      tr.hidden = !visible;
-      if (visible) count++;
-    }
-    chips.forEach(function (chip) {
-      chip.setAttribute("aria-pressed", String(chip.getAttribute("data-status") === statusFilter));
-    });
-    shown.textContent = count === rows.length ? "showing all " + rows.length
-      : "showing " + count + " of " + rows.length;
-    none.hidden = count > 0 || rows.length === 0;
-    document.body.setAttribute("data-shown", String(count));
-  }
-
-  function readHash() {
-    var params = new URLSearchParams(location.hash.slice(1));
-    q.value = params.get("q") || "";
-    onlyFailing.checked = params.has("failing");
-    statusFilter = (params.get("status") || "").toUpperCase();
-    selftest = params.has("selftest");
-    apply();
-    if (params.get("cell")) pin(cellFor(params.get("cell")));
-  }
-
-  function writeHash() {
-    var params = new URLSearchParams();
-    if (q.value) params.set("q", q.value);
-    if (onlyFailing.checked) params.set("failing", "");
-    if (statusFilter) params.set("status", statusFilter);
-    if (selftest) params.set("selftest", "");
-    var hash = params.toString().replace(/=(?=&|$)/g, "");
-    try {
-      history.replaceState(null, "", hash ? "#" + hash : location.pathname + location.search);
-    } catch (error) { /* some file:// contexts refuse; the filter still works */ }
-  }
-
-  function changed() { apply(); writeHash(); }
-  q.addEventListener("input", changed);
-  onlyFailing.addEventListener("change", changed);
-  chips.forEach(function (chip) {
-    chip.addEventListener("click", function () {
-      var status = chip.getAttribute("data-status");
-      statusFilter = statusFilter === status ? "" : status;
-      changed();
-    });
-  });
-  window.addEventListener("hashchange", readHash);
-  readHash();
-
-  // For tests in a headless browser: what a reader sees, written where --dump-dom shows it.
-  if (selftest) {
-    document.querySelectorAll(".sw, .pill").forEach(function (el) {
-      el.setAttribute("data-bg", getComputedStyle(el).backgroundColor);
-    });
-    rows.forEach(function (tr, r) {
-      for (var c = 0; c < D.days.length; c++) {
-        var td = tr.cells[c + LEAD];
-        var style = getComputedStyle(td);
-        td.setAttribute("data-bg", style.backgroundColor);
-        td.setAttribute("data-bgi", style.backgroundImage === "none" ? "" : "gradient");
-        td.setAttribute("data-tip", tipText(r, c));
-      }
-    });
-  }
-  document.documentElement.setAttribute("data-ready", "1");
-})();
-"""
+# Files beside this module, so that they are read, linted and diffed as what they are. The
+# skeleton's $-placeholders are filled once per page (``string.Template``: what fills them is
+# never scanned again, so a tenant named "$title" is just text).
+_SKELETON = string.Template(_asset("status_page.html"))
+_CSS = _asset("status_page.css")
+_SCRIPT = _asset("status_page.js")
