@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from backupwatch.core.config import parse_bool
 from backupwatch.core.deadline import Deadline
+from backupwatch.pipeline.telemetry import log_run_done
 
 if TYPE_CHECKING:
     from backupwatch.pipeline.daily import Outcome
@@ -40,7 +41,7 @@ def finish(outcome: Outcome, telemetry: RunTelemetry, **extra: Any) -> dict[str,
     try:
         result = {**outcome.summary(), **extra}
         telemetry.finish(outcome.report, result)  # never raises
-        logger.info("backupwatch run done: %s", result)
+        log_run_done(result)
     except Exception:  # pragma: no cover - defensive: summary() is pure and total
         logger.exception("could not summarise a run whose digest was published")
         return {"message_id": outcome.message_id}

@@ -12,7 +12,6 @@ import contextlib
 import io
 import json
 import logging
-import sys
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,16 +24,15 @@ from backupwatch import Check, Report, Status, TenantReport, render_digest
 from backupwatch.pipeline.daily import Outcome
 from backupwatch.pipeline.telemetry import (
     CallCounter,
-    JsonFormatter,
     RunTelemetry,
     failing_tenant_records,
-    install_json_logging,
     log_failing_tenants,
     metrics_record,
     print_metrics,
 )
 
 from .conftest import BUCKET, NOW, REGION, World, client_error_response, hours_ago
+from .lambda_json_logs import as_lambda_writes_it
 
 
 def row(tenant: str, status: Status, reason: str = "because") -> TenantReport:
@@ -191,54 +189,58 @@ def log_record(message: str = "hello %s", *args: Any, **extra: Any) -> logging.L
     return made
 
 
-def test_json_formatter_writes_one_object_with_the_run_id() -> None:
-    """Standard keys, the run id, and the formatted message."""
-    made = log_record("hello %s", "world")
-    made.created = NOW.timestamp()
-    line = JsonFormatter("run-1").format(made)
-    assert json.loads(line) == {
-        "timestamp": "2026-11-27T07:00:00.000+00:00",
-        "level": "WARNING",
-        "logger": "backupwatch",
-        "run_id": "run-1",
-        "message": "hello world",
-    }
-
-
-def test_json_formatter_adds_fields_but_never_overwrites() -> None:
-    """``extra={"fields": ...}`` become keys; a field named like a standard key is dropped."""
-    entry = json.loads(
-        JsonFormatter("run-1").format(log_record(fields={"tenant": "acme", "run_id": "forged"}))
-    )
-    assert (entry["tenant"], entry["run_id"]) == ("acme", "run-1")
-
-
-def test_json_formatter_keeps_the_traceback() -> None:
-    """An exception's traceback is one JSON string, not lines that break the object apart."""
+def test_the_run_done_line_is_structured_fields() -> None:
+    """The last line of a run, as Lambda's JSON format writes it: the summary's keys are the
+    line's keys (numbers as numbers, by_status as an object), not a repr inside ``message``."""
+    summary = {**SUMMARY, "changes": {"new_failures": 1}, "message_id": "m-1"}
+    logger = logging.getLogger("test_metrics.done")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     try:
-        raise RuntimeError("boom")
-    except RuntimeError:
-        made = log_record("failed", exc_info=sys.exc_info())
-    line = JsonFormatter("run-1").format(made)
-    assert "\n" not in line
-    assert "RuntimeError: boom" in json.loads(line)["exception"]
+        metrics.log_run_done(summary, logger)
+    finally:
+        logger.removeHandler(handler)
+    [record] = records
+    record.aws_request_id = "req-1"
+    entry = as_lambda_writes_it(record)
+    assert entry["message"] == "backupwatch run done"
+    assert entry["requestId"] == "req-1"
+    for key, value in summary.items():
+        if value is not None:
+            assert entry[key] == value, key
+    assert "{" not in entry["message"]
 
 
-def test_install_json_logging_reformats_the_existing_handlers() -> None:
-    """The runtime's handler gets the formatter (one line per record, newline-terminated)."""
-    logger = logging.getLogger("test_metrics.install")
-    lambda_like = logging.Handler()
-    stream_handler = logging.StreamHandler(io.StringIO())
-    logger.handlers = [lambda_like, stream_handler]
-    install_json_logging("run-2", logger)
-    assert lambda_like.formatter is not None
-    assert lambda_like.format(log_record()).endswith("}\n")
-    assert stream_handler.format(log_record()).endswith("}")  # StreamHandler adds its own
-    logger.handlers = []
-    install_json_logging("run-3", logger)
-    [added] = logger.handlers
-    assert isinstance(added.formatter, JsonFormatter)
-    logger.handlers = []
+def test_log_fields_never_collide_with_the_log_records_own_keys() -> None:
+    """A field named like a LogRecord attribute would raise in ``makeRecord``; one named like a
+    key of Lambda's format would be lost. Both get a prefix instead (the careless variant,
+    ``extra=fields`` as is, raises KeyError for ``message`` or ``name``)."""
+    fields = {"message": "m", "name": "n", "tenant_id": "t", "requestId": "r", "tenant": "acme"}
+    with pytest.raises(KeyError):
+        logging.getLogger("test_metrics.careless").makeRecord(
+            "x", logging.INFO, __file__, 1, "msg", (), None, extra=fields
+        )
+    made = logging.getLogger("test_metrics.safe").makeRecord(
+        "x", logging.INFO, __file__, 1, "msg", (), None, extra=metrics.log_fields(fields)
+    )
+    entry = as_lambda_writes_it(made)
+    assert entry["bw_message"] == "m"
+    assert entry["bw_name"] == "n"
+    assert entry["bw_tenant_id"] == "t"
+    assert entry["bw_requestId"] == "r"
+    assert entry["tenant"] == "acme"
+    assert entry["message"] == "msg"
+
+
+def test_the_summary_keys_are_not_reserved() -> None:
+    """Today's summary keys pass through unprefixed, so queries use the documented names."""
+    from backupwatch.pipeline.telemetry import RESERVED_LOG_KEYS
+
+    assert not set(SUMMARY) & RESERVED_LOG_KEYS
+    assert not {"scopes", "scopes_failed", "report", "changes", "status_page"} & RESERVED_LOG_KEYS
 
 
 def test_failing_tenant_records_are_flat_and_most_severe_first() -> None:
@@ -262,15 +264,17 @@ def test_failing_tenant_records_are_flat_and_most_severe_first() -> None:
 
 
 def test_log_failing_tenants_writes_one_json_line_each(caplog: pytest.LogCaptureFixture) -> None:
-    """One WARNING per failing tenant; under JsonFormatter its fields are JSON keys."""
+    """One WARNING per failing tenant; in Lambda's JSON format its fields are the line's keys."""
     with caplog.at_level(logging.WARNING, logger="backupwatch"):
         log_failing_tenants(REPORT)
     assert [r.getMessage() for r in caplog.records] == [
         "tenant stark is ERROR: AccessDenied on s3:ListBucket",
         "tenant globex is STALE: newest automated snapshot 31 h old",
     ]
-    lines = [json.loads(JsonFormatter("run-4").format(r)) for r in caplog.records]
-    assert [(line["tenant"], line["status"], line["run_id"]) for line in lines] == [
+    for record in caplog.records:
+        record.aws_request_id = "run-4"
+    lines = [as_lambda_writes_it(r) for r in caplog.records]
+    assert [(line["tenant"], line["status"], line["requestId"]) for line in lines] == [
         ("stark", "ERROR", "run-4"),
         ("globex", "STALE", "run-4"),
     ]
@@ -333,3 +337,12 @@ def test_the_handler_writes_the_heartbeat(
     lambda_handler({}, FakeContext())
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     assert [line[metrics.HEARTBEAT] for line in lines if "_aws" in line] == [1]
+
+
+def test_every_function_logs_in_lambdas_json_format() -> None:
+    """The structured lines above are JSON only under ``LogFormat: JSON`` (template Globals)."""
+    from .test_template import load_template
+
+    logging_config = load_template()["Globals"]["Function"]["LoggingConfig"]
+    assert logging_config["LogFormat"] == "JSON"
+    assert logging_config["ApplicationLogLevel"] == "INFO"  # the failing-tenant lines are WARNING
