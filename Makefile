@@ -60,7 +60,7 @@ lambda-bundle:
 	cp -R backupwatch "$(ARTIFACTS_DIR)/"
 	rm -rf "$(ARTIFACTS_DIR)/backupwatch/cli"
 	find "$(ARTIFACTS_DIR)/backupwatch" -name __pycache__ -prune -exec rm -rf {} +
-	cp handlers/__init__.py handlers/_lambda.py "handlers/$(HANDLER).py" "$(ARTIFACTS_DIR)/handlers/"
+	cp handlers/__init__.py "handlers/$(HANDLER).py" "$(ARTIFACTS_DIR)/handlers/"
 	if [ "$(LAMBDA_DEPS)" != none ]; then \
 		if [ "$(LAMBDA_SDK)" = runtime ]; then grep -v '^boto3' "$(LAMBDA_DEPS)"; \
 		else cat "$(LAMBDA_DEPS)"; fi > "$(ARTIFACTS_DIR)/.requirements.txt" && \

@@ -1,5 +1,5 @@
-"""Thin entry points over the backupwatch library: the Lambda handler and the CLI.
+"""The Lambda entry points that template.yaml deploys (not part of the installed package).
 
-They parse the event and environment, call the library, publish the one digest, and return a
-summary. The library itself never sends anything; publishing lives here.
+Each parses its event and environment, calls the library (``backupwatch.run_daily``, or a step
+of ``backupwatch.pipeline.steps``), and returns. The logic lives in ``backupwatch``.
 """

@@ -7,15 +7,11 @@ everything but the publish, for a manual test from the console.
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
 from backupwatch import load_settings, run_daily
-from backupwatch.pipeline.telemetry import RunTelemetry
-from handlers._lambda import deadline_from, dry_run_from, finish
-
-logger = logging.getLogger("backupwatch")
+from backupwatch.pipeline.lambda_run import deadline_from, dry_run_from, finish, start
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
@@ -23,7 +19,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 
     The summary: ``tenants``, ``failing`` (failing tenants), ``by_status``, ``regions_failed``,
     ``ok`` (false whenever the run needs attention), ``message_id`` (None when nothing was
-    published) and ``subject``.
+    published), ``subject``, ``report``, ``changes`` and ``status_page`` (see
+    ``backupwatch.Outcome.summary`` and docs/configuration.md).
 
     Raises ``ConfigurationError`` (before any AWS call) for bad settings and ``PublishError``
     when the digest could not be sent, so the function's error metric and alarms fire.
@@ -32,8 +29,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     checks stop ``BACKUPWATCH_PUBLISH_RESERVE_SECONDS`` before it, unchecked tenants are
     reported as ``ERROR``, and the digest is still published.
     """
-    telemetry = RunTelemetry.start(context, os.environ)
-    logging.getLogger("backupwatch").setLevel(logging.INFO)
+    telemetry = start(context, os.environ)
     settings = load_settings(os.environ, dry_run=dry_run_from(event))
     outcome = run_daily(settings, deadline=deadline_from(context), session=telemetry.session())
     return finish(outcome, telemetry)

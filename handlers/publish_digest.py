@@ -8,20 +8,12 @@ scope is in the digest: checked, failed (named, with the error), or not heard fr
 
 from __future__ import annotations
 
-import logging
 import os
-from dataclasses import replace
 from typing import Any
 
-from backupwatch import Retrier, load_settings, run_daily
-from backupwatch.aws.clients import s3_client
-from backupwatch.aws.fanout_store import gather
-from backupwatch.core.fanout import read_publish_event
-from backupwatch.pipeline.monitor import utc_now
-from backupwatch.pipeline.telemetry import RunTelemetry
-from handlers._lambda import deadline_from, dry_run_from, finish
-
-logger = logging.getLogger("backupwatch")
+from backupwatch import load_settings, run_daily
+from backupwatch.pipeline import steps
+from backupwatch.pipeline.lambda_run import deadline_from, dry_run_from, finish, start
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
@@ -36,21 +28,11 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     ``ConfigurationError`` for bad settings and ``PublishError`` when the digest could not be
     sent, so the execution fails and the alarms fire.
     """
-    telemetry = RunTelemetry.start(context, os.environ)
-    logging.getLogger("backupwatch").setLevel(logging.INFO)
+    telemetry = start(context, os.environ)
     settings = load_settings(os.environ, dry_run=dry_run_from(event))
     session = telemetry.session()
     deadline = deadline_from(context)
-    reading = Retrier()
-    if deadline is not None:  # stop reading in time to publish
-        reading = replace(reading, deadline=deadline.earlier(settings.publish_reserve_seconds))
-    collected = gather(
-        s3_client(session, settings.regions[0]),
-        reading,
-        read_publish_event(event),
-        checks=settings.checks,
-        now=utc_now(),
-    )
+    collected = steps.gather_run(settings, event, session=session, deadline=deadline)
     outcome = run_daily(settings, report=collected.report, session=session, deadline=deadline)
     return finish(
         outcome, telemetry, scopes=collected.scopes, scopes_failed=collected.scopes_failed

@@ -8,79 +8,21 @@ succeeds and the digest says what went wrong.
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
-import boto3
-from pydantic import ValidationError
-
-from backupwatch import ConfigurationError, Retrier, check_scopes, load_settings
-from backupwatch.aws.clients import s3_client
-from backupwatch.aws.fanout_store import store_scan
-from backupwatch.core.fanout import ScanRequest
-from handlers._lambda import deadline_from
-
-logger = logging.getLogger("backupwatch")
-
-WRITE_MARGIN_SECONDS = 2.0
-"""Kept after the write's own retries, to return before the function's timeout."""
+from backupwatch import load_settings
+from backupwatch.pipeline import steps
+from backupwatch.pipeline.lambda_run import deadline_from, start
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    """Check ``event["scope"]``; return ``{"scope", "report"}`` or ``{"scope", "report_s3"}``.
+    """Check ``event["scope"]``; return ``{"scope", "report"}`` or ``{"scope", "report_s3"}``
+    (``backupwatch.pipeline.steps.scan``).
 
-    The event is what the Map's ItemSelector builds: ``{"scope": <Scope>, "run_id": <execution
-    name>, "bucket": <report bucket>}``. Checking stops ``BACKUPWATCH_PUBLISH_RESERVE_SECONDS``
-    before the function's timeout, keeping that time to write the result. Raises
-    ``ConfigurationError`` for bad settings or an event that is not a scan request.
+    Raises ``ConfigurationError`` for bad settings or an event that is not a scan request.
     """
-    logging.getLogger("backupwatch").setLevel(logging.INFO)
-    request = _request(event)
+    start(context, os.environ)
+    request = steps.scan_request(event)  # a bad event is named before the settings are read
     settings = load_settings(os.environ)
-    bucket = request.bucket or settings.report_bucket
-    if bucket is None:
-        raise ConfigurationError(
-            "BACKUPWATCH_REPORT_BUCKET", None, "required when the event names no bucket"
-        )
-    session = boto3.Session()
-    deadline = deadline_from(context)
-    report = check_scopes(
-        settings,
-        [request.scope],
-        session=session,
-        deadline=deadline.reserving(settings.publish_reserve_seconds) if deadline else None,
-    )
-    result = store_scan(
-        s3_client(session, settings.regions[0]),
-        Retrier(deadline=deadline.earlier(WRITE_MARGIN_SECONDS) if deadline else None),
-        request.scope,
-        report,
-        bucket=bucket,
-        prefix=settings.report_prefix,
-        run_id=request.run_id,
-    )
-    summary = report.summary
-    logger.info(
-        "scope %s: %d tenant(s), %d failing, %d scope error(s)%s",
-        request.scope.label,
-        summary.tenants,
-        summary.failing,
-        summary.regions_failed,
-        f", report at {result.report_s3.uri}" if result.report_s3 else "",
-    )
-    return result.to_event()
-
-
-def _request(event: Any) -> ScanRequest:
-    try:
-        return ScanRequest.model_validate(event)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigurationError(
-            f"event.{where}" if where else "event",
-            first.get("input"),
-            f"{first['msg']} (expected {{'scope': {{'region': ..., 'account_id': ..., "
-            f"'role_arn': ...}}, 'run_id': ..., 'bucket': ...}})",
-        ) from None
+    return steps.scan(settings, request, deadline=deadline_from(context))

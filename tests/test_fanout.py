@@ -565,7 +565,7 @@ def test_scan_of_a_denied_role_is_a_scope_error_not_an_exception(
     report with the scope error: the child succeeds, and the digest will name the scope."""
     session = boto3.Session()
     Faults(session).inject("sts", "AssumeRole", DENIED)
-    monkeypatch.setattr("handlers.scan_scope.boto3.Session", lambda: session)
+    monkeypatch.setattr("backupwatch.pipeline.steps.boto3.Session", lambda: session)
     scope = Scope(region=REGION, account_id="111111111111", role_arn=role("111111111111"))
 
     output = scan_scope.lambda_handler(

@@ -72,7 +72,6 @@ def test_a_bundle_holds_the_library_and_its_own_handler_only(
     assert tops == {"backupwatch", "handlers"}
     assert {n for n in files if n.startswith("handlers/")} == {
         "handlers/__init__.py",
-        "handlers/_lambda.py",
         f"handlers/{module}.py",
     }
     library = {n for n in files if n.startswith("backupwatch/")}

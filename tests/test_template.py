@@ -504,7 +504,7 @@ def test_publish_handler_writes_the_metrics_the_alarms_read() -> None:
     (tests/test_fanout.py reads the Heartbeat it really prints.)"""
     for handler in ("publish_digest.py", "daily_digest.py"):
         source = (ROOT / "handlers" / handler).read_text(encoding="utf-8")
-        assert "RunTelemetry.start(context" in source, handler
+        assert "telemetry = start(context" in source, handler
         assert re.search(r"finish\(\s*outcome, telemetry", source), handler
 
 

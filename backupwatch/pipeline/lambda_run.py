@@ -1,17 +1,19 @@
-"""What every Lambda entry point reads the same way from its event and context."""
+"""What every Lambda entry point does the same way: read the event and the context, and end a
+run with its summary, metrics and last log line.
+
+``handlers/`` holds the entry points that template.yaml deploys; they are a few lines over
+this module and ``backupwatch.pipeline.steps``.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from backupwatch.core.config import parse_bool
 from backupwatch.core.deadline import Deadline
-from backupwatch.pipeline.telemetry import log_run_done
-
-if TYPE_CHECKING:
-    from backupwatch.pipeline.daily import Outcome
-    from backupwatch.pipeline.telemetry import RunTelemetry
+from backupwatch.pipeline.daily import Outcome
+from backupwatch.pipeline.telemetry import RunTelemetry, log_run_done
 
 logger = logging.getLogger("backupwatch")
 
@@ -30,6 +32,13 @@ def dry_run_from(event: Any) -> bool | None:
         return None
     dry_run = value if isinstance(value, bool) else parse_bool("event.dry_run", str(value))
     return dry_run or None
+
+
+def start(context: Any, environ: Any) -> RunTelemetry:
+    """Start a run's telemetry and log at INFO: the failing tenants and the last line are
+    what the alarms' readers query."""
+    logging.getLogger("backupwatch").setLevel(logging.INFO)
+    return RunTelemetry.start(context, environ)
 
 
 def finish(outcome: Outcome, telemetry: RunTelemetry, **extra: Any) -> dict[str, Any]:
