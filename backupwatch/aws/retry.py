@@ -9,7 +9,7 @@ Retried (``is_retryable``), because asking again may get an answer:
 
 - a ``ClientError`` with a throttling code (including SNS's ``Throttled``, which botocore never
   retries), with ``InternalError``, ``ServiceUnavailable`` or ``RequestTimeout``, or with HTTP
-  status 429 or 5xx whatever its code;
+  status 429, 500, 502, 503 or 504 (``TRANSIENT_HTTP_STATUS``) whatever its code;
 - the connection: refused or unresolvable (``EndpointConnectionError``), a connect timeout
   (``ConnectTimeoutError``), and botocore's ``HTTPClientError`` family: closed or reset
   (``ConnectionClosedError``), a read timeout (``ReadTimeoutError``), a streamed body broken

@@ -32,9 +32,10 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 # Lenient on purpose: legacy us-east-1 buckets may have capitals and underscores.
 _BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$")
 _SEED_VARIABLE = re.compile(r"^(DB_INSTANCE_IDENTIFIER|S3_FOLDER)_(\d+)$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
-_ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,512}$")
-_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$", re.ASCII)
+_ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,512}$", re.ASCII)
+# ASCII: STS's \w is [A-Za-z0-9_]; Python's would let "é" through, for AssumeRole to refuse.
+_EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
 _REPORT_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]{0,512}$")
 DEFAULT_TAG_WINDOW_LIMIT_HOURS = 744.0
 """31 days: a monthly backup is the loosest schedule a tag may declare unless the operator says
