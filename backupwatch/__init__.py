@@ -32,6 +32,7 @@ from backupwatch.core.errors import (
     ConfigurationError,
     NothingToMerge,
     PublishError,
+    SelectionError,
 )
 from backupwatch.core.evaluation import evaluate_rds, evaluate_s3
 from backupwatch.core.merge import merge_reports
@@ -89,6 +90,7 @@ __all__ = [
     "Retrier",
     "S3Evidence",
     "Scope",
+    "SelectionError",
     "Settings",
     "SnapshotInfo",
     "Status",

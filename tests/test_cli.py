@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import time_machine
 
+import backupwatch
+import backupwatch.cli.main as cli
 from backupwatch import Retrier, Status
 from backupwatch.aws.archive import read_index, write_run
 from backupwatch.cli.main import main
 
-from .conftest import BUCKET, NOW, REGION, World, hours_ago
+from .conftest import BUCKET, DENIED, NOW, OTHER_REGION, REGION, Faults, World, hours_ago
 from .test_status_page import parse, report, row
 
 SetEnv = Callable[[dict[str, str]], None]
@@ -296,3 +298,105 @@ def test_report_from_an_unreadable_archive_exits_one(
         .startswith("backupwatch: could not read the archive s3://no-such-archive/backupwatch/")
     )
     assert not out.exists()
+
+
+# --- --version, --tenant, --region --------------------------------------------------------------
+
+
+def test_version_prints_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--version``: ``backupwatch <version>`` on stdout, exit 0."""
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"backupwatch {backupwatch.__version__}\n"
+
+
+def test_a_narrowed_check_publishes_and_archives_nothing(
+    world: World, patch_env: SetEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--tenant``: the named rows only, and no digest nor archive write even with a topic and
+    an archive bucket set; the exit code is the narrowed report's."""
+    world.bucket()
+    world.bucket("archive-bucket")
+    ok_tenant(world)
+    world.instance("db-late", tenant="late", snapshot_at=hours_ago(40))
+    topic = world.topic()
+    patch_env(env(topic, BACKUPWATCH_REPORT_BUCKET="archive-bucket"))
+
+    assert main(["check", "--tenant", "ok"]) == 0
+
+    out, err = capsys.readouterr()
+    assert [line.split()[0] for line in out.splitlines()[1:2]] == ["ok"]
+    assert "late" not in out
+    assert "digest not published, report not archived" in err
+    assert world.published(topic) == []
+    assert world.s3.list_objects_v2(Bucket="archive-bucket")["KeyCount"] == 0
+
+
+def test_a_narrowed_check_needs_no_topic(
+    world: World, patch_env: SetEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.bucket()
+    world.instance("db-late", tenant="late", snapshot_at=hours_ago(40))
+    patch_env(env())
+    assert main(["check", "--region", REGION]) == 1
+    assert "late" in capsys.readouterr().out
+
+
+def test_an_unknown_tenant_exits_two_naming_it(
+    world: World, patch_env: SetEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name that matches no tenant is a usage error, never an empty OK."""
+    world.bucket()
+    ok_tenant(world)
+    patch_env(env())
+    assert main(["check", "--json", "--tenant", "ok", "--tenant", "nope"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "backupwatch: no tenant named 'nope' among the 1 tenant(s) discovered\n"
+
+
+def test_a_region_the_run_does_not_check_exits_two(
+    fake_env: None, patch_env: SetEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    patch_env(env())
+    assert main(["check", "--region", "eu-west-3"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(
+        f"backupwatch: region 'eu-west-3' is not checked by this run: its regions are {REGION} "
+    )
+    assert err.count("\n") == 1
+
+
+def test_an_unknown_tenant_where_a_region_failed_exits_one_with_the_table(
+    world: World, patch_env: SetEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not found, but eu-west-1 could not be listed: the tenant may be there, so not a usage
+    error (2) but a failing run (1), its table showing the region not checked."""
+    Faults(world.session).inject("rds", "DescribeDBInstances", DENIED, region=OTHER_REGION)
+    patch_env(env(BACKUPWATCH_REGIONS=f"{REGION},{OTHER_REGION}", BACKUPWATCH_CHECKS="rds"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli, "new_session", lambda: world.session)
+        assert main(["check", "--tenant", "acme"]) == 1
+    out, err = capsys.readouterr()
+    assert f"region {OTHER_REGION} not checked: discovery failed: AccessDenied" in out
+    assert "is the tenant tag set" not in out
+    assert "the tenant may be there" in err
+
+
+def test_organization_that_cannot_be_listed_prints_no_region_none(
+    world: World, patch_env: SetEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Organization mode whose listing fails: the table says the organization was not checked,
+    never ``region None``, and does not ask whether the tenant tag is set."""
+    world.bucket()
+    Faults(world.session).inject("organizations", "ListAccounts", DENIED, via="call")
+    patch_env(env(BACKUPWATCH_ORGANIZATION_ROLE_NAME="OrgReader"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cli, "new_session", lambda: world.session)
+        assert main(["check", "--dry-run"]) == 1
+    out = capsys.readouterr().out
+    assert "organization not checked: could not list the organization's accounts" in out
+    assert "None" not in out
+    assert "is the tenant tag set" not in out

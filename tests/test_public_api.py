@@ -30,6 +30,7 @@ def test_exports_match_all() -> None:
             "Retrier",
             "S3Evidence",
             "Scope",
+            "SelectionError",
             "Settings",
             "SnapshotInfo",
             "Status",
@@ -65,6 +66,7 @@ def test_errors_share_one_root() -> None:
         backupwatch.AwsCallError,
         backupwatch.PublishError,
         backupwatch.NothingToMerge,
+        backupwatch.SelectionError,
     ):
         assert issubclass(error, backupwatch.BackupwatchError)
 

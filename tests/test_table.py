@@ -56,3 +56,38 @@ def test_the_tag_hint_only_when_every_region_was_read() -> None:
     empty = render_table(_report())
     assert "No tenants were found: is the tenant tag set on the DB instances?" in empty
     assert empty.endswith("0 of 0 tenants failing (none)")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RegionError(reason="AccessDenied on organizations:ListAccounts"),
+        RegionError(account_id="111122223333", reason="AccessDenied on sts:AssumeRole"),
+        RegionError(account_id="111122223333", region=REGION, reason="NoCredentialsError"),
+    ],
+    ids=["organization", "account", "scope"],
+)
+def test_organization_mode_failures_never_blame_the_tag_nor_print_none(
+    error: RegionError,
+) -> None:
+    """Organization mode: errors without a region (or an account) still name their scope, and
+    an empty report whose scopes failed says the tenants are unknown, not "is the tag set?"."""
+    table = render_table(_report(error, accounts=("111122223333",)))
+    assert "None" not in table
+    assert "is the tenant tag set" not in table
+    assert "not checked are unknown" in table
+
+
+def test_one_region_read_and_empty_another_failed_is_not_the_tags_fault() -> None:
+    """Some region was listed and had no tenant, another failed: the tenants of the failed one
+    are unknown, so the hint still does not blame the tag."""
+    report = Report(
+        generated_at=NOW,
+        regions=(REGION, "eu-west-1"),
+        checks=(),
+        tenants=(),
+        region_errors=(RegionError(region="eu-west-1", reason="AccessDenied"),),
+    )
+    table = render_table(report)
+    assert "is the tenant tag set" not in table
+    assert "No tenants were found where backupwatch could look" in table

@@ -1,12 +1,19 @@
-"""The ``backupwatch`` command: ``check`` against your AWS account, ``demo`` against a fake one,
-``report`` to render the status page from archived (or local) reports.
+"""The ``backupwatch`` command: ``check`` against your AWS account, ``explain`` one tenant's
+status, ``demo`` against a fake account, ``report`` to render the status page from archived
+(or local) reports.
 
-Exit codes of ``check``: 0 nothing fails (lifecycle statuses such as PENDING do not fail); 1
-something fails; 2 configuration or usage error; 3 the digest could not be published; 4 internal
-error (a bug: traceback logged, one line on stderr); 130 interrupted (Ctrl-C).
-``--json`` prints only the report on stdout; logs go to stderr. Exit codes of ``report``: 0 the
-page was written; 1 the archive could not be read; 2 configuration or usage error (no archive
-bucket, an unreadable ``--from`` file, an unwritable output path).
+Exit codes of ``check`` and ``explain``: 0 nothing fails (lifecycle statuses such as PENDING do
+not fail); 1 something fails (a tenant, a region not checked, no tenant found at all); 2
+configuration or usage error, a ``--region`` the run does not check, or a ``--tenant`` (the
+``explain`` TENANT) that matches no tenant (exit 1 instead when a region could not be listed:
+the tenant may be there); 3 the digest could not be published (``check`` only); 4 internal
+error (a bug: traceback logged, one line on stderr); 130 interrupted (Ctrl-C). ``--json`` prints
+only the report on stdout; logs and ``-v`` progress go to stderr. A narrowed ``check``
+(``--tenant``, ``--region``) publishes no digest and archives nothing.
+
+Exit codes of ``report``: 0 the page was written; 1 the archive could not be read; 2
+configuration or usage error (no archive bucket, an unreadable ``--from`` file, an unwritable
+output path). ``--version`` prints ``backupwatch <version>``, exit 0.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from backupwatch import (
     PublishError,
     Report,
     Retrier,
+    Settings,
+    __version__,
     check_tenants,
     load_settings,
     run_daily,
@@ -35,10 +44,14 @@ from backupwatch import (
 from backupwatch.aws.archive import recent_reports
 from backupwatch.aws.clients import new_session, s3_client
 from backupwatch.cli.output import print_report
+from backupwatch.cli.progress import ProgressLine, configure_logging
 from backupwatch.core.deadline import RESERVE_FLOOR_SECONDS, Deadline
+from backupwatch.core.errors import SelectionError
+from backupwatch.core.explain import explain
+from backupwatch.core.progress import Step
 from backupwatch.core.status_page import daily_reports, render_status_page
 from backupwatch.pipeline.daily import check_deadline, require_topic
-from backupwatch.pipeline.monitor import Clock, utc_now
+from backupwatch.pipeline.monitor import Clock, examine_tenant, utc_now
 
 EXIT_OK, EXIT_FAILING, EXIT_USAGE, EXIT_PUBLISH = 0, 1, 2, 3
 EXIT_INTERNAL, EXIT_INTERRUPTED = 4, 130
@@ -71,11 +84,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    progress = ProgressLine(sys.stderr, enabled=args.verbose > 0)
+    configure_logging(args.verbose, stream=sys.stderr, line=progress)
+    try:
+        return _command(args, progress)
+    finally:
+        progress.close()
+
+
+def _command(args: argparse.Namespace, progress: ProgressLine) -> int:
     if args.command == "demo":
         try:
             import moto  # noqa: F401  (an optional extra: checked only here)
@@ -89,7 +106,16 @@ def _main(argv: Sequence[str] | None) -> int:
         return run_demo(as_json=args.json, html=args.html)
     if args.command == "report":
         return _report(out=args.html, sources=args.sources, days=args.days)
-    return _check(as_json=args.json, dry_run=args.dry_run, timeout=args.timeout)
+    if args.command == "explain":
+        return _explain(tenant=args.tenant, regions=args.regions, progress=progress)
+    return _check(
+        as_json=args.json,
+        dry_run=args.dry_run,
+        timeout=args.timeout,
+        tenants=args.tenants,
+        regions=args.regions,
+        progress=progress,
+    )
 
 
 def _report(*, out: Path, sources: list[Path] | None, days: int, clock: Clock = utc_now) -> int:
@@ -175,7 +201,16 @@ def _utc_day(when: datetime) -> date:
     return when.astimezone(UTC).date()
 
 
-def _check(*, as_json: bool, dry_run: bool, timeout: float | None) -> int:
+def _check(
+    *,
+    as_json: bool,
+    dry_run: bool,
+    timeout: float | None,
+    tenants: Sequence[str],
+    regions: Sequence[str],
+    progress: ProgressLine,
+) -> int:
+    narrowed = bool(tenants or regions)
     try:
         session = new_session()
         settings = load_settings(
@@ -190,14 +225,35 @@ def _check(*, as_json: bool, dry_run: bool, timeout: float | None) -> int:
                 str(timeout),
                 f"must be longer than {least:g} s, the least time kept to publish",
             )
-        require_topic(settings)
+        if not narrowed:  # a narrowed run publishes nothing: it needs no topic
+            require_topic(settings)
     except ConfigurationError as error:
         print(f"backupwatch: configuration error: {error}", file=sys.stderr)
         return EXIT_USAGE
     # Started before the first AWS call, so the whole run fits in the timeout.
     deadline = Deadline.after(timeout) if timeout is not None else None
-    report = check_tenants(settings, session=session, deadline=check_deadline(settings, deadline))
+    try:
+        report = check_tenants(
+            settings,
+            session=session,
+            deadline=check_deadline(settings, deadline),
+            tenants=tenants,
+            regions=regions,
+            progress=progress,
+        )
+    except SelectionError as error:
+        progress.close()
+        return _not_selected(error, as_json=as_json)
+    progress.close()  # the live line ends before stdout is written
     print_report(report, as_json=as_json)  # before the delivery: a late failure loses nothing
+    if narrowed:
+        # Not the fleet's report: as the day's digest or archive it would read as tenants gone.
+        print(
+            "narrowed run (--tenant, --region): digest not published, report not archived",
+            file=sys.stderr,
+        )
+        return EXIT_FAILING if report.failing else EXIT_OK
+    _tell_delivery(progress, settings)
     try:
         outcome = run_daily(settings, report=report, session=session, deadline=deadline)
     except PublishError as error:
@@ -212,6 +268,58 @@ def _check(*, as_json: bool, dry_run: bool, timeout: float | None) -> int:
         print(f"digest published: {message_id}", file=sys.stderr)
     else:
         print("digest not published (dry run or nothing to report)", file=sys.stderr)
+    return EXIT_FAILING if report.failing else EXIT_OK
+
+
+def _tell_delivery(progress: ProgressLine, settings: Settings) -> None:
+    """The archive and publish steps of ``run_daily``, told before it runs them."""
+    if settings.report_bucket is not None:
+        writes = "nothing written (dry run)" if settings.dry_run else "then this run written"
+        progress(
+            Step(
+                "archive",
+                f"s3://{settings.report_bucket}/{settings.report_prefix}",
+                f"previous report read, {writes}",
+            )
+        )
+    topic = settings.sns_topic_arn
+    progress(Step("publish", "", "dry run: nothing" if settings.dry_run else f"digest to {topic}"))
+
+
+def _not_selected(error: SelectionError, *, as_json: bool) -> int:
+    """A ``--tenant`` or ``--region`` that names nothing: exit 2; exit 1 with the region
+    errors printed when a region could not be listed (the tenant may be there)."""
+    if error.report is not None and error.report.region_errors:
+        print_report(error.report, as_json=as_json)
+        print(f"backupwatch: {error}", file=sys.stderr)
+        return EXIT_FAILING
+    print(f"backupwatch: {error}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _explain(*, tenant: str, regions: Sequence[str], progress: ProgressLine) -> int:
+    """Check one tenant, publishing nothing, and print why it has its status."""
+    try:
+        session = new_session()
+        settings = load_settings(os.environ, default_region=session.region_name)
+    except ConfigurationError as error:
+        print(f"backupwatch: configuration error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        examination = examine_tenant(
+            settings, tenant, session=session, regions=regions, progress=progress
+        )
+    except SelectionError as error:
+        progress.close()
+        if error.report is not None and error.report.region_errors:
+            print("\n".join(explain(error.report, {}, settings=settings)))
+            print(f"backupwatch: {error}", file=sys.stderr)
+            return EXIT_FAILING
+        print(f"backupwatch: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    progress.close()
+    report = examination.report
+    print("\n".join(explain(report, examination.resolved, settings=settings)))
     return EXIT_FAILING if report.failing else EXIT_OK
 
 
@@ -241,9 +349,27 @@ def _parser() -> argparse.ArgumentParser:
         description="Did every tenant get a backup in the last day? Settings come from "
         "BACKUPWATCH_* environment variables (see docs/configuration.md).",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"backupwatch {__version__}",
+        help="print the version and exit",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="progress and backupwatch's log on stderr; -vv: the AWS SDK's debug log too",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("check", help="check every tenant and publish the digest")
+    check = commands.add_parser(
+        "check",
+        help="check every tenant and publish the digest",
+        description="Check every tenant, print the report, archive it and publish the "
+        "digest. A narrowed run (--tenant, --region) is not the whole fleet's: it prints "
+        "its report and exits as usual, but publishes no digest and archives nothing.",
+    )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--dry-run", action="store_true", help="evaluate, publish nothing")
     check.add_argument(
@@ -253,6 +379,26 @@ def _parser() -> argparse.ArgumentParser:
         help="finish within SECONDS: stop checking in time to publish (unchecked tenants "
         "are reported as ERROR)",
     )
+    check.add_argument(
+        "--tenant",
+        action="append",
+        dest="tenants",
+        default=[],
+        metavar="NAME",
+        help="report only the tenant NAME (repeatable); every tenant is still discovered, "
+        "so its verdict is the one of a whole run; a NAME that matches no tenant exits 2",
+    )
+    _narrowing(check)
+    explain = commands.add_parser(
+        "explain",
+        help="why a tenant has its status: evidence, rules, thresholds",
+        description="Check one tenant, publishing nothing, and explain its status: the "
+        "evidence looked at, the rule that decided each check, and where each threshold "
+        "came from (default, setting BACKUPWATCH_..., or tag backupwatch:...). Exit 0: "
+        "not failing; 1: failing; 2: no tenant of that name.",
+    )
+    explain.add_argument("tenant", metavar="TENANT", help="the tenant's name (its tag's value)")
+    _narrowing(explain)
     demo = commands.add_parser("demo", help="run against an in-memory AWS (needs the demo extra)")
     demo.add_argument("--json", action="store_true", help="print the report as JSON too")
     demo.add_argument(
@@ -285,6 +431,18 @@ def _parser() -> argparse.ArgumentParser:
         help="days to show, ending today (with --from: on the newest report's day; default: 30)",
     )
     return parser
+
+
+def _narrowing(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--region",
+        action="append",
+        dest="regions",
+        default=[],
+        metavar="REGION",
+        help="check only REGION (repeatable), one of the run's regions; another exits 2 "
+        "(BACKUPWATCH_REGIONS sets the run's regions)",
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

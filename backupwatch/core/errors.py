@@ -6,13 +6,19 @@ One root, a small tree under it; catch the narrowest one that fits::
     ├── ConfigurationError         a setting is invalid; raised before any AWS call
     ├── AwsCallError               an AWS call failed for good (not retryable, or retries exhausted)
     ├── PublishError               the digest could not be published
-    └── NothingToMerge             ``merge_reports`` was given no report at all
+    ├── NothingToMerge             ``merge_reports`` was given no report at all
+    └── SelectionError             a tenant or region asked for by name is not in the run
 
 Per-tenant problems (a malformed tag, a denied listing) are *not* raised to the caller: they
 become an ``ERROR`` row in the report, so one bad tenant never hides the others.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backupwatch.core.models import Report
 
 
 class BackupwatchError(Exception):
@@ -67,3 +73,21 @@ class NothingToMerge(BackupwatchError, ValueError):
     The publish step of the state machine always has at least the plan's own partial report,
     so this means a caller's bug, not an AWS failure.
     """
+
+
+class SelectionError(BackupwatchError, ValueError):
+    """A run narrowed by name (``check_tenants(tenants=..., regions=...)``, the CLI's
+    ``--tenant`` and ``--region``) names something the run does not have.
+
+    A region the run does not check is raised before any AWS call (``report`` is None). A
+    tenant name that matched no tenant is only known after discovery: ``report`` is then the
+    narrowed report, whose ``region_errors`` say where the tenant could not be looked for. A
+    filter that matches nothing is never an empty report, which would read as "all is well".
+    """
+
+    def __init__(
+        self, message: str, *, names: tuple[str, ...], report: Report | None = None
+    ) -> None:
+        self.names = names
+        self.report = report
+        super().__init__(message)

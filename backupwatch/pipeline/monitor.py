@@ -8,9 +8,10 @@ and other Lambdas control all three.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -33,6 +34,7 @@ from backupwatch.core.config import Settings
 from backupwatch.core.deadline import Deadline
 from backupwatch.core.errors import AwsCallError
 from backupwatch.core.evaluation import error_result, judge_rds, judge_s3, tenant_report
+from backupwatch.core.explain import Resolved
 from backupwatch.core.merge import merge_reports
 from backupwatch.core.models import (
     Check,
@@ -40,12 +42,15 @@ from backupwatch.core.models import (
     Kind,
     RegionError,
     Report,
+    RowKey,
     Scope,
     Status,
     Tenant,
     TenantReport,
 )
-from backupwatch.core.ownership import assign_folders
+from backupwatch.core.ownership import Folders, assign_folders
+from backupwatch.core.progress import EvidenceCounter, Progress, Step, no_progress
+from backupwatch.core.selection import narrow_regions, unknown_tenants
 from backupwatch.core.tenancy import bound_pause
 
 if TYPE_CHECKING:
@@ -74,6 +79,9 @@ def check_tenants(
     clock: Clock = utc_now,
     retrier: Retrier | None = None,
     deadline: Deadline | None = None,
+    tenants: Collection[str] = (),
+    regions: Collection[str] = (),
+    progress: Progress = no_progress,
 ) -> Report:
     """Discover every tenant, check each one, and return the report.
 
@@ -90,18 +98,153 @@ def check_tenants(
     RDS snapshot listings (one per region) and S3 listings (one per tenant) run on a pool of
     ``settings.s3_concurrency`` threads; every RDS request waits for a token of the region's
     rate limit (``settings.rds_requests_per_second``).
+
+    Narrowing (the CLI's ``--tenant`` and ``--region``):
+
+    - ``regions``: only these of the run's own regions (``core.selection.narrow_regions``); a
+      region the run does not check raises ``SelectionError`` before any AWS call.
+    - ``tenants``: only the rows of the tenants of these names. Discovery still covers every
+      tenant, and the names are picked after folder ownership is decided, so a row is the
+      row the whole run would have given (a tenant never gets another's objects as evidence
+      for being looked at alone); only the picked tenants' evidence is gathered. A name that
+      matches no tenant raises ``SelectionError`` (carrying the narrowed report), so a typo
+      is never an empty, all-clear report.
+
+    A narrowed report is not the fleet's: do not publish or archive it as the day's report.
+
+    ``progress`` is told the phases and counts as they happen (``core.progress``), from this
+    thread, a bounded number of times; a callback that raises is logged and then left alone.
     """
+    report, _ = _run(settings, session, clock, retrier, deadline, tenants, regions, progress)
+    return report
+
+
+@dataclass(frozen=True)
+class Examination:
+    """A run narrowed to one tenant, with what ``core.explain`` needs besides the rows."""
+
+    report: Report
+    """The tenant's rows (one per resource of that name), and the run's region errors."""
+    resolved: Mapping[RowKey, Resolved]
+    """By row key: each resource's resolved policy and where its evidence lay."""
+
+
+def examine_tenant(
+    settings: Settings,
+    name: str,
+    *,
+    session: boto3.Session | None = None,
+    clock: Clock = utc_now,
+    retrier: Retrier | None = None,
+    deadline: Deadline | None = None,
+    regions: Collection[str] = (),
+    progress: Progress = no_progress,
+) -> Examination:
+    """``check_tenants(tenants=[name])``, keeping each resource's resolved policy: what
+    ``backupwatch explain`` shows. Raises ``SelectionError`` like it."""
+    report, resolved = _run(settings, session, clock, retrier, deadline, (name,), regions, progress)
+    return Examination(report=report, resolved=resolved)
+
+
+def _run(
+    settings: Settings,
+    session: boto3.Session | None,
+    clock: Clock,
+    retrier: Retrier | None,
+    deadline: Deadline | None,
+    tenants: Collection[str],
+    regions: Collection[str],
+    progress: Progress,
+) -> tuple[Report, dict[RowKey, Resolved]]:
+    if isinstance(tenants, str) or isinstance(regions, str):
+        raise TypeError("tenants and regions are collections of names, not one string")
+    narrowed = narrow_regions(settings, regions) if regions else None
+    selection = _Selection(tuple(dict.fromkeys(tenants)) or None)
+    tell = _Told(progress)
     now, session, retrier = _start(clock, session, retrier, deadline)
     if settings.fans_out:
         scopes, planning_errors = plan_scopes(settings, session, retrier)
-        return _check_scopes(settings, scopes, planning_errors, session, now, retrier, deadline)
-    account_id = _account_id(settings, session, retrier) if settings.uses_account_id else None
-    return _guarded(
-        now,
-        settings,
-        settings.scopes,
-        partial(_check_account, settings, session, session, account_id, now, retrier, deadline),
-    )
+        if narrowed is not None:
+            scopes = tuple(scope for scope in scopes if scope.region in narrowed)
+        accounts = len({scope.account_id for scope in scopes})
+        tell(Step("discovery", "", f"{len(scopes)} scope(s) in {accounts} account(s) to check"))
+        for planning_error in planning_errors:
+            tell(Step("discovery", "", f"failed: {planning_error.reason}"))
+        report = _check_scopes(
+            settings, scopes, planning_errors, session, now, retrier, deadline, selection, tell
+        )
+    else:
+        if narrowed is not None:  # as load_settings(regions=narrowed) would have it
+            settings = settings.model_copy(update={"regions": narrowed})
+        account_id = _account_id(settings, session, retrier) if settings.uses_account_id else None
+        report = _guarded(
+            now,
+            settings,
+            settings.scopes,
+            partial(
+                _check_account,
+                settings,
+                session,
+                session,
+                account_id,
+                now,
+                retrier,
+                deadline,
+                selection,
+                tell,
+            ),
+        )
+    if selection.names is not None:
+        error = unknown_tenants(selection.names, report, selection.known)
+        if error is not None:
+            raise error
+    return report, selection.resolved
+
+
+@dataclass
+class _Selection:
+    """The tenants a run reports: every one, or those of some names, picked after folder
+    ownership is decided over every tenant discovered."""
+
+    names: tuple[str, ...] | None = None
+    known: set[str] = field(default_factory=set)
+    """Every tenant name discovered (only kept when narrowing: for the error's suggestions)."""
+    resolved: dict[RowKey, Resolved] = field(default_factory=dict)
+    """The picked tenants' policies, for ``examine_tenant`` (only kept when narrowing)."""
+
+    def pick(self, folders: Folders, bucket: str | None) -> list[int]:
+        """Indices into ``folders.tenants`` of the tenants to check and report."""
+        if self.names is None:
+            return list(range(len(folders.tenants)))
+        wanted = frozenset(self.names)
+        picked: list[int] = []
+        for index, tenant in enumerate(folders.tenants):
+            self.known.add(tenant.name)
+            if tenant.name not in wanted:
+                continue
+            picked.append(index)
+            key = (tenant.account_id or "", tenant.region, tenant.kind, tenant.identifier)
+            self.resolved[key] = Resolved(
+                tenant=tenant, bucket=bucket, excluded=folders.exclude.get(index, ())
+            )
+        return picked
+
+
+class _Told:
+    """The caller's ``Progress``, which cannot break the run: a callback that raises is logged
+    once, then no longer called."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress: Progress | None = progress
+
+    def __call__(self, step: Step) -> None:
+        if self._progress is None:
+            return
+        try:
+            self._progress(step)
+        except Exception:
+            logger.warning("the progress callback failed; no more progress", exc_info=True)
+            self._progress = None
 
 
 def check_scopes(
@@ -112,15 +255,19 @@ def check_scopes(
     clock: Clock = utc_now,
     retrier: Retrier | None = None,
     deadline: Deadline | None = None,
+    progress: Progress = no_progress,
 ) -> Report:
     """Check the given account-regions only: one child of the state machine checks one.
 
     Like ``check_tenants``, never raises for AWS trouble: a role that cannot be assumed, or a
     region that cannot be read, is a ``RegionError`` naming the scope. Tenants carry their
-    ``account_id``, so partial reports merge without collisions.
+    ``account_id``, so partial reports merge without collisions. ``progress`` as for
+    ``check_tenants``.
     """
     now, session, retrier = _start(clock, session, retrier, deadline)
-    return _check_scopes(settings, tuple(scopes), (), session, now, retrier, deadline)
+    return _check_scopes(
+        settings, tuple(scopes), (), session, now, retrier, deadline, _Selection(), _Told(progress)
+    )
 
 
 def _start(
@@ -143,6 +290,8 @@ def _check_scopes(
     now: datetime,
     retrier: Retrier,
     deadline: Deadline | None,
+    selection: _Selection,
+    progress: Progress,
 ) -> Report:
     """Scope by scope, one session per account (its regions share the credentials)."""
     partials = [
@@ -170,6 +319,7 @@ def _check_scopes(
             logger.error("cannot enter %s: %s", first.role_arn, error)
             reason = f"could not assume role {first.role_arn}: {error.short}"
             partials.append(_scope_errors(now, settings, group, reason))
+            progress(Step("discovery", first.account_id or "", f"failed: {reason}"))
             continue
         account_id = first.account_id
         if account_id is None:  # the home account: named, so its rows merge with the others
@@ -191,6 +341,8 @@ def _check_scopes(
                 now,
                 retrier,
                 deadline,
+                selection,
+                progress,
             ),
         )
         errors = tuple(
@@ -202,6 +354,23 @@ def _check_scopes(
             )
         )
     return merge_reports(partials)
+
+
+def _tell_discovered(
+    progress: Progress,
+    account: str,
+    regions: Iterable[str],
+    tenants: Iterable[Tenant],
+    errors: Iterable[RegionError],
+) -> None:
+    """One step per region: how many tenants discovery found there, or why it found none."""
+    found = Counter(tenant.region for tenant in tenants)
+    failed = {error.region: error.reason for error in errors}
+    for region in regions:
+        message = (
+            f"failed: {failed[region]}" if region in failed else f"{found[region]} tenant(s) found"
+        )
+        progress(Step("discovery", f"{account}{region}", message))
 
 
 def _guarded(
@@ -248,6 +417,8 @@ def _check_account(
     now: datetime,
     retrier: Retrier,
     deadline: Deadline | None,
+    selection: _Selection,
+    progress: Progress,
 ) -> Report:
     """Every region of ``settings`` in one account, with ``session``'s credentials."""
     # Clients are built here, on this thread: boto3 sessions are not thread-safe, clients are.
@@ -263,12 +434,17 @@ def _check_account(
     found = discover(settings, rds_by_region, listing, account_id=account_id)
     for region_error in found.region_errors:
         logger.error("region %s not checked: %s", region_error.region, region_error.reason)
+    account = f"{account_id} " if account_id is not None and settings.fans_out else ""
+    _tell_discovered(progress, account, settings.regions, found.tenants, found.region_errors)
 
     # Settings guarantee a bucket whenever the s3 check is on.
     bucket = settings.s3_bucket if Check.S3 in settings.checks else None
     bounded = tuple(bound_pause(tenant, now=now, settings=settings) for tenant in found.tenants)
+    # Ownership over every tenant of the bucket first; only then the tenants asked for.
     folders = assign_folders(bounded, bucket=bucket)
+    picked = selection.pick(folders, bucket)
     tenants = folders.tenants
+    counter = EvidenceCounter(progress, account.strip(), len(picked))
     s3 = (
         s3_client(s3_session, settings.regions[0], max_pool_connections=settings.s3_concurrency)
         if bucket is not None
@@ -282,7 +458,7 @@ def _check_account(
         rds_pending = (
             pool.submit(
                 _rds_results,
-                [t for t in tenants if t.wants(Check.RDS)],
+                [tenants[i] for i in picked if tenants[i].wants(Check.RDS)],
                 rds_by_region,
                 retrier,
                 now,
@@ -307,19 +483,26 @@ def _check_account(
                     folders.exclude.get(index, ()),
                     folders.refused.get(index),
                 )
-                for index, tenant in enumerate(tenants)
+                for index, tenant in ((i, tenants[i]) for i in picked)
                 if tenant.wants(Check.S3)  # tag backupwatch:checks
             }
             if s3 is not None and bucket is not None
             else None
         )
-        rds_results = _rds_outcome(rds_pending, tenants) if rds_pending else {}
-        s3_results = (
-            {i: _s3_outcome(f) for i, f in s3_pending.items()} if s3_pending is not None else None
-        )
+        rds_results = _rds_outcome(rds_pending, [tenants[i] for i in picked]) if rds_pending else {}
+        s3_results: dict[int, CheckResult] | None = None
+        if s3_pending is None:
+            counter.add(len(picked))
+        else:
+            counter.add(len(picked) - len(s3_pending))  # those have no S3 check to wait for
+            s3_results = {}
+            for index, pending in s3_pending.items():
+                s3_results[index] = _s3_outcome(pending)
+                counter.add()
 
     rows: list[TenantReport] = []
-    for index, tenant in enumerate(tenants):
+    for index in picked:
+        tenant = tenants[index]
         results: dict[Check, CheckResult] = {}
         if Check.RDS in settings.checks and tenant.wants(Check.RDS):
             results[Check.RDS] = rds_results[tenant.key]
