@@ -73,6 +73,7 @@ def test_the_wheel_holds_only_backupwatch(wheel: Path) -> None:
     tops = {name.split("/")[0] for name in names}
     assert tops == {"backupwatch", f"backupwatch-{backupwatch.__version__}.dist-info"}
     assert "backupwatch/py.typed" in names
+    assert "backupwatch/core/report.schema.json" in names
     for asset in ("status_page.html", "status_page.css", "status_page.js"):
         assert f"backupwatch/core/assets/{asset}" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]

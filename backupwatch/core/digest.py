@@ -29,7 +29,13 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ConfigDict
 
 from backupwatch.core.changes import Changed, Changes
-from backupwatch.core.models import ArchivedReport, Report, Status, TenantReport
+from backupwatch.core.models import (
+    ArchivedReport,
+    Report,
+    Status,
+    TenantReport,
+    most_severe_first,
+)
 
 SUBJECT_MAX_CHARS = 99
 MESSAGE_MAX_BYTES = 262_144
@@ -240,7 +246,7 @@ def _body(
             )
         )
     for failing in (True, False):
-        for status in Status:
+        for status in summary.by_status:  # unknown statuses too (a newer writer's)
             rows = [
                 row
                 for row in report.tenants
@@ -424,7 +430,7 @@ def _scopes(report: Report) -> str:
 def _status_counts(rows: Iterable[TenantReport]) -> str:
     """``1 ERROR, 2 STALE``: counts per status, most severe first, zeros left out."""
     counts = Counter(row.status for row in rows)
-    return ", ".join(f"{counts[s]} {s.value}" for s in Status if counts[s])
+    return ", ".join(f"{counts[s]} {s.value}" for s in most_severe_first(counts))
 
 
 def _where(row: TenantReport, accounts: bool) -> str:

@@ -36,7 +36,15 @@ from pydantic import (
 )
 
 from backupwatch.core.merge import merge_reports
-from backupwatch.core.models import Check, FrozenValue, RegionError, Report, S3Location, Scope
+from backupwatch.core.models import (
+    READING,
+    Check,
+    FrozenValue,
+    RegionError,
+    Report,
+    S3Location,
+    Scope,
+)
 
 INLINE_MAX_BYTES = 200_000
 """Largest scan output returned inline. Step Functions' limit is 262,144 bytes per state
@@ -277,7 +285,8 @@ def read_output(output: Any) -> Received:
             why = _clip(caught)
         return _broken(output, f"scan failed: {why}")
     try:
-        result = ScanResult.model_validate(output)
+        # READING: the report of a newer scan (mid-deploy) is read like Report.from_json reads.
+        result = ScanResult.model_validate(output, context=READING)
     except ValidationError as error:
         return _broken(output, f"scan result unreadable: {_first_error(error)}")
     return Received(scope=result.scope, report=result.report, report_s3=result.report_s3)

@@ -6,18 +6,25 @@ with ``model_dump(mode="json")``; that JSON is what ``backupwatch check --json``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Final, Literal
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
     computed_field,
     model_validator,
 )
+from pydantic_core import CoreSchema, core_schema
 
 
 class Status(StrEnum):
@@ -28,6 +35,18 @@ class Status(StrEnum):
     but do not fail the run, because they describe a tenant's lifecycle rather than a broken
     backup. They rank below every failing status so that a real failure of another check is
     never hidden behind them, and above ``OK`` so that they are never counted as proof.
+
+    A report written by a newer backupwatch may hold a status this version does not know
+    (``CORRUPT``, say). ``Report.from_json`` keeps it as an *unknown* status: a ``Status`` that
+    is not a member (``list(Status)`` never grows; ``known`` is False), keeps its name (it is
+    shown and written back as ``CORRUPT``), and is failing, whatever the newer writer said: a
+    reader cannot tell a new kind of failure from a new lifecycle status, and only "failing"
+    can never hide a broken backup. It ranks just below ``ERROR`` and above every other status:
+    above ``MISSING`` because a failure this version cannot even name must never be sorted
+    behind one it understands; below ``ERROR`` because ``ERROR`` stays "could not check at
+    all", the least known state, and ``worst``'s answer for no evidence. Unknown statuses rank
+    among themselves by name, so every ordering stays total. Only reading creates them:
+    ``Status("CORRUPT")`` and a model built in code with that status still raise.
     """
 
     ERROR = "ERROR"
@@ -55,31 +74,91 @@ class Status(StrEnum):
 
     @property
     def severity(self) -> int:
-        """Larger is worse: ``OK`` is 0, ``ERROR`` the largest."""
-        return _SEVERITY[self]
+        """Larger is worse: ``OK`` is 0, ``ERROR`` the largest, an unknown status one less."""
+        return _SEVERITY.get(self, _UNKNOWN_SEVERITY)
 
     @property
     def failing(self) -> bool:
-        """Whether this status needs a human by default: ``ERROR`` to ``EMPTY``.
+        """Whether this status needs a human by default: ``ERROR`` to ``EMPTY``, and every
+        unknown status.
 
         ``STOPPED`` can be made failing by a setting; that decision is per run, so it lives on
         ``TenantReport.failing``, not here.
         """
-        return self in _FAILING
+        return self in _FAILING or not self.known
 
     @property
     def listed(self) -> bool:
         """Whether the digest names a tenant with this status: everything but ``OK``."""
         return self is not Status.OK
 
+    @property
+    def known(self) -> bool:
+        """False for a status read from a newer backupwatch's report (see the class)."""
+        return self.name in Status.__members__
 
-_SEVERITY = {status: rank for rank, status in enumerate(reversed(Status))}
+    def __reduce_ex__(self, proto: object) -> tuple[Any, ...]:
+        # Enum pickles a member as ``Status(value)``, which refuses an unknown status.
+        return (_status_named, (self.value,))
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        # Around pydantic's own enum check, which refuses a non-member: see _validate_status.
+        return core_schema.with_info_wrap_validator_function(_validate_status, handler(source))
+
+
+_SEVERITY: Final[Mapping[Status, int]] = MappingProxyType(
+    {
+        Status.ERROR: 10,
+        # 9: every unknown status (_UNKNOWN_SEVERITY)
+        Status.MISSING: 8,
+        Status.DISABLED: 7,
+        Status.STALE: 6,
+        Status.EMPTY: 5,
+        Status.STOPPED: 4,
+        Status.PENDING: 3,
+        Status.PAUSED: 2,
+        Status.SKIPPED: 1,
+        Status.OK: 0,
+    }
+)
+_UNKNOWN_SEVERITY: Final = 9
 _FAILING = frozenset({Status.ERROR, Status.MISSING, Status.DISABLED, Status.STALE, Status.EMPTY})
+STATUS_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
+"""What a status written by any backupwatch looks like (``fullmatch``): it ends up in HTML
+classes and subjects, so a reader accepts no other unknown status."""
+_UNKNOWN_STATUSES: dict[str, Status] = {}
+"""One object per unknown status, so that ``is`` compares them like members."""
+
+
+def _status_named(name: str) -> Status:
+    """The status called ``name``: a member, or an unknown status (reading only)."""
+    member = Status.__members__.get(name)
+    if member is not None:
+        return member
+    if not STATUS_NAME.fullmatch(name):
+        raise ValueError(f"{name[:40]!r} is not a status: A-Z, 0-9 and _, at most 32 characters")
+    unknown = str.__new__(Status, name)
+    unknown._name_ = name
+    unknown._value_ = name
+    return _UNKNOWN_STATUSES.setdefault(name, unknown)  # atomic: one object even across threads
+
+
+def _status_order(status: Status) -> tuple[int, str]:
+    return (-status.severity, status.value)
+
+
+def most_severe_first(statuses: Iterable[Status]) -> list[Status]:
+    """``statuses`` sorted most severe first: the declaration order of the members, unknown
+    statuses just after ``ERROR``, by name."""
+    return sorted(statuses, key=_status_order)
 
 
 def worst(statuses: Iterable[Status]) -> Status:
     """The most severe status; ``ERROR`` when there is none, because no evidence is never OK."""
-    return max(statuses, key=lambda status: status.severity, default=Status.ERROR)
+    return min(statuses, key=_status_order, default=Status.ERROR)
 
 
 class Check(StrEnum):
@@ -95,6 +174,61 @@ class FrozenValue(BaseModel):
     """Base of every value model: immutable, and strict about unknown fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+SCHEMA_VERSION: Literal[2] = 2
+"""The ``schema_version`` this version writes. 1: reports written before the field existed."""
+
+READING: Final[Mapping[str, bool]] = MappingProxyType({"backupwatch.reading": True})
+"""Validation context for a report written elsewhere, maybe by a newer backupwatch:
+``Report.model_validate_json(text, context=READING)`` is what ``Report.from_json`` does. A
+model validated with it inside (``ScanResult`` holding a report) reads its report leniently."""
+
+
+def _reading(info: ValidationInfo) -> bool:
+    # Called for every model and status of a report: no ABC isinstance (Mapping) here.
+    context = info.context
+    if context is READING:
+        return True
+    return isinstance(context, dict) and context.get("backupwatch.reading") is True
+
+
+class ReportValue(FrozenValue):
+    """Base of the models a report is made of: strict when built, lenient when read.
+
+    Built in code, an unknown field is an error (a typo must fail). Read with the ``READING``
+    context (``Report.from_json``), unknown fields are ignored at every level, because they
+    come from a newer backupwatch that added them, and refusing its report would blind every
+    older reader (the archive, the status page, ``backupwatch report --from``).
+
+    ``json_schema_serialization_defaults_required``: the writer always writes every field, so
+    the JSON Schema (``backupwatch.core.schema``) says so.
+    """
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", json_schema_serialization_defaults_required=True
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unknown_fields_are_ignored_when_reading(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and _reading(info):
+            fields = cls.model_fields  # a property: once, not once per key
+            return {key: value for key, value in data.items() if key in fields}
+        return data
+
+
+def _validate_status(
+    value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+) -> Status:
+    """Every ``Status`` field: strict when built; when reading, a status this version does not
+    know becomes an unknown ``Status`` (a name that is no status at all is still refused)."""
+    if isinstance(value, Status) and not value.known:
+        return value  # read before (a merge, a summary): pydantic's enum check would refuse it
+    if _reading(info) and isinstance(value, str):
+        return _status_named(value)
+    status: Status = handler(value)
+    return status
 
 
 Kind = Literal["instance", "cluster"]
@@ -216,7 +350,7 @@ class S3Evidence(FrozenValue):
     """Fast path only: keys dated before the window exist, and were deliberately not read."""
 
 
-class CheckResult(FrozenValue):
+class CheckResult(ReportValue):
     """The verdict of one check for one tenant, with the evidence it rests on."""
 
     check: Check
@@ -230,12 +364,13 @@ class CheckResult(FrozenValue):
     size_bytes: int | None = None
 
 
-class TenantReport(FrozenValue):
+class TenantReport(ReportValue):
     """One row of the report: a tenant, its overall status and every check that ran.
 
     ``failing`` defaults to the status's own ``failing``; it is set explicitly only to make a
     ``STOPPED`` tenant failing (``BACKUPWATCH_STOPPED_IS_FAILING``). A failing status can never
-    be marked not failing, nor ``OK`` failing.
+    be marked not failing, nor ``OK`` failing. A row read with an unknown status is failing,
+    even when its newer writer said otherwise (see ``Status``).
     """
 
     tenant: str
@@ -258,9 +393,14 @@ class TenantReport(FrozenValue):
 
     @model_validator(mode="before")
     @classmethod
-    def _failing_follows_status(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "failing" not in data and "status" in data:
-            return {**data, "failing": Status(data["status"]).failing}
+    def _failing_follows_status(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or "status" not in data:
+            return data
+        status = data["status"]
+        if _reading(info) and isinstance(status, str) and not _status_named(status).known:
+            return {**data, "failing": True}  # whatever its newer writer said (see Status)
+        if "failing" not in data:
+            return {**data, "failing": Status(status).failing}
         return data
 
     @model_validator(mode="after")
@@ -286,7 +426,7 @@ RowKey = tuple[str, str, str, str]
 """``TenantReport.key``: account id ("" when unknown), region, kind, identifier."""
 
 
-class RegionError(FrozenValue):
+class RegionError(ReportValue):
     """A scope (an account-region) that could not be checked: its tenants are unknown, so the
     run is failing. The role could not be assumed, the region is disabled, discovery failed,
     or the scan of the scope never reported back.
@@ -317,8 +457,9 @@ class RegionError(FrozenValue):
         return (self.account_id or "", self.region or "", self.reason)
 
 
-class Summary(FrozenValue):
-    """Counts over a report. ``by_status`` lists every status, most severe first."""
+class Summary(ReportValue):
+    """Counts over a report. ``by_status`` lists every status, most severe first: each one
+    this version knows, and any unknown status the report holds (see ``Status``)."""
 
     tenants: int
     failing: int
@@ -369,14 +510,25 @@ class Scope(FrozenValue):
         return f"{self.account_id} {self.region}" if self.account_id else self.region
 
 
-class Report(FrozenValue):
+class Report(ReportValue):
     """The outcome of one run: every discovered tenant exactly once, plus failed scopes.
 
     A report is data: ``to_json`` and ``from_json`` round-trip it without loss, and
     ``merge_reports`` joins the partial reports of several scopes into one. The JSON carries
     ``summary`` for readers (``jq .summary``); it is recomputed, never trusted, on the way in.
+
+    The JSON is a versioned contract: ``schema_version`` comes first (``SCHEMA_VERSION``; a
+    report without it is version 1, written before it existed). ``from_json`` reads every
+    version, and never refuses one for being newer: every field added since version 1 has a
+    default, and a newer report is read leniently (unknown fields ignored, unknown statuses
+    kept and failing; ``ReportValue``, ``Status``). What is read is a report of this version:
+    ``schema_version`` is always ``SCHEMA_VERSION`` in memory, so writing it again never claims
+    fields that were dropped on the way in. A version that changes what a field means would
+    convert older documents in ``_derived_fields_are_not_read``, keyed on their version.
     """
 
+    schema_version: Literal[2] = SCHEMA_VERSION
+    """Which contract the JSON follows; first in the JSON, for readers that branch on it."""
     generated_at: AwareDatetime
     regions: tuple[str, ...]
     checks: tuple[Check, ...]
@@ -387,30 +539,38 @@ class Report(FrozenValue):
 
     @model_validator(mode="before")
     @classmethod
-    def _summary_is_derived(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "summary" in data:
+    def _derived_fields_are_not_read(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if "schema_version" in data and _reading(info):
+            version = data["schema_version"]
+            if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+                raise ValueError(f"schema_version {version!r} is not a version (1, 2, ...)")
+            # Any version is read (see the class); what is read is of this version.
+            data = {k: v for k, v in data.items() if k != "schema_version"}
+        if "summary" in data:
             return {k: v for k, v in data.items() if k != "summary"}
         return data
 
     def to_json(self, *, indent: int | None = None) -> str:
-        """The report as JSON, ``summary`` included; ``Report.from_json`` reads it back."""
+        """The report as JSON, ``schema_version`` first and ``summary`` included;
+        ``Report.from_json`` reads it back."""
         return self.model_dump_json(indent=indent)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Report:
-        """Read a report written by ``to_json``; raises ``pydantic.ValidationError`` if not one."""
-        return cls.model_validate_json(text)
+        """Read a report written by ``to_json`` of any version, leniently (see the class);
+        raises ``pydantic.ValidationError`` if it is not a report at all."""
+        return cls.model_validate_json(text, context=READING)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def summary(self) -> Summary:
-        by_status = dict.fromkeys(Status, 0)
-        for row in self.tenants:
-            by_status[row.status] += 1
+        counts = Counter(row.status for row in self.tenants)
         return Summary(
             tenants=len(self.tenants),
             failing=sum(1 for row in self.tenants if row.failing),
-            by_status=by_status,
+            by_status={status: counts[status] for status in most_severe_first({*Status, *counts})},
             regions_failed=len(self.region_errors),
         )
 

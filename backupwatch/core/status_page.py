@@ -39,7 +39,14 @@ from typing import Any
 from backupwatch.core.changes import compare, scope_error
 from backupwatch.core.digest import clean
 from backupwatch.core.evaluation import format_age, format_time
-from backupwatch.core.models import Check, Report, RowKey, Status, TenantReport
+from backupwatch.core.models import (
+    Check,
+    Report,
+    RowKey,
+    Status,
+    TenantReport,
+    most_severe_first,
+)
 
 PALETTE: Mapping[Status, str] = MappingProxyType(
     {
@@ -62,6 +69,12 @@ PALETTE: Mapping[Status, str] = MappingProxyType(
 
 STATUS_CLASS: Mapping[Status, str] = MappingProxyType({s: s.value.lower() for s in Status})
 """The CSS class of a status (``stale``): the grid's cells are ``<td class=stale>``."""
+
+UNKNOWN_CLASS = "ux"
+"""Every unknown status (one a newer backupwatch wrote, see ``Status``): its name is shown in
+the pill, the legend and the tooltip, and it is failing."""
+UNKNOWN_COLOUR = "#e7298a"
+"""Magenta: warm like the failing colours, and a hue none of them has."""
 
 NO_REPORT_CLASS = "nd"
 """A day without a report: every cell of its column is hatched grey."""
@@ -169,6 +182,9 @@ class _Grid:
     rows: list[_Row]
     texts: _Texts
     generated_at: datetime | None
+    statuses: list[Status] = field(default_factory=lambda: list(Status))
+    """The data island's ``status`` list: every member, then each unknown status found in the
+    reports (a newer writer's); a cell holds its status's index in this list."""
 
     @property
     def latest(self) -> Report | None:
@@ -192,6 +208,9 @@ class _Grid:
             (_Row(key, row, key in present, seen) for key, (row, seen) in newest.items()),
             key=lambda r: r.order,
         )
+        unknown = {row.status for report in daily for row in report.tenants} - set(Status)
+        statuses = [*Status, *most_severe_first(unknown)]
+        index = {status: i for i, status in enumerate(statuses)}
         for row in rows:
             for day in days:
                 report = reports.get(day)
@@ -201,8 +220,8 @@ class _Grid:
                     continue
                 found = indexed[day].get(row.key)
                 if found is not None:
-                    row.classes.append(STATUS_CLASS[found.status])
-                    row.cells.append(_cell(found, texts))
+                    row.classes.append(_class_of(found.status))
+                    row.cells.append(_cell(found, texts, index))
                     continue
                 error = scope_error(row.key, report.region_errors)
                 if error is None:
@@ -212,16 +231,18 @@ class _Grid:
                     row.classes.append(NOT_CHECKED_CLASS)
                     text = f"{error.scope} not checked: {_clean(error.reason)}"
                     row.cells.append([-1, *texts.encode(text)])
-        return cls(days, reports, rows, texts, generated_at)
+        return cls(days, reports, rows, texts, generated_at, statuses)
 
 
-_STATUS_INDEX = {status: index for index, status in enumerate(Status)}
+def _class_of(status: Status) -> str:
+    return STATUS_CLASS.get(status, UNKNOWN_CLASS)
 
 
-def _cell(row: TenantReport, texts: _Texts) -> list[Any]:
-    """``[status, template, numbers]``, plus ``1`` when a STOPPED row is failing by setting."""
+def _cell(row: TenantReport, texts: _Texts, index: Mapping[Status, int]) -> list[Any]:
+    """``[status, template, numbers]``, plus ``1`` when a STOPPED row is failing by setting;
+    ``status`` is an index in ``_Grid.statuses``."""
     text = f"{_clean(row.reason)}\nbackup age: {_ages_text(row)}"
-    cell: list[Any] = [_STATUS_INDEX[row.status], *texts.encode(text)]
+    cell: list[Any] = [index[row.status], *texts.encode(text)]
     if row.failing != row.status.failing:
         cell.append(int(row.failing))
     return cell
@@ -328,13 +349,14 @@ def _header(grid: _Grid) -> str:
 
 
 def _legend(latest: Report) -> str:
-    counts = latest.summary.by_status
+    counts = latest.summary.by_status  # every member, and any unknown status in the report
     items = []
-    for status in Status:
+    for status in counts:
         kind = "failing" if status.failing else "listed" if status.listed else "ok"
+        help_text = _STATUS_HELP.get(status, _UNKNOWN_HELP)
         items.append(
             f"<li><button type=button class='chip {kind}' data-status={status.value} "
-            f"title='{_e(_STATUS_HELP[status])}'><i class='sw {STATUS_CLASS[status]}'></i>"
+            f"title='{_e(help_text)}'><i class='sw {_class_of(status)}'></i>"
             f"{status.value} <b>{counts[status]}</b></button></li>"
         )
     keys = (
@@ -362,6 +384,7 @@ _STATUS_HELP = {
     Status.SKIPPED: "not failing: the check does not apply (a read replica)",
     Status.OK: "fresh evidence of a backup",
 }
+_UNKNOWN_HELP = "failing: a status written by a newer backupwatch, unknown to this one"
 
 
 def _news(grid: _Grid) -> str:
@@ -513,7 +536,7 @@ def _tr(row: _Row, latest: Report | None, *, many_regions: bool, many_accounts: 
     status = r.status.value if row.present else "GONE"
     search = " ".join([r.tenant, resource, r.account_id or "", r.region, status]).lower()
     failing = row.present and r.failing
-    pill_class = STATUS_CLASS[r.status] if row.present else ABSENT_CLASS
+    pill_class = _class_of(r.status) if row.present else ABSENT_CLASS
     if row.present:
         pill_title = "failing" if r.failing else "not failing"
     else:
@@ -556,8 +579,8 @@ def _data(grid: _Grid) -> str:
     data = {
         "days": [f"{day:%a %Y-%m-%d}" for day in grid.days],
         "has": [int(day in grid.reports) for day in grid.days],
-        "status": [status.value for status in Status],
-        "failing": [int(status.failing) for status in Status],
+        "status": [status.value for status in grid.statuses],
+        "failing": [int(status.failing) for status in grid.statuses],
         "text": grid.texts.templates,
         "rows": [row.cells for row in grid.rows],
     }
@@ -580,8 +603,10 @@ def _favicon(failing: bool) -> str:
 
 
 def _colours() -> str:
-    """One CSS class per status, from ``PALETTE``: the colours are the digest's too."""
-    return "".join(f".{STATUS_CLASS[s]}{{--c:{PALETTE[s]}}}" for s in Status)
+    """One CSS class per status, from ``PALETTE`` (the colours are the digest's too), and
+    ``UNKNOWN_CLASS`` for every status a newer backupwatch wrote."""
+    known = "".join(f".{STATUS_CLASS[s]}{{--c:{PALETTE[s]}}}" for s in Status)
+    return f"{known}.{UNKNOWN_CLASS}{{--c:{UNKNOWN_COLOUR}}}"
 
 
 def _asset(name: str) -> str:
