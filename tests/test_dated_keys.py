@@ -62,7 +62,8 @@ def test_a_fresh_dump_in_a_long_history_takes_one_call(
     assert result.status is Status.OK
     assert result.key == keys[0]
     assert len(listings) == 1
-    assert listings[0]["StartAfter"] == f"acme-backups/{NOW - timedelta(days=2):%Y/%m/%d/}"
+    # The window, a day for time zones, and a week of size history (the same single page).
+    assert listings[0]["StartAfter"] == f"acme-backups/{NOW - timedelta(days=9):%Y/%m/%d/}"
 
 
 def test_the_full_listing_of_the_same_history_reads_every_page(
@@ -80,12 +81,27 @@ def test_the_full_listing_of_the_same_history_reads_every_page(
     assert len(listings) == 2
 
 
+def test_a_dump_a_few_days_old_is_stale_with_its_age_in_one_call(
+    world: World, retrier: Retrier, listings: list[dict[str, Any]]
+) -> None:
+    """Within the week of size history the listing reads anyway, a stale dump's age is known."""
+    world.bucket()
+    world.instance("db-acme", tenant="acme")
+    history(world, "acme", 400, newest_hours=24 * 5)
+
+    result = only(run(world, retrier, BACKUPWATCH_S3_DATE_LAYOUT=LAYOUT))
+
+    assert result.status is Status.STALE
+    assert result.reason.startswith("newest backup object 5 days old")
+    assert len(listings) == 1
+
+
 def test_only_old_dumps_is_stale_in_two_calls(
     world: World, retrier: Retrier, listings: list[dict[str, Any]]
 ) -> None:
     world.bucket()
     world.instance("db-acme", tenant="acme")
-    history(world, "acme", 400, newest_hours=24 * 5)
+    history(world, "acme", 400, newest_hours=24 * 12)
 
     result = only(run(world, retrier, BACKUPWATCH_S3_DATE_LAYOUT=LAYOUT))
 
@@ -163,7 +179,7 @@ def test_console_placeholders_do_not_hide_older_dumps(
     old dumps exist, so it is STALE, still in two calls."""
     world.bucket()
     world.instance("db-acme", tenant="acme")
-    history(world, "acme", 30, newest_hours=24 * 5)
+    history(world, "acme", 30, newest_hours=24 * 12)  # older than the week of history
     world.put_many(
         ["acme-backups/", "acme-backups/2026/", "acme-backups/2026/10/"], hours_ago(24 * 60)
     )

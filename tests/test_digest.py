@@ -219,7 +219,8 @@ def test_body_head_and_tail() -> None:
     lines = render_digest(report).body.split("\n")
     assert lines[0] == "backupwatch digest for 2026-11-27 07:00 UTC"
     assert lines[2] == (
-        "6 of 10 tenants failing (2 ERROR, 1 MISSING, 1 DISABLED, 1 STALE, 1 EMPTY); 4 OK."
+        "6 of 10 tenants failing "
+        "(1 ERROR, 1 MISSING, 1 DISABLED, 1 SUSPECT, 1 STALE, 1 EMPTY); 4 OK."
     )
     assert lines[3] == f"Regions: {REGION}, {OTHER_REGION}. Checks: rds, s3."
     assert lines[-2:] == ["", "OK: 4 tenant(s) with fresh backups."]

@@ -30,6 +30,7 @@ SEVERITY_ORDER = [
     Status.ERROR,
     Status.MISSING,
     Status.DISABLED,
+    Status.SUSPECT,
     Status.STALE,
     Status.EMPTY,
     Status.STOPPED,
@@ -39,7 +40,14 @@ SEVERITY_ORDER = [
     Status.OK,
 ]
 """Most severe first: the order the brief and the digest promise."""
-FAILING = {Status.ERROR, Status.MISSING, Status.DISABLED, Status.STALE, Status.EMPTY}
+FAILING = {
+    Status.ERROR,
+    Status.MISSING,
+    Status.DISABLED,
+    Status.SUSPECT,
+    Status.STALE,
+    Status.EMPTY,
+}
 """Failing by default; STOPPED can be made failing per run (TenantReport.failing)."""
 
 
@@ -76,7 +84,8 @@ def region_error(region: str = OTHER_REGION) -> RegionError:
 
 
 def test_severity_follows_declared_order() -> None:
-    """ERROR > MISSING > DISABLED > STALE > EMPTY > STOPPED > PENDING > PAUSED > SKIPPED > OK."""
+    """ERROR > MISSING > DISABLED > SUSPECT > STALE > EMPTY > STOPPED > PENDING > PAUSED >
+    SKIPPED > OK."""
     severities = [status.severity for status in SEVERITY_ORDER]
     assert severities == sorted(severities, reverse=True)
     assert len(set(severities)) == len(SEVERITY_ORDER)

@@ -65,6 +65,7 @@ STATUS_BY_DAY: dict[str, list[Status | str | None]] = {
     "initech": every(Status.ERROR),
     "umbrella": every(Status.DISABLED),
     "hooli": every(Status.EMPTY),
+    "soylent": every(Status.SUSPECT),
     "cyberdyne": every(Status.STOPPED),
     "newco": ["absent", "absent", None, "absent", Status.PENDING, Status.OK],
     "tyrell": every(Status.PAUSED),
@@ -217,5 +218,5 @@ def test_fragment_filter_hides_the_rows_that_do_not_match(browse: Callable[[str]
 def test_failing_only_and_status_filters(browse: Callable[[str], Page]) -> None:
     """``#failing`` keeps the tenants failing in the latest report; ``#status=`` one status."""
     failing = browse("#failing").names(visible_only=True)
-    assert sorted(failing) == ["globex", "hooli", "initech", "umbrella"]
+    assert sorted(failing) == ["globex", "hooli", "initech", "soylent", "umbrella"]
     assert browse("#status=GONE").names(visible_only=True) == ["vandelay"]

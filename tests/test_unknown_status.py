@@ -127,7 +127,7 @@ def test_list_of_statuses_never_grows(new: Report) -> None:
     """Reading unknown statuses adds no member: iteration, ``__members__`` and lookups by
     value are those of this version."""
     assert list(Status) == KNOWN
-    assert len(Status) == 10
+    assert len(Status) == 11
     assert set(Status.__members__) == {status.value for status in KNOWN}
     assert tenant(new, "globex").status not in KNOWN
     with pytest.raises(ValueError, match="CORRUPT"):
@@ -213,6 +213,7 @@ def test_by_status_counts_unknown_statuses_in_severity_order(new: Report) -> Non
         "CORRUPT",
         "MISSING",
         "DISABLED",
+        "SUSPECT",
         "STALE",
         "EMPTY",
         "STOPPED",

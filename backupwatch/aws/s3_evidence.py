@@ -13,6 +13,7 @@ one probe call to learn whether older ones exist: two calls per tenant, whatever
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -20,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from backupwatch.aws.pagination import pages
 from backupwatch.aws.retry import Retrier
+from backupwatch.core.integrity import SIDECAR_SUFFIX
 from backupwatch.core.models import ObjectInfo, S3Evidence
+from backupwatch.core.size_history import HISTORY_LENGTH, series_of
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -50,6 +53,9 @@ def newest_objects(
 
 DATE_MARGIN = timedelta(days=1)
 """Listed before the window, so keys dated in a time zone behind UTC are never skipped."""
+HISTORY_MARGIN = timedelta(days=HISTORY_LENGTH)
+"""Listed before that too: the earlier dumps the size rule compares the newest with. A week
+of daily keys fits in the first page, so it costs no call."""
 
 
 def newest_dated_objects(
@@ -63,13 +69,16 @@ def newest_dated_objects(
     since: datetime,
     exclude: tuple[str, ...] = (),
 ) -> S3Evidence:
-    """Like ``newest_objects``, reading only keys dated from ``since`` (minus a day) on.
+    """Like ``newest_objects``, reading only keys dated from ``since`` (minus a day, and minus
+    a week of size history) on.
 
     Keys are judged by their ``LastModified`` as always; the date in the name only decides
     which keys are read. When nothing countable is dated in the window, one more call with
     ``MaxKeys=1`` tells whether older keys exist (``STALE``, age unknown) or none (``MISSING``).
     """
-    start_after = prefix + (since.astimezone(UTC) - DATE_MARGIN).strftime(date_layout)
+    start_after = prefix + (since.astimezone(UTC) - DATE_MARGIN - HISTORY_MARGIN).strftime(
+        date_layout
+    )
     recent = _listing(s3, retrier, bucket=bucket, prefix=prefix, StartAfter=start_after)
     evidence = _newest(
         recent, bucket=bucket, prefix=prefix, min_object_bytes=min_object_bytes, exclude=exclude
@@ -166,25 +175,28 @@ def _newest(
     min_object_bytes: int,
     exclude: tuple[str, ...] = (),
 ) -> S3Evidence:
-    """Fold the pages of a listing into the newest object and the newest countable one."""
+    """Fold the pages of a listing into the newest object, the newest countable one, and the
+    sizes of the countable ones before it in its series (for the size rule)."""
     newest: ObjectInfo | None = None
     countable: ObjectInfo | None = None
+    series = _Series(prefix)
     seen = 0
     for page in listing:
         for item in page.get("Contents", []):
             key = item["Key"]
-            if key.endswith("/") or _excluded(key, exclude):
-                # A console "folder" placeholder is never a backup, whatever its size; a key in
-                # a nested tenant's folder is that tenant's evidence, never this one's.
+            if key.endswith("/") or key.endswith(SIDECAR_SUFFIX) or _excluded(key, exclude):
+                # A console "folder" placeholder, or a checksum sidecar, is never a backup,
+                # whatever its size; a key in a nested tenant's folder is that tenant's
+                # evidence, never this one's.
                 continue
             seen += 1
             modified, size = item["LastModified"], int(item.get("Size", 0))
             if newest is None or modified > newest.last_modified:
-                newest = ObjectInfo(key=item["Key"], last_modified=modified, size=size)
-            if size >= min_object_bytes and (
-                countable is None or modified > countable.last_modified
-            ):
-                countable = ObjectInfo(key=item["Key"], last_modified=modified, size=size)
+                newest = _info(item, modified, size)
+            if size >= min_object_bytes:
+                series.add(key, modified, size)
+                if countable is None or modified > countable.last_modified:
+                    countable = _info(item, modified, size)
     return S3Evidence(
         bucket=bucket,
         prefix=prefix,
@@ -192,4 +204,42 @@ def _newest(
         objects_seen=seen,
         newest=newest,
         newest_countable=countable,
+        history_sizes=series.before(countable) if countable is not None else (),
     )
+
+
+def _info(item: Mapping[str, Any], modified: datetime, size: int) -> ObjectInfo:
+    return ObjectInfo(
+        key=item["Key"], last_modified=modified, size=size, storage_class=item.get("StorageClass")
+    )
+
+
+MAX_SERIES = 1024
+"""Series tracked per folder: keys without digits that never repeat (random names) would
+otherwise grow one list per key. A series first seen past this has no history."""
+
+
+class _Series:
+    """The newest ``HISTORY_LENGTH + 1`` countable objects of each series, by time: memory
+    stays bounded by the series, not by the objects listed."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.newest: dict[str, list[tuple[datetime, str, int]]] = {}
+
+    def add(self, key: str, modified: datetime, size: int) -> None:
+        name = series_of(key, self.prefix)
+        kept = self.newest.get(name)
+        if kept is None:
+            if len(self.newest) >= MAX_SERIES:
+                return
+            kept = self.newest[name] = []
+        if len(kept) <= HISTORY_LENGTH:
+            heapq.heappush(kept, (modified, key, size))
+        elif (modified, key) > kept[0][:2]:
+            heapq.heapreplace(kept, (modified, key, size))
+
+    def before(self, dump: ObjectInfo) -> tuple[int, ...]:
+        """Sizes of the earlier objects of ``dump``'s series, newest first."""
+        kept = self.newest.get(series_of(dump.key, self.prefix), [])
+        return tuple(size for _, key, size in sorted(kept, reverse=True) if key != dump.key)

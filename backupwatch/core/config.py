@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backupwatch.core.errors import ConfigurationError
+from backupwatch.core.integrity import DumpFormat
 from backupwatch.core.models import Check, Scope
 from backupwatch.core.naming import DEFAULT_TEMPLATE, as_folder, template_fields
 
@@ -36,7 +37,13 @@ _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$"
 _ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,512}$", re.ASCII)
 # ASCII: STS's \w is [A-Za-z0-9_]; Python's would let "é" through, for AssumeRole to refuse.
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
+_KMS_KEY = re.compile(
+    r"^(?:arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/)?(?:[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
+    r"|mrk-[0-9a-f]{32})$"
+)
 _REPORT_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]{0,512}$")
+DEFAULT_DROP_RATIO = 0.5
+"""``BACKUPWATCH_SIZE_DROP_RATIO``: see ``backupwatch.core.size_history``."""
 DEFAULT_TAG_WINDOW_LIMIT_HOURS = 744.0
 """31 days: a monthly backup is the loosest schedule a tag may declare unless the operator says
 otherwise. Beyond it, a window is no longer a policy but a way to switch the check off."""
@@ -154,6 +161,25 @@ class Settings(BaseModel):
     stopped_is_failing: bool = False
     pitr_max_lag_hours: float = Field(default=1.0, gt=0, le=MAX_HOURS, allow_inf_nan=False)
 
+    # Integrity of the dump objects: see docs/evidence.md ("Does the backup look right?").
+    size_drop_ratio: float = Field(default=DEFAULT_DROP_RATIO, ge=0, le=1, allow_inf_nan=False)
+    """The newest dump is ``SUSPECT`` below this fraction of the median of the earlier dumps
+    of its series; 0 switches the rule off. Costs no call: the listing has the sizes."""
+    dump_format: DumpFormat | None = None
+    """The format every dump claims; checked from its first and last bytes (2 ranged GETs)."""
+    verify_checksums: bool = False
+    """Compare the producer's sha256 (``<key>.sha256`` or ``x-amz-meta-sha256``) with S3's."""
+    object_lock_min_days: float | None = Field(
+        default=None, ge=0, le=MAX_HOURS / 24, allow_inf_nan=False
+    )
+    """The newest dump's Object Lock must keep it this many more days; None: not checked."""
+    object_lock_compliance: bool = False
+    """With ``object_lock_min_days``: only COMPLIANCE mode counts, not GOVERNANCE."""
+    require_encryption: bool = False
+    """The newest dump must be encrypted at rest (server-side encryption)."""
+    require_kms_key: str | None = None
+    """...with this KMS key (key id or key ARN; implies ``require_encryption``)."""
+
     # What a tenant's own tags may do: see docs/tagging.md. A tag beyond a bound is that
     # tenant's ERROR; a tag within them that loosens the defaults is named in the row's notes.
     tag_window_limit_hours: float | None = Field(
@@ -169,6 +195,9 @@ class Settings(BaseModel):
     """How far ahead of the run ``backupwatch:paused-until`` may be; 0: no tag may pause."""
     tag_may_skip_checks: bool = True
     """Whether ``backupwatch:checks`` may switch off one of the run's checks for its tenant."""
+    tag_size_drop_ratio_floor: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    """The lowest ``backupwatch:size-drop-ratio`` a tag may set; None: ``size_drop_ratio``
+    (tags may only make the rule stricter)."""
 
     # Scale-out: see docs/scale.md.
     targets: tuple[Target, ...] = ()
@@ -244,6 +273,17 @@ class Settings(BaseModel):
 
     _report_bucket = field_validator("report_bucket")(_valid_bucket)
 
+    @field_validator("require_kms_key")
+    @classmethod
+    def _kms_key_is_an_id_or_arn(cls, value: str | None) -> str | None:
+        # S3 reports the key's ARN, never an alias: an alias could never match.
+        if value is not None and not _KMS_KEY.match(value):
+            raise ValueError(
+                "a KMS key id (1234abcd-...) or key ARN (arn:aws:kms:<region>:<account>:key/...); "
+                "an alias cannot be compared with what S3 reports"
+            )
+        return value
+
     @field_validator("report_prefix")
     @classmethod
     def _report_prefix_is_a_folder(cls, value: str) -> str:
@@ -286,9 +326,26 @@ class Settings(BaseModel):
                 f"must be at most BACKUPWATCH_MIN_OBJECT_BYTES ({self.min_object_bytes} B): "
                 "a floor above the default would refuse the default itself",
             )
+        floor = self.tag_size_drop_ratio_floor
+        if floor is not None and floor > self.size_drop_ratio:
+            raise _CrossFieldProblem(
+                "tag_size_drop_ratio_floor",
+                f"must be at most BACKUPWATCH_SIZE_DROP_RATIO ({self.size_drop_ratio:g}): "
+                "a floor above the default would refuse the default itself",
+            )
+        if self.object_lock_compliance and self.object_lock_min_days is None:
+            raise _CrossFieldProblem(
+                "object_lock_compliance", "needs BACKUPWATCH_OBJECT_LOCK_MIN_DAYS"
+            )
         if self.report_url_hours and self.report_bucket is None:
             raise _CrossFieldProblem("report_url_hours", "needs BACKUPWATCH_REPORT_BUCKET")
         return self
+
+    @property
+    def size_drop_ratio_floor(self) -> float:
+        """The lowest size-drop ratio a tag may set: the setting, or the default itself."""
+        floor = self.tag_size_drop_ratio_floor
+        return self.size_drop_ratio if floor is None else floor
 
     @property
     def scopes(self) -> tuple[Scope, ...]:
@@ -359,6 +416,14 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "tag_min_object_bytes_floor": ("BACKUPWATCH_TAG_MIN_OBJECT_BYTES_FLOOR",),
     "tag_pause_limit_days": ("BACKUPWATCH_TAG_PAUSE_LIMIT_DAYS",),
     "tag_may_skip_checks": ("BACKUPWATCH_TAG_MAY_SKIP_CHECKS",),
+    "size_drop_ratio": ("BACKUPWATCH_SIZE_DROP_RATIO",),
+    "tag_size_drop_ratio_floor": ("BACKUPWATCH_TAG_SIZE_DROP_RATIO_FLOOR",),
+    "dump_format": ("BACKUPWATCH_DUMP_FORMAT",),
+    "verify_checksums": ("BACKUPWATCH_VERIFY_CHECKSUMS",),
+    "object_lock_min_days": ("BACKUPWATCH_OBJECT_LOCK_MIN_DAYS",),
+    "object_lock_compliance": ("BACKUPWATCH_OBJECT_LOCK_COMPLIANCE",),
+    "require_encryption": ("BACKUPWATCH_REQUIRE_ENCRYPTION",),
+    "require_kms_key": ("BACKUPWATCH_REQUIRE_KMS_KEY",),
 }
 # BACKUPWATCH_* variables read outside ``ENVIRONMENT`` (by the handlers).
 # tests/test_config_unknown.py greps the source so none is forgotten here.
@@ -405,7 +470,16 @@ def check_unknown_variables(environ: Mapping[str, str]) -> None:
         raise UnknownVariableError(unknown, environ)
 
 
-_BOOLEANS = frozenset({"dry_run", "stopped_is_failing", "tag_may_skip_checks"})
+_BOOLEANS = frozenset(
+    {
+        "dry_run",
+        "stopped_is_failing",
+        "tag_may_skip_checks",
+        "verify_checksums",
+        "object_lock_compliance",
+        "require_encryption",
+    }
+)
 _NUMBERS = {
     "max_age_hours": "hours",
     "publish_reserve_seconds": "seconds",
@@ -415,6 +489,9 @@ _NUMBERS = {
     "report_url_hours": "hours",
     "tag_window_limit_hours": "hours",
     "tag_pause_limit_days": "days",
+    "size_drop_ratio": "a fraction",
+    "tag_size_drop_ratio_floor": "a fraction",
+    "object_lock_min_days": "days",
 }
 _WHOLE_NUMBERS = {
     "min_object_bytes": "bytes",
@@ -485,12 +562,16 @@ def _parse(field: str, variable: str, text: str) -> Any:
         return parse_bool(variable, text)
     if field in _NUMBERS:
         unit = _NUMBERS[field]
+        what = "a fraction from 0 to 1" if unit == "a fraction" else f"a number of {unit}"
         try:
             number = float(text)
         except ValueError:
-            raise ConfigurationError(variable, text, f"expected a number of {unit}") from None
+            raise ConfigurationError(variable, text, f"expected {what}") from None
         if not math.isfinite(number):
-            raise ConfigurationError(variable, text, f"expected a finite number of {unit}")
+            finite = (
+                "a finite fraction from 0 to 1" if unit == "a fraction" else f"a finite {what[2:]}"
+            )
+            raise ConfigurationError(variable, text, f"expected {finite}")
         return number
     if field in _WHOLE_NUMBERS:
         try:

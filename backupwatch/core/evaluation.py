@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from backupwatch.core.config import Settings
+from backupwatch.core.integrity import IntegrityFindings, size_drop_ratio
 from backupwatch.core.models import (
     Check,
     CheckResult,
@@ -25,6 +26,8 @@ from backupwatch.core.models import (
     TenantReport,
     worst,
 )
+from backupwatch.core.size_history import judge_size
+from backupwatch.core.units import format_bytes
 
 
 def evaluate_rds(evidence: RdsEvidence, *, max_age_hours: float, now: datetime) -> CheckResult:
@@ -161,22 +164,57 @@ def judge_rds(
 
 
 def judge_s3(
-    tenant: Tenant, evidence: S3Evidence, *, now: datetime, settings: Settings
+    tenant: Tenant,
+    evidence: S3Evidence,
+    *,
+    now: datetime,
+    settings: Settings,
+    findings: IntegrityFindings | None = None,
 ) -> CheckResult:
-    """The S3 verdict on a tenant: ``evaluate_s3``, with a new tenant's empty folder
-    ``PENDING`` instead of ``MISSING``, and a pause over everything.
+    """The S3 verdict on a tenant: ``evaluate_s3``, then whether the fresh dump looks right,
+    with a new tenant's empty folder ``PENDING`` instead of ``MISSING``, and a pause over
+    everything.
+
+    A fresh dump that looks broken is ``SUSPECT``: far smaller than the earlier dumps of its
+    series (``size_history``, from the listing), or a problem in ``findings``, what
+    ``backupwatch.aws.s3_integrity.inspect_dump`` read of the object. What could not be
+    verified goes to the result's ``notes``, never failing and never a silent pass.
 
     Only ``MISSING`` becomes ``PENDING``: a fresh but too small object (``EMPTY``) or an old
     one (``STALE``) is something written and wrong, which a grace period must not hide. A
     stopped instance's S3 check runs as usual (its dumps need not stop).
     """
     result = evaluate_s3(evidence, max_age_hours=tenant.max_age_hours, now=now)
+    if result.status is Status.OK and evidence.newest_countable is not None:
+        result = _looks_right(result, evidence, size_drop_ratio(tenant, settings), findings)
     pending = _pending_reason(tenant, now, settings)
     if result.status is Status.MISSING and pending is not None:
         result = result.model_copy(
             update={"status": Status.PENDING, "reason": f"{pending}; {result.reason}"}
         )
     return _paused(tenant, result, now)
+
+
+def _looks_right(
+    result: CheckResult,
+    evidence: S3Evidence,
+    ratio: float,
+    findings: IntegrityFindings | None,
+) -> CheckResult:
+    """``SUSPECT`` when the fresh dump's size or its inspection says it is broken."""
+    assert evidence.newest_countable is not None
+    dump = evidence.newest_countable
+    size = judge_size(dump.key, dump.size, evidence.history_sizes, drop_ratio=ratio)
+    problems = [size.problem] if size.problem else []
+    notes = [size.note] if size.note else []
+    if findings is not None:
+        problems.extend(findings.problems)
+        notes.extend(findings.notes)
+    update: dict[str, object] = {"notes": tuple(notes)}
+    if problems:
+        update["status"] = Status.SUSPECT
+        update["reason"] = f"{result.reason}, but it looks broken: {'; '.join(problems)}"
+    return result.model_copy(update=update)
 
 
 def first_backup_due(tenant: Tenant, *, now: datetime, settings: Settings) -> datetime | None:
@@ -418,16 +456,6 @@ def format_age(age: timedelta) -> str:
     if hours < 72:
         return f"{_trim(hours)} h"
     return f"{_trim(hours / 24)} days"
-
-
-def format_bytes(size: int) -> str:
-    """``0 B``, ``512 B``, ``1.5 KiB``, ``3.2 GiB``."""
-    value = float(min(size, 1024**6))  # past float's range, a tag's number is shown capped
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{_trim(value)} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def _trim(number: float) -> str:

@@ -23,9 +23,9 @@ from backupwatch.core.digest import clean
 from backupwatch.core.evaluation import (
     first_backup_due,
     format_age,
-    format_bytes,
     format_time,
 )
+from backupwatch.core.integrity import size_drop_ratio
 from backupwatch.core.models import (
     Check,
     CheckResult,
@@ -41,7 +41,9 @@ from backupwatch.core.tenancy import (
     TAG_MIN_OBJECT_BYTES,
     TAG_PAUSED_UNTIL,
     TAG_S3_PREFIX,
+    TAG_SIZE_DROP_RATIO,
 )
+from backupwatch.core.units import format_bytes
 
 VALUE_WIDTH = 8
 """Values are aligned up to this width; a longer one (a folder) pushes its source along."""
@@ -237,6 +239,7 @@ def _check_lines(
     tenant = resolved.tenant if resolved is not None else None
     rule = _rule(check, result, tenant, settings, now) if tenant is not None else None
     lines.append(f"    rule: {clean(rule or f'{result.status.value}: {result.reason}')}")
+    lines.extend(f"    not verified: {clean(note)}" for note in result.notes)
     return lines
 
 
@@ -324,6 +327,22 @@ def _rule(
     if status is Status.MISSING:
         what = "no available automated snapshot" if check is Check.RDS else f"no {newest}"
         return f"MISSING: {what}, and the tenant is not new{_not_new(tenant, settings)}"
+    if status is Status.SUSPECT:
+        looks = result.reason.partition(", but it looks broken: ")[2]
+        if not looks:
+            return None
+        rule = (
+            f"SUSPECT: the newest {newest} is {age} old, within the window of {window}, but it "
+            f"looks broken: {looks}"
+        )
+        if "of the median of the last" in looks:
+            origin = (
+                f"tag {TAG_SIZE_DROP_RATIO}"
+                if tenant.size_drop_ratio is not None
+                else _origin(settings, "size_drop_ratio")
+            )
+            rule += f" (the size rule fails below {size_drop_ratio(tenant, settings):g}: {origin})"
+        return rule
     if status is Status.EMPTY:
         return (
             f"EMPTY: objects within the window of {window} exist, but each is smaller than "

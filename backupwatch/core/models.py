@@ -31,7 +31,7 @@ class Status(StrEnum):
     """Verdict of one check, or of a tenant (the most severe of its checks).
 
     Declared from most to least severe; ``severity`` follows the declaration order. The first
-    five are failing; the four after them (``STOPPED`` to ``SKIPPED``) are listed in the digest
+    six are failing; the four after them (``STOPPED`` to ``SKIPPED``) are listed in the digest
     but do not fail the run, because they describe a tenant's lifecycle rather than a broken
     backup. They rank below every failing status so that a real failure of another check is
     never hidden behind them, and above ``OK`` so that they are never counted as proof.
@@ -55,6 +55,12 @@ class Status(StrEnum):
     """No evidence at all that could count as a backup."""
     DISABLED = "DISABLED"
     """Automated backups are switched off (``BackupRetentionPeriod == 0``)."""
+    SUSPECT = "SUSPECT"
+    """A fresh backup exists but looks broken: far smaller than the dumps before it, not in the
+    declared format or cut short, its checksum does not match, or it is not locked or
+    encrypted as the policy asks. Ranked above ``STALE``: a stale backup is an older good one,
+    while a suspect one is a job that looks healthy and may have produced nothing
+    restorable."""
     STALE = "STALE"
     """Evidence exists, but the newest is older than the window."""
     EMPTY = "EMPTY"
@@ -111,10 +117,11 @@ class Status(StrEnum):
 
 _SEVERITY: Final[Mapping[Status, int]] = MappingProxyType(
     {
-        Status.ERROR: 10,
-        # 9: every unknown status (_UNKNOWN_SEVERITY)
-        Status.MISSING: 8,
-        Status.DISABLED: 7,
+        Status.ERROR: 11,
+        # 10: every unknown status (_UNKNOWN_SEVERITY)
+        Status.MISSING: 9,
+        Status.DISABLED: 8,
+        Status.SUSPECT: 7,
         Status.STALE: 6,
         Status.EMPTY: 5,
         Status.STOPPED: 4,
@@ -124,8 +131,10 @@ _SEVERITY: Final[Mapping[Status, int]] = MappingProxyType(
         Status.OK: 0,
     }
 )
-_UNKNOWN_SEVERITY: Final = 9
-_FAILING = frozenset({Status.ERROR, Status.MISSING, Status.DISABLED, Status.STALE, Status.EMPTY})
+_UNKNOWN_SEVERITY: Final = 10
+_FAILING = frozenset(
+    {Status.ERROR, Status.MISSING, Status.DISABLED, Status.SUSPECT, Status.STALE, Status.EMPTY}
+)
 STATUS_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
 """What a status written by any backupwatch looks like (``fullmatch``): it ends up in HTML
 classes and subjects, so a reader accepts no other unknown status."""
@@ -288,6 +297,14 @@ class Tenant(FrozenValue):
     """Tag ``backupwatch:paused-until``: ``PAUSED`` before this time, checked as usual after."""
     runbook: str | None = None
     """Tag ``backupwatch:runbook``: a URL the digest shows next to a failure."""
+    size_drop_ratio: float | None = None
+    """Tag ``backupwatch:size-drop-ratio``; None: ``BACKUPWATCH_SIZE_DROP_RATIO``."""
+    dump_format: str | None = None
+    """Tag ``backupwatch:dump-format`` (a ``DumpFormat``); None: ``BACKUPWATCH_DUMP_FORMAT``."""
+    verify_checksum: bool = False
+    """Tag ``backupwatch:verify-checksum=true``: on for this tenant whatever the setting."""
+    object_lock_min_days: float | None = None
+    """Tag ``backupwatch:object-lock-min-days``, at least the setting; None: the setting."""
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     """Worth an operator's attention, yet no reason to fail: shown in the digest, status kept."""
@@ -328,6 +345,8 @@ class ObjectInfo(FrozenValue):
     key: str
     last_modified: AwareDatetime
     size: int
+    storage_class: str | None = None
+    """``StorageClass`` from the listing: an archived object cannot be read for inspection."""
 
 
 class S3Evidence(FrozenValue):
@@ -348,6 +367,9 @@ class S3Evidence(FrozenValue):
     """Set by the dated-keys fast path: only keys after this one were read (None: all were)."""
     unread_older_objects: bool = False
     """Fast path only: keys dated before the window exist, and were deliberately not read."""
+    history_sizes: tuple[int, ...] = ()
+    """Sizes of up to 7 earlier countable objects of ``newest_countable``'s series (its key
+    without digits), newest first: what the size rule compares it with."""
 
 
 class CheckResult(ReportValue):
@@ -362,6 +384,9 @@ class CheckResult(ReportValue):
     key: str | None = None
     """Snapshot identifier or object key of that evidence."""
     size_bytes: int | None = None
+    notes: tuple[str, ...] = ()
+    """What this check could not verify, and why ("size not compared: 1 earlier dump...",
+    "sha256 not verifiable: ..."): shown by ``backupwatch explain``, never failing."""
 
 
 class TenantReport(ReportValue):

@@ -54,6 +54,7 @@ PALETTE: Mapping[Status, str] = MappingProxyType(
         Status.ERROR: "#7b3fa0",  # purple: could not check at all
         Status.MISSING: "#d62728",  # red
         Status.DISABLED: "#8c1c3a",  # dark crimson
+        Status.SUSPECT: "#b5651d",  # brown: a backup that exists but looks broken
         Status.STALE: "#f28e2b",  # orange
         Status.EMPTY: "#f5c518",  # yellow
         # Lifecycle, not failing: cool and pale.

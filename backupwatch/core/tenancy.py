@@ -27,10 +27,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from backupwatch.core.config import MAX_HOURS, SeedInstance, Settings
 from backupwatch.core.evaluation import format_time
+from backupwatch.core.integrity import DumpFormat
 from backupwatch.core.models import Check, Kind, Tenant
 from backupwatch.core.naming import as_folder, render_prefix, template_fields
 
@@ -40,6 +41,10 @@ TAG_MIN_OBJECT_BYTES = "backupwatch:min-object-bytes"
 TAG_CHECKS = "backupwatch:checks"
 TAG_PAUSED_UNTIL = "backupwatch:paused-until"
 TAG_RUNBOOK = "backupwatch:runbook"
+TAG_SIZE_DROP_RATIO = "backupwatch:size-drop-ratio"
+TAG_DUMP_FORMAT = "backupwatch:dump-format"
+TAG_VERIFY_CHECKSUM = "backupwatch:verify-checksum"
+TAG_OBJECT_LOCK_MIN_DAYS = "backupwatch:object-lock-min-days"
 
 # The settings that bound what a tag may do, named in the problem of a tag beyond them.
 BOUND_WINDOW = "BACKUPWATCH_TAG_WINDOW_LIMIT_HOURS"
@@ -208,6 +213,8 @@ def tenant_from_resource(
             )
             runbook = None
 
+    integrity = _integrity_tags(tags, settings, problems)
+
     notes.extend(
         loosened(
             settings, max_age_hours=max_age_hours, min_object_bytes=min_object_bytes, checks=checks
@@ -238,7 +245,77 @@ def tenant_from_resource(
         runbook=runbook,
         problems=tuple(problems),
         notes=tuple(notes),
+        **integrity,
     )
+
+
+def _integrity_tags(
+    tags: Mapping[str, str], settings: Settings, problems: list[str]
+) -> dict[str, Any]:
+    """The tenant's integrity tags, each within the operator's bounds: a tag may ask for
+    more checking (a format, checksums, a longer lock, a stricter size rule), never less.
+    A tag beyond a bound is a problem (the tenant is ERROR) and the setting applies."""
+    fields: dict[str, Any] = {}
+    if TAG_SIZE_DROP_RATIO in tags:
+        text = tags[TAG_SIZE_DROP_RATIO]
+        ratio = _fraction(text)
+        floor = settings.size_drop_ratio_floor
+        if ratio is None:
+            problems.append(
+                f"tag {TAG_SIZE_DROP_RATIO}={text!r} is not a fraction from 0 to 1; checked "
+                f"with the default {settings.size_drop_ratio:g}"
+            )
+        elif ratio < floor:
+            problems.append(
+                f"tag {TAG_SIZE_DROP_RATIO}={text!r} is below the operator's bound of "
+                f"{floor:g} (BACKUPWATCH_TAG_SIZE_DROP_RATIO_FLOOR); checked with the default "
+                f"{settings.size_drop_ratio:g}"
+            )
+        else:
+            fields["size_drop_ratio"] = ratio
+    if TAG_DUMP_FORMAT in tags:
+        text = tags[TAG_DUMP_FORMAT].strip()
+        if text in DumpFormat.__members__.values():
+            fields["dump_format"] = text
+        else:
+            known = ", ".join(f.value for f in DumpFormat)
+            problems.append(f"tag {TAG_DUMP_FORMAT}={text[:40]!r} is not one of: {known}")
+    if TAG_VERIFY_CHECKSUM in tags:
+        text = tags[TAG_VERIFY_CHECKSUM].strip().lower()
+        if text in ("true", "yes", "on", "1"):
+            fields["verify_checksum"] = True
+        elif text not in ("false", "no", "off", "0"):
+            problems.append(f"tag {TAG_VERIFY_CHECKSUM}={text[:40]!r} is not true or false")
+        elif settings.verify_checksums:
+            problems.append(
+                f"tag {TAG_VERIFY_CHECKSUM}={text!r} cannot switch off what "
+                "BACKUPWATCH_VERIFY_CHECKSUMS switched on; checksums are verified"
+            )
+    if TAG_OBJECT_LOCK_MIN_DAYS in tags:
+        text = tags[TAG_OBJECT_LOCK_MIN_DAYS]
+        days = _positive_hours(text)  # the same rule: a positive, finite number
+        least = settings.object_lock_min_days or 0.0
+        if days is None or days > MAX_HOURS / 24:
+            problems.append(
+                f"tag {TAG_OBJECT_LOCK_MIN_DAYS}={text[:40]!r} is not a positive number of "
+                "days (at most 10 years)"
+            )
+        elif days < least:
+            problems.append(
+                f"tag {TAG_OBJECT_LOCK_MIN_DAYS}={text!r} is below the operator's "
+                f"BACKUPWATCH_OBJECT_LOCK_MIN_DAYS={least:g}; checked with {least:g} days"
+            )
+        else:
+            fields["object_lock_min_days"] = days
+    return fields
+
+
+def _fraction(text: str) -> float | None:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if 0 <= value <= 1 else None
 
 
 def loosened(

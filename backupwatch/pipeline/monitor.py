@@ -30,11 +30,13 @@ from backupwatch.aws.rds_evidence import (
 )
 from backupwatch.aws.retry import DEADLINE_EXCEEDED, Retrier
 from backupwatch.aws.s3_evidence import newest_dated_objects, newest_objects
+from backupwatch.aws.s3_integrity import inspect_dump
 from backupwatch.core.config import Settings
 from backupwatch.core.deadline import Deadline
 from backupwatch.core.errors import AwsCallError
 from backupwatch.core.evaluation import error_result, judge_rds, judge_s3, tenant_report
 from backupwatch.core.explain import Resolved
+from backupwatch.core.integrity import integrity_policy
 from backupwatch.core.merge import merge_reports
 from backupwatch.core.models import (
     Check,
@@ -673,7 +675,43 @@ def _s3_result(
         return error_result(
             Check.S3, f"could not list s3://{bucket}/{tenant.s3_prefix}: {error.short}"
         )
-    return judge_s3(tenant, evidence, now=now, settings=settings)
+    result = judge_s3(tenant, evidence, now=now, settings=settings)
+    policy = integrity_policy(tenant, settings)
+    dump = evidence.newest_countable
+    if dump is None or not policy.reads_the_object or result.status not in _INSPECTED:
+        return result
+    if deadline is not None and deadline.expired:
+        return _unchecked(Check.S3)
+    try:
+        findings = inspect_dump(
+            s3,
+            retrier,
+            bucket=bucket,
+            key=dump.key,
+            size=dump.size,
+            storage_class=dump.storage_class,
+            expected_format=policy.dump_format,
+            verify_checksum=policy.verify_checksum,
+            lock_min_days=policy.lock_min_days,
+            require_compliance=policy.require_compliance,
+            require_sse=policy.require_sse,
+            required_kms_key=policy.required_kms_key,
+            now=now,
+        )
+    except AwsCallError as error:
+        if error.code == DEADLINE_EXCEEDED:
+            return _unchecked(Check.S3)
+        logger.error("s3 inspection of tenant %s failed: %s", tenant.name, error)
+        # The dump could not be read: its integrity is unknown, which is never a pass.
+        return error_result(
+            Check.S3,
+            f"{result.reason}; could not inspect s3://{bucket}/{dump.key}: {error.short}",
+        )
+    return judge_s3(tenant, evidence, now=now, settings=settings, findings=findings)
+
+
+_INSPECTED = frozenset({Status.OK, Status.SUSPECT})
+"""Only a fresh dump is read: a stale, missing or paused one has its verdict already."""
 
 
 def _account_id(settings: Settings, session: boto3.Session, retrier: Retrier) -> str | None:
