@@ -95,8 +95,12 @@ def backupwatch_settings(
     rds_requests_per_second: float | None = None,
     rds_burst: int | None = None,
     date_layout: str | None = None,
+    integrity: bool = False,
 ) -> Settings:
     """``load_settings`` as the Lambda does it, from variables; knobs only when given.
+
+    ``integrity`` switches on every check that reads the dump: its format (pg_custom, from its
+    first bytes) and its checksum (a HeadObject, and a look for the sidecar).
 
     Going through the environment variables (not overrides) exercises the same parsing an
     operator's configuration does. Unset knobs keep backupwatch's defaults.
@@ -112,6 +116,8 @@ def backupwatch_settings(
         "BACKUPWATCH_RDS_REQUESTS_PER_SECOND": rds_requests_per_second,
         "BACKUPWATCH_RDS_BURST": rds_burst,
         "BACKUPWATCH_S3_DATE_LAYOUT": date_layout,
+        "BACKUPWATCH_DUMP_FORMAT": "pg_custom" if integrity else None,
+        "BACKUPWATCH_VERIFY_CHECKSUMS": "true" if integrity else None,
     }
     environ.update({name: str(value) for name, value in knobs.items() if value is not None})
     return load_settings(environ)

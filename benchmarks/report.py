@@ -65,6 +65,7 @@ def machine_header(args: Any) -> str:
         f"- backupwatch tree: {git_state()} at start (per row: see the end)",
         f"- world: {args.snapshots} automated snapshots and {args.objects} S3 objects per "
         f"tenant; date layout {args.date_layout or 'none (undated keys)'}; "
+        f"dump checks {'on (format pg_custom, checksums)' if args.integrity else 'off'}; "
         f"moto {'as is' if args.moto_as_is else 'patched (benchmarks/moto_patches.py)'}",
         f"- latency {args.latency_ms:g} ms per call; knobs: s3 concurrency "
         f"{_knob(args.s3_concurrency)}, RDS rps {_knob(args.rds_rps)}, RDS burst "

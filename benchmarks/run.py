@@ -39,6 +39,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--snapshots", type=int, default=7, help="automated ones per tenant")
     parser.add_argument("--objects", type=int, default=30, help="S3 objects per tenant")
     parser.add_argument("--date-layout", help="dated keys, e.g. %%Y/%%m/%%d/ (and the setting)")
+    parser.add_argument(
+        "--integrity",
+        action="store_true",
+        help="every dump check that reads the object on (format, checksum): their cost",
+    )
     parser.add_argument("--s3-concurrency", type=int, help="BACKUPWATCH_S3_CONCURRENCY")
     parser.add_argument("--rds-rps", type=float, help="BACKUPWATCH_RDS_REQUESTS_PER_SECOND")
     parser.add_argument("--rds-burst", type=int, help="BACKUPWATCH_RDS_BURST")
@@ -137,6 +142,7 @@ def _job(args: argparse.Namespace, approach: str, tenants: int) -> Job:
         snapshots_per_tenant=args.snapshots,
         objects_per_tenant=args.objects,
         date_layout=args.date_layout,
+        integrity=args.integrity,
         s3_concurrency=args.s3_concurrency if approach == "backupwatch" else None,
         rds_requests_per_second=args.rds_rps if approach == "backupwatch" else None,
         rds_burst=args.rds_burst if approach == "backupwatch" else None,

@@ -60,6 +60,7 @@ class Job:
     snapshots_per_tenant: int = 7
     objects_per_tenant: int = 30
     date_layout: str | None = None
+    integrity: bool = False
     s3_concurrency: int | None = None
     rds_requests_per_second: float | None = None
     rds_burst: int | None = None
@@ -113,6 +114,7 @@ def measure(job: Job) -> Result:
         snapshots_per_tenant=job.snapshots_per_tenant,
         objects_per_tenant=job.objects_per_tenant,
         date_layout=job.date_layout,
+        integrity=job.integrity,
     )
     result.expected_verdicts = spec.expected_verdicts()
     with mock_aws():
@@ -175,8 +177,16 @@ def _runner(job: Job, session: boto3.Session, now: datetime, result: Result) -> 
         rds_requests_per_second=job.rds_requests_per_second,
         rds_burst=job.rds_burst,
         date_layout=job.date_layout,
+        integrity=job.integrity,
     )
-    names = ("s3_concurrency", "rds_requests_per_second", "rds_burst", "s3_date_layout")
+    names = (
+        "s3_concurrency",
+        "rds_requests_per_second",
+        "rds_burst",
+        "s3_date_layout",
+        "dump_format",
+        "verify_checksums",
+    )
     result.settings = {name: getattr(settings, name, None) for name in names}
     return lambda: run_backupwatch(session, settings, now)
 

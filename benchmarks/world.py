@@ -23,6 +23,8 @@ BUCKET = "bench-backups"
 REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"
 OBJECT_BYTES = 64
+PG_CUSTOM_HEADER = b"PGDMP\x01\x0e\x00\x04\x08\x01\x01"
+"""What ``pg_dump -Fc`` writes first (format 1.14, int and offset sizes, custom format)."""
 """Small on purpose: sizes do not change listing costs, and 300,000 keys must fit in RAM."""
 FRESH_HOURS = 1
 """Age of the newest evidence of a healthy tenant."""
@@ -92,6 +94,8 @@ class WorldSpec:
     objects_per_tenant: int = 30
     date_layout: str | None = None
     """``%Y/%m/%d/``: keys become ``{prefix}2026/11/26/backup.dump`` (one per day)."""
+    integrity: bool = False
+    """Objects start like a pg_dump custom-format archive, for the format check to pass."""
 
     def expected_verdicts(self) -> dict[str, int]:
         """Tenant verdict counts a correct checker must report for this world."""
@@ -204,6 +208,8 @@ def seed_objects(
     if bucket not in backend.buckets:
         backend.create_bucket(bucket, region)
     body = b"\0" * OBJECT_BYTES
+    if spec.integrity:
+        body = PG_CUSTOM_HEADER + body[len(PG_CUSTOM_HEADER) :]
     for index in indexes:
         tenant_fate = fate(index)
         if tenant_fate is Fate.S3_MISSING:
