@@ -369,7 +369,10 @@ def rules(pattern: re.Pattern[str]) -> list[tuple[str, str]]:
 
 def test_the_rules_between_settings_are_found() -> None:
     """The parser sees the documented rules (so the probes below are not vacuous)."""
-    assert rules(NEEDS) == [("BACKUPWATCH_REPORT_URL_HOURS", "BACKUPWATCH_REPORT_BUCKET")]
+    assert rules(NEEDS) == [
+        ("BACKUPWATCH_OBJECT_LOCK_COMPLIANCE", "BACKUPWATCH_OBJECT_LOCK_MIN_DAYS"),
+        ("BACKUPWATCH_REPORT_URL_HOURS", "BACKUPWATCH_REPORT_BUCKET"),
+    ]
     assert rules(AT_LEAST) == [("BACKUPWATCH_TAG_WINDOW_LIMIT_HOURS", "BACKUPWATCH_MAX_AGE_HOURS")]
     assert rules(AT_MOST) == [
         ("BACKUPWATCH_TAG_MIN_OBJECT_BYTES_FLOOR", "BACKUPWATCH_MIN_OBJECT_BYTES")
@@ -410,9 +413,11 @@ def test_true_and_false_words_as_documented() -> None:
         variable = ENVIRONMENT[field][0]
         assert "(any case)" in reference()[variable].accepted, variable
         for word, value in [("TRUE", True), ("Yes", True), ("on", True), ("1", True)]:
-            assert getattr(settings_with(**{variable: word}), field) is value, (variable, word)
+            given = settings_with(**dependencies(variable), **{variable: word})
+            assert getattr(given, field) is value, (variable, word)
         for word in ("FALSE", "No", "off", "0"):
-            assert getattr(settings_with(**{variable: word}), field) is False, (variable, word)
+            given = settings_with(**dependencies(variable), **{variable: word})
+            assert getattr(given, field) is False, (variable, word)
 
 
 def test_required_settings_as_documented() -> None:

@@ -21,15 +21,21 @@ template.yaml and docs/iam.md; that is how ``DescribeDBClusters`` and
 cluster for them). An operation missing from ``OPERATIONS`` fails too, asking for its IAM
 action. A new setting must be switched on in ``EVERY_SETTING_ON``, so its calls are recorded.
 
-One grant is not the code's: publishing to the encrypted digest topic, SNS calls KMS with the
+Two grants are not the code's. Publishing to the encrypted digest topic, SNS calls KMS with the
 publishing function's credentials, so that function needs ``kms:GenerateDataKey*`` and
-``kms:Decrypt`` on the topic's key, and no recorder can see those calls. ``TOPIC_KEY_GRANT`` is
-that statement, word for word; it alone is left out of the comparison, and only in a function
-that publishes to the topic. Any other KMS grant is compared like the rest, and fails.
+``kms:Decrypt`` on the topic's key; reading an SSE-KMS dump (the inspections of issue 16), S3
+calls ``kms:Decrypt`` with the reader's. No recorder can see those calls. ``TOPIC_KEY_GRANT``
+and ``DUMP_KEY_GRANT`` are those statements, word for word; each alone is left out of the
+comparison, and only in a function that publishes to the topic, or reads the backups bucket's
+objects. Any other KMS grant is compared like the rest, and fails. A HEAD of a dump is
+authorised by ``s3:GetObject``, and shows its Object Lock only with ``s3:GetObjectRetention``:
+``OPERATIONS`` says so. Which parameters grant these (none at all without an inspection) is
+proven on the template itself, in the tests at the end of the recorded ones.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -38,7 +44,7 @@ import tempfile
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -54,6 +60,8 @@ from backupwatch.aws.clients import USER_AGENT_EXTRA
 from backupwatch.cli.demo import ACCOUNT, BUCKET, REGION, TENANT_TAG, build_world
 from backupwatch.cli.main import main as cli_main
 from backupwatch.core.config import ENVIRONMENT
+from backupwatch.core.integrity import HEAD_BYTES, TAIL_BYTES
+from backupwatch.core.tenancy import TAG_DUMP_FORMAT, TAG_OBJECT_LOCK_MIN_DAYS, TAG_VERIFY_CHECKSUM
 from handlers import plan_scopes, publish_digest, scan_scope
 from handlers.daily_digest import lambda_handler
 
@@ -68,6 +76,10 @@ MEMBER_BUCKET = "member-db-backups"
 REPORTS = "acme-corp-backupwatch-reports"
 EXTERNAL_ID = "acme-backupwatch-7f3a"
 MEMBER_PRINCIPAL = "member-account role"
+DUMP_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b9e6c2a-5d1f-4e8a-9c3b-7f2d1e4a6b58"
+"""The key ledger's dump is encrypted with (moto's S3 takes any key ARN without asking KMS)."""
+INSPECTED = "ledger"
+"""A tenant of this account with no tag of its own: only the settings decide its inspections."""
 """Who makes a call with assumed-role credentials: the role in the member account."""
 FUNCTIONS = ("DigestFunction", "PlanFunction", "ScanFunction", "PublishFunction")
 
@@ -98,6 +110,11 @@ OPERATIONS: dict[str, Action] = {
     # key that is not there (the first run's index) is NoSuchKey only with s3:ListBucket on the
     # bucket; without it, S3 says AccessDenied and "none yet" looks like "denied".
     "s3:GetObject": Action("s3:GetObject", also=("s3:ListBucket",)),
+    # There is no s3:HeadObject action: a HEAD is authorised by s3:GetObject. It returns the
+    # Object Lock mode and date only to a role that also has s3:GetObjectRetention; without it
+    # a locked dump looks unlocked and the lock check fails it. (The template grants that one
+    # only when a lock is checked: test_template.py's inspection table proves the conditions.)
+    "s3:HeadObject": Action("s3:GetObject", also=("s3:GetObjectRetention",)),
     "s3:PutObject": Action("s3:PutObject"),
     "sns:Publish": Action("sns:Publish"),
     "sts:AssumeRole": Action("sts:AssumeRole"),
@@ -215,19 +232,79 @@ def publishes_the_digest(statements: Collection[Mapping[str, Any]]) -> bool:
     )
 
 
+# --- and the one grant for calls S3 makes, reading an encrypted dump -------------------------
+
+# Reading an SSE-KMS object (a ranged GET, the sidecar, or a HEAD with ChecksumMode), S3 asks KMS
+# to decrypt its data key with the reader's credentials: the reader needs kms:Decrypt on the
+# object's key (AWS, "Using server-side encryption with AWS KMS keys" in the S3 user guide).
+# The code never calls KMS, so the recorder never sees it. Exempt exactly this statement (that
+# one action, through S3 only, for the backups bucket's objects only, on RequireKmsKey's key
+# when one is set), and only next to a grant of s3:GetObject on the backups bucket's objects.
+BACKUP_OBJECTS = {"Fn::Sub": "arn:${AWS::Partition}:s3:::${S3Bucket}/*"}
+DUMP_KEY_GRANT = {
+    "Sid": "DecryptTheDumps",
+    "Effect": "Allow",
+    "Action": "kms:Decrypt",
+    "Resource": {
+        "Fn::If": [
+            "RequiresKmsKey",
+            {"Ref": "RequireKmsKey"},
+            {"Fn::Sub": "arn:${AWS::Partition}:kms:*:*:key/*"},
+        ]
+    },
+    "Condition": {
+        "StringLike": {
+            "kms:ViaService": {"Fn::Sub": "s3.*.${AWS::URLSuffix}"},
+            "kms:EncryptionContext:aws:s3:arn": [
+                {"Fn::Sub": "arn:${AWS::Partition}:s3:::${S3Bucket}"},
+                BACKUP_OBJECTS,
+            ],
+        }
+    },
+}
+
+
+def reads_the_backups(statements: Collection[Mapping[str, Any]]) -> bool:
+    """Whether the statements allow s3:GetObject on the backups bucket's objects."""
+    return any(
+        s["Effect"] == "Allow"
+        and "s3:GetObject" in _as_list(s["Action"])
+        and s["Resource"] == BACKUP_OBJECTS
+        for s in statements
+    )
+
+
 def actions_for_the_code(statements: list[dict[str, Any]]) -> set[str]:
-    """The actions the statements allow, but for ``TOPIC_KEY_GRANT`` in a publishing function:
-    what must match the code's calls exactly."""
-    exempt = publishes_the_digest(statements)
+    """The actions the statements allow, but for ``TOPIC_KEY_GRANT`` in a publishing function
+    and ``DUMP_KEY_GRANT`` in one that reads the backups: what must match the code's calls
+    exactly."""
+    exempt = []
+    if publishes_the_digest(statements):
+        exempt.append(TOPIC_KEY_GRANT)
+    if reads_the_backups(statements):
+        exempt.append(DUMP_KEY_GRANT)
     return {
         action
         for statement in statements
-        if statement["Effect"] == "Allow" and not (exempt and statement == TOPIC_KEY_GRANT)
+        if statement["Effect"] == "Allow" and statement not in exempt
         for action in _as_list(statement["Action"])
     }
 
 
 # --- recording what the code calls ---------------------------------------------------------
+
+OBJECT_READS = frozenset({"s3:HeadObject", "s3:GetObject"})
+
+
+@dataclass(frozen=True)
+class ObjectRead:
+    """One read of an S3 object (or its metadata), as the code asked for it."""
+
+    scenario: str
+    operation: str
+    bucket: str
+    key: str
+    byte_range: str | None
 
 
 @dataclass
@@ -239,6 +316,10 @@ class Recorder:
     scenario: str = "setup"
     operations: dict[str, dict[str, set[str]]] = field(default_factory=dict)
     """Role (a function of the template, or MEMBER_PRINCIPAL) -> API operation -> scenarios."""
+    object_reads: dict[str, set[ObjectRead]] = field(default_factory=dict)
+    """Role -> every HeadObject and GetObject it made, with its bucket, key and range."""
+    inspected_by_tags: set[str] = field(default_factory=set)
+    """The world's tenants whose own tags ask for an inspection of their dumps."""
     labels: set[str] = field(default_factory=set)
     """The names passed to ``Retrier.call`` (the IAM action, by backupwatch's convention)."""
 
@@ -254,11 +335,20 @@ class Recorder:
         """The hook for one client: its calls are the member role's if it holds assumed-role
         credentials, else those of the function running."""
 
-        def record(model: Any, **_: Any) -> None:
+        def record(model: Any, params: Mapping[str, Any] | None = None, **_: Any) -> None:
             operation = f"{model.service_model.service_name}:{model.name}"
             who = MEMBER_PRINCIPAL if assumed else self.function
             calls = self.operations.setdefault(who, {})
             calls.setdefault(operation, set()).add(self.scenario)
+            if operation in OBJECT_READS and params is not None:
+                read = ObjectRead(
+                    self.scenario,
+                    operation,
+                    params.get("Bucket", ""),
+                    params.get("Key", ""),
+                    params.get("Range"),
+                )
+                self.object_reads.setdefault(who, set()).add(read)
 
         return record
 
@@ -358,6 +448,17 @@ EVERY_SETTING_ON = {
     "tag_min_object_bytes_floor": "1",
     "tag_pause_limit_days": "30",
     "tag_may_skip_checks": "false",
+    # Every inspection of the newest dump, so HeadObject (with ChecksumMode), both ranged GETs
+    # (pg_plain has a completion marker) and the sidecar GET are made: _more_world gives ledger a
+    # fresh dump that passes them all.
+    "size_drop_ratio": "0.6",
+    "tag_size_drop_ratio_floor": "0.4",
+    "dump_format": "pg_plain",
+    "verify_checksums": "true",
+    "object_lock_min_days": "20",
+    "object_lock_compliance": "true",
+    "require_encryption": "true",
+    "require_kms_key": DUMP_KEY_ARN,
     # This account as a target of its own, a member account with its own bucket and external
     # id, and one reached through the run's external id.
     "targets": json.dumps(
@@ -430,6 +531,70 @@ def _more_world(session: boto3.Session) -> None:
     member.bucket(MEMBER_BUCKET)
     member.put("member-tenant-backups/dump.sql", datetime.now(UTC), bucket=MEMBER_BUCKET)
     World.in_account(OTHER_MEMBER).instance("db-other", tenant="other", region=OTHER_REGION)
+    session.client("rds").create_db_instance(
+        DBInstanceIdentifier=f"db-{INSPECTED}",
+        DBInstanceClass="db.t4g.micro",
+        Engine="postgres",
+        AllocatedStorage=20,
+        MasterUsername="admin",
+        MasterUserPassword="not-a-secret-1",
+        BackupRetentionPeriod=7,
+        Tags=[{"Key": TENANT_TAG, "Value": INSPECTED}],
+    )
+    _inspected_dump(session)
+
+
+PG_PLAIN_DUMP = (
+    b"--\n-- PostgreSQL database dump\n--\n\n"
+    + b"INSERT INTO entries VALUES (1, 'ledger');\n" * 60
+    + b"\n--\n-- PostgreSQL database dump complete\n--\n\n"
+)
+
+
+def _inspected_dump(session: boto3.Session) -> str:
+    """ledger's newest dump where EVERY_SETTING_ON looks for it (this account, dated folder):
+    plain SQL with its completion marker, larger than one ranged read, a sha256sum sidecar
+    and no sha256 metadata (so the sidecar is read), S3's SHA-256 checksum, a COMPLIANCE lock
+    for 30 more days, and SSE-KMS with ``DUMP_KEY_ARN``. Every inspection passes. Returns
+    its key."""
+    now = datetime.now(UTC)
+    name = f"{INSPECTED}-{now:%Y%m%d}.sql"
+    key = f"{ACCOUNT}/{REGION}/{INSPECTED}/{now:%Y/%m/%d}/{name}"
+    assert len(PG_PLAIN_DUMP) > 2 * 1024  # over the head read and BACKUPWATCH_MIN_OBJECT_BYTES
+    # AWS lets an existing bucket turn Object Lock on (PutObjectLockConfiguration); moto only
+    # a new, empty one, so its flag is set directly.
+    from moto.s3.models import s3_backends
+
+    s3_backends[ACCOUNT]["aws"].buckets[BUCKET].object_lock_enabled = True
+    s3 = session.client("s3")
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=key,
+        Body=PG_PLAIN_DUMP,
+        ChecksumAlgorithm="SHA256",
+        ObjectLockMode="COMPLIANCE",
+        ObjectLockRetainUntilDate=now + timedelta(days=30),
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=DUMP_KEY_ARN,
+    )
+    digest = hashlib.sha256(PG_PLAIN_DUMP).hexdigest()
+    s3.put_object(Bucket=BUCKET, Key=f"{key}.sha256", Body=f"{digest}  {name}\n".encode())
+    return key
+
+
+INSPECTION_TAGS = (TAG_DUMP_FORMAT, TAG_VERIFY_CHECKSUM, TAG_OBJECT_LOCK_MIN_DAYS)
+
+
+def _inspected_by_tags(session: boto3.Session) -> set[str]:
+    """The tenants of this account whose tags ask for a format, checksums or a lock."""
+    names = set()
+    for page in session.client("rds").get_paginator("describe_db_instances").paginate():
+        for instance in page["DBInstances"]:
+            tags = {tag["Key"]: tag["Value"] for tag in instance.get("TagList", [])}
+            asks = any(tags.get(key, "false").lower() != "false" for key in INSPECTION_TAGS)
+            if asks and tags.get(TENANT_TAG):
+                names.add(tags[TENANT_TAG])
+    return names
 
 
 def _organization(session: boto3.Session) -> None:
@@ -468,6 +633,9 @@ def _digest_paths(recorder: Recorder, base: dict[str, str], retrier: Retrier) ->
         assert outcome.archived is not None
         assert outcome.archived.error is None
         assert outcome.archived.url is not None  # a presigned link
+        # ledger's dump passed every inspection, so every read of it was made (none cut short).
+        [ledger] = [row for row in outcome.report.tenants if row.tenant == INSPECTED]
+        assert ledger.status.value == "OK", ledger.reason
     organization = {k: v for k, v in every.items() if k != "BACKUPWATCH_TARGETS"}
     with recorder.running("every optional setting on (an organization)"):
         run_daily(load_settings(organization), session=boto3.Session(), retrier=retrier)
@@ -575,6 +743,7 @@ def _run_every_path(recorder: Recorder) -> None:
         setup = boto3.Session(region_name=REGION)
         topic_arn = build_world(setup, now)
         _more_world(setup)
+        recorder.inspected_by_tags = _inspected_by_tags(setup)
         _organization(setup)
         base = {**_base_env(topic_arn), "BACKUPWATCH_SNS_TOPIC_ARN": topic_arn}
         _digest_paths(recorder, base, retrier)
@@ -638,6 +807,168 @@ def test_calls_are_labelled_with_their_iam_action(recorded: Recorder) -> None:
 def test_every_setting_is_on_in_one_scenario() -> None:
     """A new setting must be switched on above, so the calls it adds are recorded too."""
     assert set(EVERY_SETTING_ON) == set(ENVIRONMENT)
+
+
+# --- reading the backups: only when an inspection is on -------------------------------------
+
+INSPECTING = ("every optional setting on", "scan: ")
+"""The scenarios run with EVERY_SETTING_ON (the state machine's scans all are)."""
+DUMP_NAME = re.compile(rf"{INSPECTED}-\d{{8}}\.sql")
+
+
+def _in_folder_of(key: str, tenants: Collection[str]) -> bool:
+    """Whether ``key`` lies in one of these tenants' folders, under any template the scenarios
+    use (``{tenant}-backups/``, ``{account_id}/{tenant}/``, ...)."""
+    segments = key.split("/")[:-1]
+    return any(s in (name, f"{name}-backups") for name in tenants for s in segments)
+
+
+@pytest.mark.parametrize("function", ["DigestFunction", "ScanFunction"])
+def test_the_backups_are_read_only_when_an_inspection_is_on(
+    recorded: Recorder, function: str
+) -> None:
+    """Without an inspection setting, no object of the backups bucket is read but the dumps of
+    tenants whose own tags ask for an inspection (the demo's: hence ``InspectionByTags`` in
+    the template). With every setting on, ledger's newest dump (it passes every check) gets
+    exactly its four reads: the HEAD, the first bytes, the last bytes (pg_plain has a
+    completion marker) and the sha256sum sidecar. (Other fresh dumps are read too.)"""
+    backups = [r for r in recorded.object_reads.get(function, set()) if r.bucket == BUCKET]
+    by_tags = recorded.inspected_by_tags
+    assert [
+        r
+        for r in backups
+        if not r.scenario.startswith(INSPECTING) and not _in_folder_of(r.key, by_tags)
+    ] == []
+    reads = {
+        (r.operation, DUMP_NAME.sub("<dump>", r.key.rsplit("/", 1)[-1]), r.byte_range)
+        for r in backups
+        if DUMP_NAME.search(r.key)
+    }
+    assert reads == {
+        ("s3:HeadObject", "<dump>", None),
+        ("s3:GetObject", "<dump>", f"bytes=0-{HEAD_BYTES - 1}"),
+        ("s3:GetObject", "<dump>", f"bytes=-{TAIL_BYTES}"),
+        ("s3:GetObject", "<dump>.sha256", None),
+    }
+
+
+EVERY_INSPECTION = {
+    "DumpFormat": EVERY_SETTING_ON["dump_format"],
+    "VerifyChecksums": EVERY_SETTING_ON["verify_checksums"],
+    "ObjectLockMinDays": EVERY_SETTING_ON["object_lock_min_days"],
+    "ObjectLockCompliance": EVERY_SETTING_ON["object_lock_compliance"],
+    "RequireEncryption": EVERY_SETTING_ON["require_encryption"],
+    "RequireKmsKey": DUMP_KEY_ARN,
+}
+NO_INSPECTION: list[dict[str, str]] = [
+    {},
+    {
+        "VerifyChecksums": "false",
+        "RequireEncryption": "false",
+        "ObjectLockCompliance": "false",
+        "InspectionByTags": "false",
+    },
+    # The size rule reads no object: the listing has the sizes.
+    {"SizeDropRatio": "0.3", "TagSizeDropRatioFloor": "0.1"},
+    # Reading the report archive is not reading the backups.
+    {"ArchiveReports": "true", "ReportUrlHours": "12"},
+    # Inspections, but no backups bucket of this account to inspect (every target names its
+    # own, read through the member role).
+    {**EVERY_INSPECTION, "S3Bucket": ""},
+]
+MODES = {"single-lambda": "DigestFunction", "step-functions": "ScanFunction"}
+"""Each mode's function that checks scopes (and so may read the backups)."""
+
+
+def _deployed_policies(mode: str, **parameters: str) -> dict[str, list[dict[str, Any]]]:
+    """Each deployed function's policy statements, for these parameters."""
+    stack = Stack(load_template(), **{"S3Bucket": BUCKET, "Mode": mode, **parameters})
+    policies = {}
+    for function in FUNCTIONS:
+        if stack.exists(function):
+            [document] = stack.properties(function)["Policies"]
+            policies[function] = document["Statement"]
+    return policies
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_inspection_grows_the_policy_by_exactly_its_actions(mode: str) -> None:
+    """Every inspection on adds three statements to the function that checks scopes, and
+    nothing else anywhere: s3:GetObject and s3:GetObjectRetention on the backups bucket's
+    objects, and kms:Decrypt on the required key, through S3, for that bucket only."""
+    off = _deployed_policies(mode)
+    on = _deployed_policies(mode, **EVERY_INSPECTION)
+    assert set(on) == set(off)
+    for function, statements in off.items():
+        assert [s for s in statements if s not in on[function]] == [], function
+        if function != MODES[mode]:
+            assert on[function] == statements, function
+    objects = f"arn:aws:s3:::{BUCKET}/*"
+    added = [s for s in on[MODES[mode]] if s not in off[MODES[mode]]]
+    assert added == [
+        {
+            "Sid": "InspectTheNewestDumps",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": objects,
+        },
+        {
+            "Sid": "ReadTheDumpsObjectLock",
+            "Effect": "Allow",
+            "Action": "s3:GetObjectRetention",
+            "Resource": objects,
+        },
+        {
+            "Sid": "DecryptTheDumps",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": DUMP_KEY_ARN,
+            "Condition": {
+                "StringLike": {
+                    "kms:ViaService": "s3.*.amazonaws.com",
+                    "kms:EncryptionContext:aws:s3:arn": [f"arn:aws:s3:::{BUCKET}", objects],
+                }
+            },
+        },
+    ]
+    grown = {a for s in added for a in _as_list(s["Action"])}
+    assert grown == {"s3:GetObject", "s3:GetObjectRetention", "kms:Decrypt"}
+
+
+def _reads_a_backup(statement: Mapping[str, Any]) -> bool:
+    """Whether an Allow statement lets its role read an object of the backups bucket, its
+    lock, or decrypt anything but the digest topic's key."""
+    if statement["Effect"] != "Allow":
+        return False
+    actions = set(_as_list(statement["Action"]))
+    resources = _as_list(statement["Resource"])
+    on_backups = any(str(r).startswith(f"arn:aws:s3:::{BUCKET}/") or r == "*" for r in resources)
+    return bool(
+        (actions & {"s3:GetObject", "s3:GetObjectRetention", "s3:GetObjectVersion"} and on_backups)
+        or "s3:GetObjectRetention" in actions
+        or ("kms:Decrypt" in actions and resources != ["DigestTopicKey.Arn"])
+    )
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize(
+    "parameters", NO_INSPECTION, ids=lambda p: ",".join(sorted(p)) or "defaults"
+)
+def test_without_an_inspection_no_backup_is_readable(mode: str, parameters: dict[str, str]) -> None:
+    """Least privilege: with no inspection asked for, no function may read an object of the
+    backups bucket (s3:GetObject), its lock, or decrypt with any key but the topic's."""
+    for function, statements in _deployed_policies(mode, **parameters).items():
+        assert [s for s in statements if _reads_a_backup(s)] == [], function
+
+
+def test_the_careless_read_is_caught() -> None:
+    """The check above fails on the statements inspection adds (so it is not vacuous)."""
+    on = _deployed_policies("single-lambda", **EVERY_INSPECTION)["DigestFunction"]
+    assert [s["Sid"] for s in on if _reads_a_backup(s)] == [
+        "InspectTheNewestDumps",
+        "ReadTheDumpsObjectLock",
+        "DecryptTheDumps",
+    ]
 
 
 # --- the comparison itself --------------------------------------------------------------------
@@ -709,6 +1040,22 @@ def test_reading_an_object_needs_list_bucket_too() -> None:
     assert least_privilege_problems({"s3:GetObject": {"r"}}, granted) == []
 
 
+def test_a_head_is_a_get_that_shows_the_lock_only_with_get_object_retention() -> None:
+    """HeadObject is authorised by s3:GetObject (there is no s3:HeadObject action), and shows
+    the Object Lock only to a role that has s3:GetObjectRetention too."""
+    head = {"s3:HeadObject": {"h"}}
+    assert least_privilege_problems(head, {"s3:GetObject"}) == [
+        "the template's policy misses s3:GetObjectRetention, which the code calls (in: h): "
+        "add it to DigestFunction's Policies in template.yaml and to docs/iam.md"
+    ]
+    assert least_privilege_problems(head, {"s3:GetObject", "s3:GetObjectRetention"}) == []
+    problems = least_privilege_problems(head, {"s3:HeadObject", "s3:GetObjectRetention"})
+    assert [problem.split(",")[0] for problem in problems] == [
+        "the template's policy misses s3:GetObject",
+        "the template's policy grants s3:HeadObject",
+    ]
+
+
 def test_an_unmapped_operation_fails() -> None:
     """An operation nobody mapped is not silently ignored."""
     [problem] = least_privilege_problems({**USED, "kms:Decrypt": {"z"}}, EXACT)
@@ -756,8 +1103,38 @@ def test_the_topic_key_grant_of_a_publisher_is_not_the_codes() -> None:
     assert least_privilege_problems(PUBLISHED, actions_for_the_code(statements)) == []
 
 
+READ_BACKUPS = {
+    "Sid": "InspectTheNewestDumps",
+    "Effect": "Allow",
+    "Action": "s3:GetObject",
+    "Resource": BACKUP_OBJECTS,
+}
+LIST_BACKUPS = {
+    "Sid": "ListTenantBackupFolders",
+    "Effect": "Allow",
+    "Action": "s3:ListBucket",
+    "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::${S3Bucket}"},
+}
+READ = {"s3:GetObject": {"r"}}
+
+
+def test_the_dump_key_grant_of_a_backup_reader_is_not_the_codes() -> None:
+    """Next to s3:GetObject on the backups, the exact dump key grant is left out of the
+    comparison."""
+    statements = [LIST_BACKUPS, READ_BACKUPS, DUMP_KEY_GRANT]
+    assert actions_for_the_code(statements) == {"s3:ListBucket", "s3:GetObject"}
+    assert least_privilege_problems(READ, actions_for_the_code(statements)) == []
+
+
 def _widened(**changes: Any) -> dict[str, Any]:
     return {**TOPIC_KEY_GRANT, **changes}
+
+
+def _widened_dump_grant(**changes: Any) -> dict[str, Any]:
+    return {**DUMP_KEY_GRANT, **changes}
+
+
+_ANY_BUCKET = {"StringLike": {"kms:ViaService": {"Fn::Sub": "s3.*.${AWS::URLSuffix}"}}}
 
 
 @pytest.mark.parametrize(
@@ -777,14 +1154,42 @@ def _widened(**changes: Any) -> dict[str, Any]:
         ([TOPIC_KEY_GRANT], "kms:Decrypt"),
         # Next to a publish on some other topic.
         ([{**PUBLISH, "Resource": "*"}, TOPIC_KEY_GRANT], "kms:Decrypt"),
+        # The dump key grant on "*", not on keys (nor on the required one).
+        ([LIST_BACKUPS, READ_BACKUPS, _widened_dump_grant(Resource="*")], "kms:Decrypt"),
+        # One more action: what a reader never needs.
+        (
+            [
+                LIST_BACKUPS,
+                READ_BACKUPS,
+                _widened_dump_grant(Action=["kms:Decrypt", "kms:GenerateDataKey"]),
+            ],
+            "kms:GenerateDataKey",
+        ),
+        # For any bucket's objects, or directly, not only through S3.
+        ([LIST_BACKUPS, READ_BACKUPS, _widened_dump_grant(Condition=_ANY_BUCKET)], "kms:Decrypt"),
+        (
+            [
+                LIST_BACKUPS,
+                READ_BACKUPS,
+                {k: v for k, v in DUMP_KEY_GRANT.items() if k != "Condition"},
+            ],
+            "kms:Decrypt",
+        ),
+        # In a function that does not read the backups (the plan or publish step).
+        ([DUMP_KEY_GRANT], "kms:Decrypt"),
+        # Next to a read of some other objects (the report bucket's).
+        ([{**READ_BACKUPS, "Resource": "*"}, DUMP_KEY_GRANT], "kms:Decrypt"),
     ],
 )
 def test_any_other_kms_grant_is_compared_and_fails(
     statements: list[dict[str, Any]], flagged: str
 ) -> None:
-    """The exemption is that one statement: a careless variant is an ordinary grant, which no
-    code path calls (or a wildcard), and the comparison reports it."""
-    used = PUBLISHED if publishes_the_digest(statements) else {}
+    """The exemptions are those two statements: a careless variant is an ordinary grant, which
+    no code path calls (or a wildcard), and the comparison reports it."""
+    used = {
+        **(PUBLISHED if publishes_the_digest(statements) else {}),
+        **(READ if reads_the_backups(statements) else {}),
+    }
     problems = least_privilege_problems(used, actions_for_the_code(statements))
     assert any(flagged in problem for problem in problems), problems
 
@@ -792,13 +1197,15 @@ def test_any_other_kms_grant_is_compared_and_fails(
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_exactly_the_publishing_functions_hold_the_topic_key_grant(function: str) -> None:
     """The functions that publish the digest (sns:Publish on the topic) hold the key grant,
-    once, as written in TOPIC_KEY_GRANT; the others hold no KMS permission at all."""
+    once, as written in TOPIC_KEY_GRANT; the functions that read the backups hold the dump key
+    grant, once, as written in DUMP_KEY_GRANT; no function holds any other KMS permission."""
     statements = policy_statements(load_template(), function)
     kms = [s for s in statements if any(a.startswith("kms:") for a in _as_list(s["Action"]))]
-    if publishes_the_digest(statements):
-        assert kms == [TOPIC_KEY_GRANT]
-    else:
-        assert kms == []
+    expected = [TOPIC_KEY_GRANT] if publishes_the_digest(statements) else []
+    expected += [DUMP_KEY_GRANT] if reads_the_backups(statements) else []
+    assert sorted(kms, key=str) == sorted(expected, key=str)
+    # The two functions that check scopes read the backups; the plan and publish steps never.
+    assert reads_the_backups(statements) == (function in ("DigestFunction", "ScanFunction"))
 
 
 # --- the policy's shape, and docs/iam.md ------------------------------------------------------
@@ -827,14 +1234,21 @@ def test_policy_is_inline_and_scoped(function: str) -> None:
         )
     for action in ("s3:GetObject", "s3:PutObject"):
         for resource in by_action.get(action, []):
+            if action == "s3:GetObject" and resource == BACKUP_OBJECTS:
+                continue  # reading the newest dumps: never written, never deleted
             assert resource["Fn::Sub"][0].startswith(
                 "arn:${AWS::Partition}:s3:::${Bucket}/${ReportPrefix}"
             )
+    for resource in by_action.get("s3:GetObjectRetention", []):
+        assert resource == BACKUP_OBJECTS
     for resource in by_action.get("sts:AssumeRole", []):
         assert resource["Fn::Sub"][0] == "arn:${AWS::Partition}:iam::*:role/${Role}"
     for action in ("kms:GenerateDataKey*", "kms:Decrypt"):
         for resource in by_action.get(action, []):
-            assert resource == {"Fn::GetAtt": ["DigestTopicKey", "Arn"]}
+            assert resource in (
+                {"Fn::GetAtt": ["DigestTopicKey", "Arn"]},
+                DUMP_KEY_GRANT["Resource"] if action == "kms:Decrypt" else None,
+            )
     on_everything = {action for action, resources in by_action.items() if "*" in resources}
     assert {a.split(":")[0] for a in on_everything} <= {"rds", "organizations"}
     assert on_everything - {a for a in on_everything if a.startswith("rds:")} <= {
@@ -858,6 +1272,10 @@ _EXAMPLE = {
     "OrganizationRoleName": MEMBER_ROLE,
     "MemberRoleName": MEMBER_ROLE,
     "OrganizationId": "o-a1b2c3d4e5",
+    "AWS::URLSuffix": "amazonaws.com",
+    "RequireKmsKey": (
+        "arn:aws:kms:eu-west-1:123456789012:key/0b9e6c2a-5d1f-4e8a-9c3b-7f2d1e4a6b58"
+    ),
     "DigestTopicKey.Arn": (
         "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     ),

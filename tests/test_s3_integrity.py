@@ -280,7 +280,7 @@ def test_denied_head_raises(s3: Any, retrier: Retrier, faults: Faults) -> None:
     faults.inject("s3", "HeadObject", DENIED)
     with pytest.raises(AwsCallError) as raised:
         inspect(s3, retrier, size, checksum=True)
-    assert raised.value.operation == "s3:HeadObject"
+    assert raised.value.operation == "s3:GetObject"  # the IAM action of HeadObject
 
 
 def test_denied_sidecar_raises(s3: Any, retrier: Retrier, faults: Faults) -> None:

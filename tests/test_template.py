@@ -173,7 +173,11 @@ class Stack:
     def _ref(self, name: str) -> Any:
         if name == "AWS::NoValue":
             return _NO_VALUE
-        pseudo = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1"}
+        pseudo = {
+            "AWS::Partition": "aws",
+            "AWS::Region": "eu-west-1",
+            "AWS::URLSuffix": "amazonaws.com",
+        }
         pseudo |= {"AWS::AccountId": "123456789012", "AWS::StackName": "backupwatch"}
         if name in pseudo:
             return pseudo[name]
@@ -347,7 +351,37 @@ def test_allowed_values_are_accepted_by_the_library(template: dict[str, Any]) ->
     for field, names in ENVIRONMENT.items():
         parameter = template["Parameters"].get(_parameter_name(field), {})
         for value in parameter.get("AllowedValues", []):
-            load_settings({**base, names[0]: str(value)})
+            load_settings({**base, **ALLOWED_WITH.get(field, {}), names[0]: str(value)})
+
+
+# Values the library accepts only together with another setting; the template's Rules ask for
+# the same (test_rules_ask_for_what_the_library_needs).
+ALLOWED_WITH = {"object_lock_compliance": {"BACKUPWATCH_OBJECT_LOCK_MIN_DAYS": "30"}}
+
+
+def test_rules_ask_for_what_the_library_needs(template: dict[str, Any]) -> None:
+    """ObjectLockCompliance=true without ObjectLockMinDays is refused at deploy time, as
+    load_settings would refuse it at 07:00."""
+    base = {"S3Bucket": "acme-corp-db-backups"}
+    alone = Stack(template, **base, ObjectLockCompliance="true")
+    assert alone.broken_rules() == ["LockComplianceNeedsMinDays"]
+    environ = {"AWS_REGION": "eu-west-1", "BACKUPWATCH_S3_BUCKET": "acme-corp-db-backups"}
+    with pytest.raises(ValueError, match="needs BACKUPWATCH_OBJECT_LOCK_MIN_DAYS"):
+        load_settings({**environ, "BACKUPWATCH_OBJECT_LOCK_COMPLIANCE": "true"})
+    for field, companions in ALLOWED_WITH.items():
+        together = {_parameter_name(FIELD_OF[v]): value for v, value in companions.items()}
+        stack = Stack(template, **base, **{_parameter_name(field): "true"}, **together)
+        assert stack.broken_rules() == []
+        load_settings({**environ, ENVIRONMENT[field][0]: "true", **companions})
+
+
+FIELD_OF = {names[0]: field for field, names in ENVIRONMENT.items()}
+
+
+PARAMETER_VARIABLES = {_parameter_name(field): names[0] for field, names in ENVIRONMENT.items()}
+NEWER_PARAMETERS = {"SizeDropRatio", "TagSizeDropRatioFloor", "ObjectLockMinDays", "RequireKmsKey"}
+"""Parameters whose good values are also loaded (older ones have the library's own tests)."""
+KMS_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/0b9e6c2a-5d1f-4e8a-9c3b-7f2d1e4a6b58"
 
 
 @pytest.mark.parametrize(
@@ -367,17 +401,43 @@ def test_allowed_values_are_accepted_by_the_library(template: dict[str, Any]) ->
         ("ExternalId", ["acme-backupwatch-7f3a", "a:b"], ["x", "has space"]),
         ("ReportUrlHours", ["24", "0.5"], ["-1", "a day"]),
         ("MapMaxConcurrency", ["1", "40", "10000"], ["0", "10001", "1.5", "-1", "040"]),
+        *[
+            (ratio, ["0", "0.5", "1", "1.0", ".25"], ["1.5", "-0.1", "half", "2", "0.5.1"])
+            for ratio in ("SizeDropRatio", "TagSizeDropRatioFloor")
+        ],
+        ("ObjectLockMinDays", ["0", "30", "29.5"], ["-1", "a month", "30d"]),
+        (
+            "RequireKmsKey",
+            [KMS_KEY_ARN, "arn:aws:kms:us-east-1:123456789012:key/mrk-" + "0123abcd" * 4],
+            [
+                "1234abcd-12ab-34cd-56ef-1234567890ab",  # a key id: the policy needs the ARN
+                "alias/backups",
+                "arn:aws:kms:eu-west-1:123456789012:alias/backups",
+                KMS_KEY_ARN.upper(),
+            ],
+        ),
     ],
 )
 def test_patterns_reject_obvious_mistakes(
     template: dict[str, Any], parameter: str, good: list[str], bad: list[str]
 ) -> None:
-    """CloudFormation refuses these at deploy time, before a morning run would."""
+    """CloudFormation refuses these at deploy time, before a morning run would; what they let
+    through, a setting's library accepts."""
     spec = template["Parameters"][parameter]
     pattern = re.compile(spec["AllowedPattern"])
     optional = [""] if spec.get("Default") == "" else []
     assert all(pattern.fullmatch(value) for value in [*good, *optional])
     assert not any(pattern.fullmatch(value) for value in bad)
+    variable = PARAMETER_VARIABLES.get(parameter)
+    if variable is not None and parameter in NEWER_PARAMETERS:
+        # The floor may not be above the ratio: with the ratio at its highest, any floor is.
+        environ = {
+            "AWS_REGION": "eu-west-1",
+            "BACKUPWATCH_S3_BUCKET": "acme-corp-db-backups",
+            "BACKUPWATCH_SIZE_DROP_RATIO": "1",
+        }
+        for value in good:
+            load_settings({**environ, variable: value})
 
 
 @pytest.mark.parametrize(
@@ -569,6 +629,10 @@ def test_metrics_namespace_reaches_the_handler(function: dict[str, Any]) -> None
         assert function["Environment"]["Variables"][variable] == {"Ref": parameter}
 
 
+INSPECTION_SIDS = ("InspectTheNewestDumps", "ReadTheDumpsObjectLock", "DecryptTheDumps")
+"""The statements that let the function that checks scopes inspect the newest dumps."""
+
+
 def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [
         item["Fn::If"][1] if set(item) == {"Fn::If"} else item for item in document["Statement"]
@@ -589,6 +653,7 @@ def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "TellMissingFromDenied",
                 "AssumeMemberRoles",
                 "ListOrganizationAccounts",
+                *INSPECTION_SIDS,
             },
         ),
         ("PlanFunction", {"WriteTheScopeList", "ListOrganizationAccounts"}),
@@ -599,6 +664,7 @@ def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "ListTenantBackupFolders",
                 "AssumeMemberRoles",
                 "WriteLargePartialReports",
+                *INSPECTION_SIDS,
             },
         ),
         (
@@ -1011,7 +1077,7 @@ def key_grant_problems(stack: Stack) -> list[str]:
         grants = [
             s
             for s in _policy_statements(stack, name)
-            if any(a.startswith("kms:") for a in _as_list(s["Action"]))
+            if any(a.startswith("kms:") for a in _as_list(s["Action"])) and not _through_s3(s)
         ]
         if name not in publishers:
             if grants:
@@ -1028,6 +1094,60 @@ def key_grant_problems(stack: Stack) -> list[str]:
         via = {"StringEquals": {"kms:ViaService": "sns.eu-west-1.amazonaws.com"}}
         if grant.get("Condition") != via:
             problems.append(f"{name} may use the topic's key outside SNS")
+    return problems
+
+
+def _through_s3(statement: Mapping[str, Any]) -> bool:
+    """Whether a KMS grant is usable only through S3 (the dump key grant); dump_key_problems
+    judges those."""
+    via = statement.get("Condition", {}).get("StringLike", {}).get("kms:ViaService")
+    return isinstance(via, str) and via.startswith("s3.")
+
+
+BACKUPS_BUCKET = "acme-corp-db-backups"
+ANY_KEY = "arn:aws:kms:*:*:key/*"
+
+
+def dump_key_problems(stack: Stack) -> list[str]:
+    """Only a function that reads the backups' content (a declared format, checksums, or
+    InspectionByTags) may decrypt, once: kms:Decrypt alone, through S3 only, for the backups
+    bucket's objects only (S3's encryption context), on RequireKmsKey's key when it is set."""
+    bucket = stack.parameters["S3Bucket"]
+    objects = f"arn:aws:s3:::{bucket}/*"
+    reads_content = stack.condition("ReadsDumpContent")
+    required = stack.parameters["RequireKmsKey"]
+    problems = []
+    for name in FUNCTIONS:
+        if not stack.exists(name):
+            continue
+        statements = _policy_statements(stack, name)
+        reads = any(
+            "s3:GetObject" in _as_list(s["Action"]) and s["Resource"] == objects for s in statements
+        )
+        decrypts = [
+            s for s in statements if "kms:Decrypt" in _as_list(s["Action"]) and _through_s3(s)
+        ]
+        if not (reads and reads_content):
+            if decrypts:
+                problems.append(f"{name} does not read the backups' content, but may decrypt")
+            continue
+        if len(decrypts) != 1:
+            problems.append(f"{name} reads the backups: it needs one kms:Decrypt, not {decrypts}")
+            continue
+        [grant] = decrypts
+        if _as_list(grant["Action"]) != ["kms:Decrypt"]:
+            problems.append(f"{name} may {grant['Action']!r} through S3")
+        key = required or ANY_KEY
+        if grant["Resource"] != key:
+            problems.append(f"{name} may decrypt with {grant['Resource']!r}, not {key!r}")
+        context = grant["Condition"]["StringLike"].get("kms:EncryptionContext:aws:s3:arn")
+        if context != [f"arn:aws:s3:::{bucket}", objects]:
+            problems.append(f"{name} may decrypt objects of other buckets: {context!r}")
+        if (
+            set(grant["Condition"]) != {"StringLike"}
+            or grant["Condition"]["StringLike"].get("kms:ViaService") != "s3.*.amazonaws.com"
+        ):
+            problems.append(f"{name} may decrypt outside S3: {grant['Condition']!r}")
     return problems
 
 
@@ -1069,6 +1189,8 @@ GUARDED = [
         "OrganizationId": ORGANIZATION,
     },
     {"AlarmOnFailingTenants": "true", "ArchiveReports": "true"},
+    {"DumpFormat": "pg_custom", "VerifyChecksums": "true", "ObjectLockMinDays": "30"},
+    {**STEP_FUNCTIONS, "InspectionByTags": "true", "RequireKmsKey": KMS_KEY_ARN},
 ]
 
 
@@ -1081,14 +1203,101 @@ def test_the_digest_topic_is_encrypted_and_only_the_stack_publishes(
     """In every deployment: the topic is encrypted with a rotated key of the stack's own; the
     publishing function, and this account's alarms when they notify the topic, may publish and
     use the key, nobody else; nothing reaches the topic without TLS; organization mode limits
-    the roles to assume to the organization."""
+    the roles to assume to the organization; only a function that reads the backups' content
+    may decrypt them, and only through S3."""
     stack = Stack(template, S3Bucket="acme-corp-db-backups", **parameters)
     assert stack.broken_rules() == []
     assert {"DigestTopicKey", "DigestTopicPolicy"} <= stack.resources
     assert topic_policy_problems(stack) == []
     assert key_policy_problems(stack) == []
     assert key_grant_problems(stack) == []
+    assert dump_key_problems(stack) == []
     assert assume_role_problems(stack) == []
+
+
+# --- inspecting the newest dumps: what each inspection may read ------------------------------
+
+# parameters -> (s3:GetObject, s3:GetObjectRetention, kms:Decrypt's key or None), on the backups
+INSPECTIONS: list[tuple[dict[str, str], tuple[bool, bool, str | None]]] = [
+    ({}, (False, False, None)),
+    # The size rule reads nothing: the listing has the sizes.
+    ({"SizeDropRatio": "0.3", "TagSizeDropRatioFloor": "0.2"}, (False, False, None)),
+    # Ranged GETs of the dump: SSE-KMS objects are decrypted for them.
+    ({"DumpFormat": "pg_custom"}, (True, False, ANY_KEY)),
+    # HeadObject with ChecksumMode, the sidecar's GET: both decrypt.
+    ({"VerifyChecksums": "true"}, (True, False, ANY_KEY)),
+    ({"VerifyChecksums": "false"}, (False, False, None)),
+    # HeadObject alone, which shows the lock with s3:GetObjectRetention only.
+    ({"ObjectLockMinDays": "30"}, (True, True, None)),
+    ({"ObjectLockMinDays": "30", "ObjectLockCompliance": "true"}, (True, True, None)),
+    # HeadObject alone, without ChecksumMode: no decryption.
+    ({"RequireEncryption": "true"}, (True, False, None)),
+    ({"RequireEncryption": "false"}, (False, False, None)),
+    ({"RequireKmsKey": KMS_KEY_ARN}, (True, False, None)),
+    # Reading the content of dumps that must be encrypted with one key: that key only.
+    ({"RequireKmsKey": KMS_KEY_ARN, "DumpFormat": "gzip"}, (True, False, KMS_KEY_ARN)),
+    ({"RequireKmsKey": KMS_KEY_ARN, "VerifyChecksums": "true"}, (True, False, KMS_KEY_ARN)),
+    # Tags may ask for any inspection: everything they might need.
+    ({"InspectionByTags": "true"}, (True, True, ANY_KEY)),
+    # No backups bucket of this account: nothing of it to read.
+    ({"S3Bucket": "", "Checks": "rds", "DumpFormat": "zstd"}, (False, False, None)),
+]
+
+
+@pytest.mark.parametrize("mode", ["single-lambda", "step-functions"])
+@pytest.mark.parametrize(
+    ("parameters", "granted"),
+    INSPECTIONS,
+    ids=[",".join(f"{k}={v}" for k, v in p.items()) or "none" for p, _ in INSPECTIONS],
+)
+def test_each_inspection_grants_only_what_it_reads(
+    template: dict[str, Any],
+    mode: str,
+    parameters: dict[str, str],
+    granted: tuple[bool, bool, str | None],
+) -> None:
+    """The function that checks scopes may read the backups' objects only when an inspection
+    asks for it; their lock only when it is checked; and decrypt them only when their content
+    (or checksum) is read, with the required key when there is one. The other functions never."""
+    stack = Stack(template, **{"S3Bucket": BACKUPS_BUCKET, "Mode": mode, **parameters})
+    assert stack.broken_rules() == []
+    checker = "ScanFunction" if mode == "step-functions" else FUNCTION
+    objects = f"arn:aws:s3:::{BACKUPS_BUCKET}/*"
+    for name in FUNCTIONS:
+        if not stack.exists(name):
+            continue
+        statements = _policy_statements(stack, name)
+        pairs = {(a, s["Resource"]) for s in statements for a in _as_list(s["Action"])}
+        keys = [s["Resource"] for s in statements if _through_s3(s)]
+        get, retention, key = granted if name == checker else (False, False, None)
+        assert (("s3:GetObject", objects) in pairs) == get, name
+        assert any(a == "s3:GetObjectRetention" for a, _ in pairs) == retention, name
+        assert (("s3:GetObjectRetention", objects) in pairs) == retention, name
+        assert keys == ([key] if key else []), name
+    assert dump_key_problems(stack) == []
+
+
+def test_the_template_lints_with_every_inspection_on() -> None:
+    """cfn-lint passes with the inspection statements in, the key named, both modes."""
+    from cfnlint.api import lint
+
+    text = TEMPLATE.read_text(encoding="utf-8")
+    for old, new in [
+        (
+            '  RequireKmsKey:\n    Type: String\n    Default: ""\n',
+            f"  RequireKmsKey:\n    Type: String\n    Default: {KMS_KEY_ARN}\n",
+        ),
+        (
+            '  InspectionByTags:\n    Type: String\n    Default: "false"\n',
+            '  InspectionByTags:\n    Type: String\n    Default: "true"\n',
+        ),
+    ]:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    for mode in ("single-lambda", "step-functions"):
+        flipped = text.replace("    Default: single-lambda\n", f"    Default: {mode}\n", 1)
+        matches = lint(flipped)
+        assert not matches, "\n".join(str(m) for m in matches)
 
 
 def test_the_default_stack_in_plain_words(template: dict[str, Any]) -> None:
@@ -1214,11 +1423,32 @@ def _assume_role_without_the_organization(t: dict[str, Any]) -> None:
     del _find(_function_statements(t, FUNCTION), "AssumeMemberRoles")["Condition"]
 
 
+def _dump_key_on_every_key(t: dict[str, Any]) -> None:
+    _find(_function_statements(t, FUNCTION), "DecryptTheDumps")["Resource"] = "*"
+
+
+def _dump_key_for_any_bucket(t: dict[str, Any]) -> None:
+    grant = _find(_function_statements(t, FUNCTION), "DecryptTheDumps")
+    del grant["Condition"]["StringLike"]["kms:EncryptionContext:aws:s3:arn"]
+
+
+def _dump_key_to_the_publish_function(t: dict[str, Any]) -> None:
+    grant = _find(_function_statements(t, "ScanFunction"), "DecryptTheDumps")
+    _function_statements(t, "PublishFunction").append(copy.deepcopy(grant))
+
+
+def _dump_key_when_only_the_head_is_read(t: dict[str, Any]) -> None:
+    for item in _function_statements(t, FUNCTION):
+        if item.get("Fn::If", [None, {}])[1].get("Sid") == "DecryptTheDumps":
+            item["Fn::If"][0] = "InspectsDumps"
+
+
 def _organization_id_not_required(t: dict[str, Any]) -> None:
     del t["Rules"]["OrganizationModeNamesTheOrganization"]
 
 
 ORG_MODE = {"OrganizationRoleName": "backupwatch-reader", "OrganizationId": ORGANIZATION}
+READS_DUMPS = {"DumpFormat": "pg_custom"}
 Check = Callable[[Stack], list[str]]
 
 
@@ -1238,6 +1468,20 @@ CARELESS: list[tuple[Callable[[dict[str, Any]], None], dict[str, str], Check, st
     (_key_grant_on_every_key, {}, key_grant_problems, "on '*'"),
     (_no_key_grant, {}, key_grant_problems, "needs one grant"),
     (_assume_role_without_the_organization, ORG_MODE, assume_role_problems, "outside"),
+    (_dump_key_on_every_key, READS_DUMPS, dump_key_problems, "may decrypt with '*'"),
+    (_dump_key_for_any_bucket, READS_DUMPS, dump_key_problems, "other buckets"),
+    (
+        _dump_key_to_the_publish_function,
+        {**STEP_FUNCTIONS, **READS_DUMPS},
+        dump_key_problems,
+        "PublishFunction does not read",
+    ),
+    (
+        _dump_key_when_only_the_head_is_read,
+        {"RequireEncryption": "true"},
+        dump_key_problems,
+        "does not read the backups' content",
+    ),
     (
         _organization_id_not_required,
         {"OrganizationRoleName": "backupwatch-reader"},

@@ -16,12 +16,13 @@ Per object, at most four requests, each asked for only when a check needs it:
 4. ``GetObject`` of the sidecar ``<key>.sha256``: only when checksums are verified and the
    object's metadata has no sha256. A missing sidecar (``NoSuchKey``) is a note.
 
-The retrier names each call after its API operation (``s3:HeadObject``, ``s3:GetObject``), as
-``AwsCallError.operation``. IAM: HeadObject and GetObject are both authorised by
-``s3:GetObject``; the lock fields need ``s3:GetObjectRetention`` too (without it HeadObject
-leaves them out, and the object looks unlocked); for an SSE-KMS object, a GET, and a HEAD
-with ``ChecksumMode``, need ``kms:Decrypt`` on its key; a missing sidecar is ``NoSuchKey`` only
-with ``s3:ListBucket`` (otherwise ``AccessDenied``).
+The retrier names each call after the IAM action that authorises it, as every call of
+backupwatch is named (``AccessDenied on s3:GetObject`` tells the operator what to grant):
+HeadObject and GetObject are both authorised by ``s3:GetObject``; the lock fields need
+``s3:GetObjectRetention`` too (without it HeadObject leaves them out, and the object looks
+unlocked); for an SSE-KMS object, a GET, and a HEAD with ``ChecksumMode``, need
+``kms:Decrypt`` on its key; a missing sidecar is ``NoSuchKey`` only with ``s3:ListBucket``
+(otherwise ``AccessDenied``).
 
 ``InvalidObjectState`` (an archived object) becomes a note. Every other failure, for good
 (``AccessDenied``, the object gone since the listing, retries exhausted), raises
@@ -61,7 +62,7 @@ from backupwatch.core.integrity import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-HEAD_OBJECT = "s3:HeadObject"
+HEAD_OBJECT = "s3:GetObject"  # the IAM action that authorises HeadObject
 GET_OBJECT = "s3:GetObject"
 NO_SUCH_KEY = "NoSuchKey"
 INVALID_OBJECT_STATE = "InvalidObjectState"
