@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from backupwatch import Status
 from backupwatch.cli.demo import HISTORY_DAYS, run_demo
 from backupwatch.cli.main import main
+from backupwatch.core.integrity import IntegrityFindings
+from backupwatch.pipeline import monitor
 
 from .conftest import NOW
 from .test_status_page import parse
@@ -17,15 +22,16 @@ from .test_status_page import parse
 def test_demo_prints_the_published_digest(
     fake_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The demo publishes one digest and prints it: every status appears, the decoy does not."""
+    """The demo publishes one digest and prints it: every status appears (SUSPECT four times,
+    one per way a dump can be broken), the decoy does not."""
     assert run_demo(now=NOW) == 0
     out = capsys.readouterr().out
     subject_line = next(line for line in out.splitlines() if line.startswith("Subject: "))
-    assert subject_line == "Subject: backupwatch 2026-11-27: 5 of 13 tenants failing"
+    assert subject_line == "Subject: backupwatch 2026-11-27: 9 of 17 tenants failing"
     lines = out.splitlines()
     for status in Status:
         if status.failing:
-            assert f"{status.value} (1)" in lines
+            assert f"{status.value} ({4 if status is Status.SUSPECT else 1})" in lines
         elif status.listed:
             assert f"{status.value} (1, not failing)" in lines
     assert "OK: 4 tenant(s) with fresh backups." in out
@@ -65,6 +71,64 @@ def test_demo_shows_each_lifecycle_state(
     assert not any("aurora-soylent-1" in line for line in lines)
 
 
+SUSPECT_REASONS = {
+    # A shrunk dump: the size rule, against the earlier dumps of its series.
+    "wonka": "wonka-2026-11-27.dump is 2.4 KiB, 2% of the median of the last 7 dumps, 120.1 KiB",
+    # A truncated plain dump: its completion trailer is not at its end.
+    "nakatomi": "no '-- PostgreSQL database dump complete' in the last 1024 bytes: the dump looks "
+    "truncated",
+    # An error message instead of a dump: its size, and what its first bytes are instead.
+    "virtucon": "virtucon-2026-11-27.dump is 170 B, 0.2% of the median of the last 7 dumps, "
+    "92.4 KiB; first bytes are text 'pg_dump: error: connection to server at…', not a pg_dump "
+    "custom-format archive",
+    # A checksum mismatch: the sidecar's sha256 against the one S3 computed.
+    "gringotts": re.compile(
+        r"sha256 in gringotts-2026-11-27\.dump\.sha256 is [0-9a-f]{12}…, "
+        r"S3 computed [0-9a-f]{12}…"
+    ),
+}
+
+
+def test_demo_catches_each_broken_backup(
+    fake_env: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The digest lists the four broken dumps as SUSPECT, each saying what was found, while
+    acme's dumps, growing with some noise, stay OK with their format and checksum checked."""
+    inspected: dict[str, tuple[Any, IntegrityFindings]] = {}
+    real_inspect = monitor.inspect_dump
+
+    def spy(*args: Any, **kwargs: Any) -> IntegrityFindings:
+        findings = real_inspect(*args, **kwargs)
+        inspected[kwargs["key"]] = (kwargs, findings)
+        return findings
+
+    monkeypatch.setattr(monitor, "inspect_dump", spy)
+    assert run_demo(now=NOW, as_json=True) == 0
+    out = capsys.readouterr().out
+    report, _ = json.JSONDecoder().raw_decode(out.lstrip())
+    lines = out.splitlines()
+    for tenant, found in SUSPECT_REASONS.items():
+        line = next(line for line in lines if line.startswith(f"  - {tenant} ["))
+        start = (
+            f"  - {tenant} [SUSPECT] (db-{tenant}, eu-west-1): s3: newest backup object 4 h old "
+        )
+        assert line.startswith(start), line
+        reason = line.split(", but it looks broken: ", 1)[1]
+        if isinstance(found, str):
+            assert reason == found
+        else:
+            assert found.fullmatch(reason), reason
+    rows = {row["tenant"]: row for row in report["tenants"]}
+    acme = rows["acme"]["checks"]["s3"]
+    assert (rows["acme"]["status"], acme["status"]) == ("OK", "OK")
+    assert acme["key"] == "acme-backups/acme-2026-11-27.dump"
+    assert acme["notes"] == []  # the size compared, nothing "not verifiable"
+    asked, findings = inspected[acme["key"]]
+    assert (asked["expected_format"], asked["verify_checksum"]) == ("pg_custom", True)
+    assert findings.checked == ("format pg_custom", "sha256")
+    assert (findings.problems, findings.notes) == ((), ())
+
+
 def test_demo_command(
     fake_env: None,
     capsys: pytest.CaptureFixture[str],
@@ -77,7 +141,7 @@ def test_demo_command(
     assert main(["demo", "--json"]) == 0
     out = capsys.readouterr().out
     assert out.lstrip().startswith("{")
-    assert '"tenants": 13' in out
+    assert '"tenants": 17' in out
     page = tmp_path / "backupwatch-status.html"
     assert out.rstrip().endswith(f"Status page, a week of history: {page}")
     assert len(parse(page.read_text(encoding="utf-8")).days) == HISTORY_DAYS
@@ -99,6 +163,10 @@ WEEK = {
     "tyrell": ["paused"] * 7,
     "oscorp-reports": ["skipped"] * 7,
     "vandelay": ["ok"] * 4 + ["na"] * 3,
+    "wonka": ["ok"] * 6 + ["suspect"],
+    "nakatomi": ["ok"] * 6 + ["suspect"],
+    "virtucon": ["ok"] * 6 + ["suspect"],
+    "gringotts": ["ok"] * 6 + ["suspect"],
 }
 
 
@@ -111,16 +179,33 @@ def test_demo_writes_a_week_of_history(
     assert run_demo(now=NOW, html=page_file) == 0
     out = capsys.readouterr().out
     assert out.count("Subject: ") == 1
-    assert "Subject: backupwatch 2026-11-27: 1 new failure; 5 of 13 tenants failing" in out
+    assert "Subject: backupwatch 2026-11-27: 5 new failures; 9 of 17 tenants failing" in out
     changes = out[out.index("WHAT CHANGED") : out.index("FULL STATUS")]
-    assert "NEW FAILURES (1)\n  - globex [STALE]" in changes
+    new_failures = changes[changes.index("NEW FAILURES (5)\n") : changes.index("RECOVERED")]
+    assert re.findall(r"^  - (\S+) \[(\w+)\] .*: was OK;", new_failures, re.MULTILINE) == [
+        ("gringotts", "SUSPECT"),
+        ("nakatomi", "SUSPECT"),
+        ("virtucon", "SUSPECT"),
+        ("wonka", "SUSPECT"),
+        ("globex", "STALE"),
+    ]
     assert "RECOVERED (1)\n  - soylent [OK]" in changes
     assert "  - initech [MISSING] (db-initech, eu-west-1): since 2026-11-21 (6 days)" in changes
     assert "NEW TENANTS (1)\n  - newco [PENDING]" in changes
     page = parse(page_file.read_text(encoding="utf-8"))
     assert [day["title"][4:14] for day in page.days] == [f"2026-11-{day}" for day in range(21, 28)]
     assert {name: page.row(name).classes() for name in page.names()} == WEEK
-    assert page.names()[:5] == ["stark", "initech", "umbrella", "globex", "hooli"]
+    assert page.names()[:9] == [
+        "stark",
+        "initech",
+        "umbrella",
+        "gringotts",
+        "nakatomi",
+        "virtucon",
+        "wonka",
+        "globex",
+        "hooli",
+    ]
 
 
 def test_demo_without_moto_says_how_to_get_it(

@@ -1,8 +1,9 @@
 """``backupwatch demo``: the real pipeline against an in-memory AWS (moto). No account needed.
 
-It builds one tenant in every status (an Aurora cluster among them), runs discovery, evidence,
-evaluation and the SNS publish exactly as a real run does, and prints the digest as a
-subscriber receives it.
+It builds one tenant in every status (an Aurora cluster among them, and four whose fresh dump
+is broken: shrunk, truncated, an error message, a checksum mismatch), runs discovery, evidence,
+evaluation, the inspection of the newest dumps and the SNS publish exactly as a real run does,
+and prints the digest as a subscriber receives it.
 
 With ``html`` (the command always passes one) it also writes the status page over a week of
 history: the same world checked on seven consecutive mornings, the clock and the evidence moved
@@ -14,9 +15,12 @@ the day before, and the status page is the one the run wrote beside its report.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
-from collections.abc import Iterator
+import random
+import string
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,6 +40,11 @@ TOPIC = "backup-digest"
 TENANT_TAG = "backupwatch:tenant"
 HISTORY_DAYS = 7
 """Mornings on the demo's status page, the last one included."""
+DUMPS_KEPT = 8
+"""Dated daily dumps a lifecycle rule keeps for each tenant that writes them: the newest and
+the seven before it, so the size rule has its week of history on every morning."""
+DUMP_FORMAT_TAG = "backupwatch:dump-format"
+VERIFY_CHECKSUM_TAG = "backupwatch:verify-checksum"
 
 
 def run_demo(
@@ -145,7 +154,10 @@ def build_world(session: boto3.Session, now: datetime) -> str:
         )
 
     # Tenant tags that change during the week (wayne, stark, newco, vandelay) are stage_day's.
-    instance("db-acme", {TENANT_TAG: "acme"})
+    # acme's tags ask for every check of its dumps' bytes; they all pass.
+    instance(
+        "db-acme", {TENANT_TAG: "acme", DUMP_FORMAT_TAG: "pg_custom", VERIFY_CHECKSUM_TAG: "true"}
+    )
     instance("db-wayne", {"backupwatch:s3-prefix": "legacy/wayne"})
     instance(
         "db-globex",
@@ -198,6 +210,11 @@ def build_world(session: boto3.Session, now: datetime) -> str:
     _rds_backend().databases["db-oscorp-replica"].instance_create_time = _naive(
         now - timedelta(days=90)
     )
+    # SUSPECT on the last morning: each one's newest dump is broken in its own way (stage_day).
+    instance("db-wonka", {TENANT_TAG: "wonka"})
+    instance("db-nakatomi", {TENANT_TAG: "nakatomi", DUMP_FORMAT_TAG: "pg_plain"})
+    instance("db-virtucon", {TENANT_TAG: "virtucon", DUMP_FORMAT_TAG: "pg_custom"})
+    instance("db-gringotts", {TENANT_TAG: "gringotts", VERIFY_CHECKSUM_TAG: "true"})
     stage_day(session, now, 0)
     return topic_arn
 
@@ -215,7 +232,13 @@ def stage_day(session: boto3.Session, last_run: datetime, days_before: int) -> N
     - stark: OK until someone set its max-age tag to 'daily' on day 5: ERROR since;
     - soylent (Aurora): two cluster snapshots missed, STALE on days 5 and 6, recovered on day 7;
     - cyberdyne: stopped on day 3, STOPPED since; tyrell PAUSED, oscorp-reports SKIPPED;
-    - newco: created on the morning of day 7, PENDING; vandelay: offboarded (untagged) on day 5.
+    - newco: created on the morning of day 7, PENDING; vandelay: offboarded (untagged) on day 5;
+    - acme, wonka, nakatomi, virtucon, gringotts write a dated dump every night (the last
+      ``DUMPS_KEPT`` are kept; later ones are not written yet); acme's pass every check all
+      week. The other four are OK until their dump of day 7 is broken, SUSPECT on day 7 (new
+      failures in the last digest): wonka's shrank to 2% of the ones before, nakatomi's plain
+      SQL is cut short before its trailer, virtucon's is pg_dump's error message, and
+      gringotts's sidecar gives the sha256 of other bytes than S3's checksum.
     """
     rds = session.client("rds")
     s3 = session.client("s3")
@@ -247,9 +270,53 @@ def stage_day(session: boto3.Session, last_run: datetime, days_before: int) -> N
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"\0" * size)
         set_object_time(BUCKET, key, when)
 
-    # OK: fresh snapshot, fresh dump.
+    def daily(
+        stem: str,
+        body: Callable[[int, datetime, random.Random], bytes],
+        *,
+        suffix: str = ".dump",
+        checksummed: Callable[[int, bytes], bytes] | None = None,
+    ) -> None:
+        """A dump a night, ``<stem>-YYYY-MM-DD<suffix>``, written 4 h before each morning's
+        run: this morning's and the ones before it that a lifecycle rule has not expired yet
+        (``DUMPS_KEPT`` in all); the later ones are not written yet.
+
+        ``body(days, written, rng)`` gives the bytes of the dump of ``days`` days before the
+        last run (``rng`` is seeded by the tenant and ``days``: the same bytes every time, so
+        a dump already there is not written again). With ``checksummed``, each dump is
+        uploaded with S3's SHA-256 checksum and a ``sha256sum`` sidecar beside it giving the
+        sha256 of ``checksummed(days, dump)`` (the dump itself, when the producer works).
+        """
+        for days in range(HISTORY_DAYS + DUMPS_KEPT - 1):  # every dump of any morning
+            written = last_run - timedelta(days=days, hours=4)
+            key = f"{stem}-{written.astimezone(UTC):%Y-%m-%d}{suffix}"
+            keys = [key] if checksummed is None else [key, key + ".sha256"]
+            if not days_before <= days < days_before + DUMPS_KEPT:  # not written, or expired
+                for gone in keys:
+                    if object_exists(BUCKET, gone):
+                        s3.delete_object(Bucket=BUCKET, Key=gone)
+                continue
+            if not object_exists(BUCKET, key):
+                data = body(days, written, random.Random(f"{stem}:{days}"))
+                if checksummed is None:
+                    s3.put_object(Bucket=BUCKET, Key=key, Body=data)
+                else:
+                    s3.put_object(Bucket=BUCKET, Key=key, Body=data, ChecksumAlgorithm="SHA256")
+                    digest = hashlib.sha256(checksummed(days, data)).hexdigest()
+                    name = key.rsplit("/", 1)[-1]
+                    s3.put_object(Bucket=BUCKET, Key=keys[1], Body=f"{digest}  {name}\n".encode())
+            for written_key in keys:
+                set_object_time(BUCKET, written_key, written)
+
+    # OK: fresh snapshot, fresh dump, and its bytes pass every check its tags ask for: a
+    # pg_dump custom-format archive growing slowly (with some noise day to day), its sha256
+    # in a sidecar and in S3's checksum.
     set_snapshot_times("db-acme", at(5))
-    dump("acme-backups/2026/acme.dump", at(4))
+    daily(
+        "acme-backups/acme",
+        lambda days, written, rng: _pg_custom("acme", written, _grown(160 * KIB, days, rng), rng),
+        checksummed=lambda days, data: data,
+    )
     # OK, with its folder chosen by tag; a tenant since its tag was added on day 3.
     tenant_tag("db-wayne", "wayne", days_before <= 4)
     set_snapshot_times("db-wayne", at(2))
@@ -299,6 +366,116 @@ def stage_day(session: boto3.Session, last_run: datetime, days_before: int) -> N
     tenant_tag("db-vandelay", "vandelay", days_before >= 3)
     set_snapshot_times("db-vandelay", at(4))
     dump("vandelay-backups/vandelay.dump", at(4))
+    # SUSPECT on day 7: fresh snapshots, fresh dumps, the newest of them broken.
+    for identifier in ("db-wonka", "db-nakatomi", "db-virtucon", "db-gringotts"):
+        set_snapshot_times(identifier, at(5))
+    # A table was dropped: the dump of day 7 is 2% of the size of the ones before it.
+    daily(
+        "wonka-backups/wonka",
+        lambda days, written, rng: _pg_custom(
+            "wonka",
+            written,
+            _grown(120 * KIB, days, rng, growth=0, noise=0.01) if days else 120 * KIB * 2 // 100,
+            rng,
+        ),
+    )
+    # The job was killed mid-dump: plain SQL cut short before its completion trailer, at 70%
+    # (the size rule lets that pass; the format check does not).
+    daily(
+        "nakatomi-backups/nakatomi",
+        lambda days, written, rng: _pg_plain(
+            _grown(48 * KIB, days, rng), rng, cut=None if days else 0.7
+        ),
+        suffix=".sql",
+    )
+    # The job wrote pg_dump's error message where the dump goes (``pg_dump ... >x.dump 2>&1``).
+    daily(
+        "virtucon-backups/virtucon",
+        lambda days, written, rng: (
+            _pg_custom("virtucon", written, _grown(88 * KIB, days, rng), rng)
+            if days
+            else VIRTUCON_ERROR
+        ),
+    )
+    # The bytes in S3 are not the ones the producer checksummed: the sidecar of day 7 gives
+    # the sha256 of a dump whose last byte differs (changed after it was checksummed).
+    daily(
+        "gringotts-backups/gringotts",
+        lambda days, written, rng: _pg_custom(
+            "gringotts", written, _grown(64 * KIB, days, rng), rng
+        ),
+        checksummed=lambda days, data: data if days else data[:-1] + bytes([data[-1] ^ 1]),
+    )
+
+
+KIB = 1024
+VIRTUCON_ERROR = (
+    b'pg_dump: error: connection to server at "db-virtucon.c7qvxn2kd9fa.eu-west-1.rds.amazonaws'
+    b'.com", port 5432 failed: FATAL: password authentication failed for user "backup"\n'
+)
+"""What virtucon's job wrote as its dump of day 7."""
+
+
+def _grown(
+    first: int, days: int, rng: random.Random, *, growth: float = 0.005, noise: float = 0.02
+) -> int:
+    """The size of a dump of ``days`` days before the last run: ``first`` bytes two weeks
+    before the last run, ``growth`` more a day since, give or take ``noise`` (a fraction)."""
+    grown = first * (1 + growth) ** (14 - days)
+    return int(grown * (1 + rng.uniform(-noise, noise)))
+
+
+def _pg_custom(database: str, written: datetime, size: int, rng: random.Random) -> bytes:
+    """``size`` bytes that start as ``pg_dump --format=custom`` of PostgreSQL 16 starts
+    (``WriteHead`` in ``pg_backup_archiver.c``, archive version 1.15): ``PGDMP``, the version,
+    int and offset sizes, the format (1, custom), the compression (1, gzip), the dump's time
+    and the database and server versions; random bytes stand for the compressed archive."""
+
+    def number(value: int) -> bytes:  # WriteInt: a sign byte, then intSize bytes, LSB first
+        return b"\x00" + value.to_bytes(4, "little")
+
+    def text(value: str) -> bytes:  # WriteStr: its length, then its bytes
+        return number(len(value)) + value.encode()
+
+    when = written.astimezone(UTC)
+    clock = (when.second, when.minute, when.hour, when.day, when.month - 1, when.year - 1900, 0)
+    header = (
+        b"PGDMP"
+        + bytes([1, 15, 0, 4, 8, 1, 1])
+        + b"".join(number(part) for part in clock)
+        + text(database)
+        + text("16.10")
+        + text("16.10")
+    )
+    return header + rng.randbytes(max(size - len(header), 0))
+
+
+def _pg_plain(size: int, rng: random.Random, *, cut: float | None = None) -> bytes:
+    """About ``size`` bytes of plain SQL as ``pg_dump`` 16.10 writes it (its ``\\restrict``
+    lines included); with ``cut``, only that fraction of it, ending mid-row."""
+    key = "".join(rng.choices(string.ascii_letters + string.digits, k=64))
+    head = (
+        "--\n-- PostgreSQL database dump\n--\n\n"
+        f"\\restrict {key}\n\n"
+        "-- Dumped from database version 16.10\n-- Dumped by pg_dump version 16.10\n\n"
+        "SET statement_timeout = 0;\nSET client_encoding = 'UTF8';\n"
+        "SET standard_conforming_strings = on;\n"
+        "SELECT pg_catalog.set_config('search_path', '', false);\n\n"
+        "--\n-- Data for Name: orders; Type: TABLE DATA; Schema: public; Owner: app\n--\n\n"
+        "COPY public.orders (id, customer, total, state) FROM stdin;\n"
+    )
+    tail = f"\\.\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict {key}\n\n"
+    rows: list[str] = []
+    length = len(head) + len(tail)
+    while length < size:
+        row = (
+            f"{len(rows) + 1}\tcustomer-{rng.randrange(10_000):04d}\t"
+            f"{rng.randrange(100, 1_000_000) / 100:.2f}\tshipped\n"
+        )
+        rows.append(row)
+        length += len(row)
+    data = (head + "".join(rows) + tail).encode()
+    return data if cut is None else data[: int(len(data) * cut)]
 
 
 def _rds_backend() -> Any:  # moto's backends are untyped
@@ -335,6 +512,12 @@ def drop_snapshots(identifier: str) -> None:
         if s.database.db_instance_identifier == identifier
     ]:
         del backend.database_snapshots[key]
+
+
+def object_exists(bucket: str, key: str) -> bool:
+    from moto.s3.models import s3_backends
+
+    return key in s3_backends[ACCOUNT]["aws"].buckets[bucket].keys
 
 
 def set_object_time(bucket: str, key: str, at: datetime) -> None:

@@ -211,6 +211,8 @@ def _looks_right(
         problems.extend(findings.problems)
         notes.extend(findings.notes)
     update: dict[str, object] = {"notes": tuple(notes)}
+    if findings is not None and findings.checked and not problems:
+        update["reason"] = f"{result.reason}; verified: {', '.join(findings.checked)}"
     if problems:
         update["status"] = Status.SUSPECT
         update["reason"] = f"{result.reason}, but it looks broken: {'; '.join(problems)}"
