@@ -521,7 +521,8 @@ def test_status_page_is_written_beside_the_reports_and_linked(
     world: World, retrier: Retrier, faults: Faults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With a renderer, each run writes <prefix>status.html (text/html) from the last 30 days'
-    daily reports plus its own, at most 29 report GETs, and the digest links it."""
+    daily reports plus its own, and the digest links it. Every report is read once: the index,
+    then the 29 earlier days' reports, yesterday's (the previous report) among them."""
     renderer = FakeRenderer()
     topic = pipeline_world(world)
     seeding = s3_client(world.session, REGION)
@@ -532,7 +533,7 @@ def test_status_page_is_written_beside_the_reports_and_linked(
         world, retrier, topic, NOW, status_page=renderer, BACKUPWATCH_REPORT_URL_HOURS="2"
     )
     assert renderer.seen[-1] == [NOW - timedelta(days=d) for d in range(29, -1, -1)]
-    assert faults.calls["s3:GetObject"] == 2 + 29
+    assert faults.calls["s3:GetObject"] == 1 + 29
     page = world.s3.get_object(Bucket=ARCHIVE, Key=status_page_key(PREFIX))
     assert page["ContentType"] == "text/html; charset=utf-8"
     assert page["Body"].read().decode().startswith("<html><body>30 reports")

@@ -334,13 +334,41 @@ def recent_reports_with(
 ) -> list[Report]:
     """Like ``recent_reports``, for a run that holds its index already and whose own report
     stands for today: at most ``days - 1`` GETs, ``current`` last."""
-    today = current.generated_at.astimezone(UTC).date()
+    earlier = earlier_reports(
+        s3, retrier, index, bucket=bucket, days=days, now=current.generated_at
+    )
+    return [*earlier, current]
+
+
+def earlier_reports(
+    s3: S3Client,
+    retrier: Retrier,
+    index: ArchiveIndex | None,
+    *,
+    bucket: str,
+    days: int = 30,
+    now: datetime,
+    known: Mapping[str, Report] | None = None,
+) -> list[Report]:
+    """The last run of each UTC day of the ``days`` days ending on ``now``'s day, but not of
+    that day itself (a run's own report stands for it), oldest first.
+
+    At most ``days - 1`` GETs, never a listing; none for a report in ``known`` (reports the
+    caller read already, by key: the previous report). Raises like ``fetch_reports``.
+    """
+    known = known or {}
+    today = now.astimezone(UTC).date()
     runs = [
         run
-        for run in daily_runs(index.runs if index else (), days=days, now=current.generated_at)
+        for run in daily_runs(index.runs if index else (), days=days, now=now)
         if run.generated_at.astimezone(UTC).date() != today
     ]
-    return [*fetch_reports(s3, retrier, runs, bucket=bucket), current]
+    reports: list[Report] = []
+    for run in runs:
+        report = known.get(run.key) or _read_if_there(s3, retrier, bucket, run.key)
+        if report is not None:
+            reports.append(report)
+    return reports
 
 
 def daily_runs(runs: Iterable[IndexedRun], *, days: int, now: datetime) -> list[IndexedRun]:

@@ -9,7 +9,7 @@ evidence, so that a tenant that cannot have a backup yet is never reported as mi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from backupwatch.core.config import Settings
@@ -26,7 +26,7 @@ from backupwatch.core.models import (
     TenantReport,
     worst,
 )
-from backupwatch.core.size_history import judge_size
+from backupwatch.core.size_history import ArchivedDump, archived_history, judge_size
 from backupwatch.core.units import format_bytes
 
 
@@ -170,15 +170,18 @@ def judge_s3(
     now: datetime,
     settings: Settings,
     findings: IntegrityFindings | None = None,
+    archived_sizes: Sequence[ArchivedDump] = (),
 ) -> CheckResult:
     """The S3 verdict on a tenant: ``evaluate_s3``, then whether the fresh dump looks right,
     with a new tenant's empty folder ``PENDING`` instead of ``MISSING``, and a pause over
     everything.
 
     A fresh dump that looks broken is ``SUSPECT``: far smaller than the earlier dumps of its
-    series (``size_history``, from the listing), or a problem in ``findings``, what
-    ``backupwatch.aws.s3_integrity.inspect_dump`` read of the object. What could not be
-    verified goes to the result's ``notes``, never failing and never a silent pass.
+    series (``size_history``, from the listing, or from ``archived_sizes``, the tenant's dumps
+    in earlier reports, when the listing holds fewer than ``MIN_HISTORY``), or a problem in
+    ``findings``, what ``backupwatch.aws.s3_integrity.inspect_dump`` read of the object. What
+    could not be verified goes to the result's ``notes``, never failing and never a silent
+    pass.
 
     Only ``MISSING`` becomes ``PENDING``: a fresh but too small object (``EMPTY``) or an old
     one (``STALE``) is something written and wrong, which a grace period must not hide. A
@@ -186,7 +189,8 @@ def judge_s3(
     """
     result = evaluate_s3(evidence, max_age_hours=tenant.max_age_hours, now=now)
     if result.status is Status.OK and evidence.newest_countable is not None:
-        result = _looks_right(result, evidence, size_drop_ratio(tenant, settings), findings)
+        ratio = size_drop_ratio(tenant, settings)
+        result = _looks_right(result, evidence, ratio, findings, archived_sizes)
     pending = _pending_reason(tenant, now, settings)
     if result.status is Status.MISSING and pending is not None:
         result = result.model_copy(
@@ -200,11 +204,17 @@ def _looks_right(
     evidence: S3Evidence,
     ratio: float,
     findings: IntegrityFindings | None,
+    archived_sizes: Sequence[ArchivedDump] = (),
 ) -> CheckResult:
     """``SUSPECT`` when the fresh dump's size or its inspection says it is broken."""
     assert evidence.newest_countable is not None
     dump = evidence.newest_countable
-    size = judge_size(dump.key, dump.size, evidence.history_sizes, drop_ratio=ratio)
+    archived = archived_history(
+        dump.key, dump.last_modified, archived_sizes, prefix=evidence.prefix
+    )
+    size = judge_size(
+        dump.key, dump.size, evidence.history_sizes, drop_ratio=ratio, archived=archived
+    )
     problems = [size.problem] if size.problem else []
     notes = [size.note] if size.note else []
     if findings is not None:

@@ -319,6 +319,11 @@ class Tenant(FrozenValue):
         """Unique per run: a cluster and an instance may share an identifier."""
         return (self.region, self.kind, self.db_instance_identifier)
 
+    @property
+    def row_key(self) -> RowKey:
+        """The key of this tenant's row in a report (``TenantReport.key``)."""
+        return (self.account_id or "", self.region, self.kind, self.db_instance_identifier)
+
     def wants(self, check: Check) -> bool:
         """Whether this tenant's policy includes ``check`` (the run's settings decide first)."""
         return self.checks is None or check in self.checks

@@ -13,23 +13,38 @@ never compares the two. The rule compares the newest with the median of up to
 fraction of it (``BACKUPWATCH_SIZE_DROP_RATIO``, default 0.5) leaves room for daily noise and
 for shrinking on purpose (a purge) by less than half. With fewer than ``MIN_HISTORY`` earlier
 dumps the rule does not apply, and says so.
+
+Where the listing holds too little history (a lifecycle rule that keeps only the newest dump, a
+key overwritten every day, the dated-keys fast path), the report archive stands in: every
+archived report kept the key, size and time of each tenant's newest dump. ``archived_dumps``
+gathers them from earlier reports (only from S3 checks that were ``OK``: a ``SUSPECT`` or
+``EMPTY`` day is no normal size), and ``judge_size(..., archived=...)`` uses their sizes, said
+so in the reason ("... of the median of the last 5 dumps in the report archive, ...").
 """
 
 from __future__ import annotations
 
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from types import MappingProxyType
+
+from pydantic import AwareDatetime
 
 from backupwatch.core.config import DEFAULT_DROP_RATIO
-from backupwatch.core.models import FrozenValue
+from backupwatch.core.models import Check, FrozenValue, Report, RowKey, Status
 from backupwatch.core.units import format_bytes
 
 __all__ = [
     "DEFAULT_DROP_RATIO",
     "HISTORY_LENGTH",
     "MIN_HISTORY",
+    "NO_ARCHIVED_DUMPS",
+    "ArchivedDump",
     "SizeVerdict",
+    "archived_dumps",
+    "archived_history",
     "judge_size",
     "series_of",
 ]
@@ -56,21 +71,47 @@ class SizeVerdict(FrozenValue):
     history: int = 0
 
 
-def judge_size(name: str, size: int, history: Sequence[int], *, drop_ratio: float) -> SizeVerdict:
+def judge_size(
+    name: str,
+    size: int,
+    history: Sequence[int],
+    *,
+    drop_ratio: float,
+    archived: Sequence[int] = (),
+) -> SizeVerdict:
     """Judge the newest dump (``name``, ``size`` bytes) against ``history``, the sizes of up
     to ``HISTORY_LENGTH`` earlier dumps of its series, newest first.
 
     ``drop_ratio`` 0 switches the rule off. Failing when ``size < drop_ratio * median``:
     "acme.dump is 1 MiB, 3% of the median of the last 7 dumps, 2.1 GiB".
+
+    ``archived``: the same from the report archive (``archived_history``), used instead when
+    ``history`` has fewer than ``MIN_HISTORY`` sizes and ``archived`` has more than it; the
+    reason then says "of the median of the last 5 dumps in the report archive", and a note
+    that the size was not compared says how many each source had.
     """
     if drop_ratio <= 0:
         return SizeVerdict(note="size rule off (BACKUPWATCH_SIZE_DROP_RATIO=0)")
     earlier = list(history[:HISTORY_LENGTH])
+    from_archive = list(archived[:HISTORY_LENGTH])
+    where = ""
+    if len(earlier) < MIN_HISTORY and len(from_archive) > len(earlier):
+        if len(from_archive) < MIN_HISTORY:
+            return SizeVerdict(
+                note=(
+                    f"size not compared: {_earlier_dumps(len(from_archive))} of its series in "
+                    f"the report archive ({len(earlier) or 'none'} in the folder), "
+                    f"{MIN_HISTORY} needed"
+                ),
+                history=len(from_archive),
+            )
+        earlier, where = from_archive, " in the report archive"
     if len(earlier) < MIN_HISTORY:
-        had = {0: "no earlier dump", 1: "1 earlier dump"}.get(len(earlier))
-        had = had or f"{len(earlier)} earlier dumps"
         return SizeVerdict(
-            note=f"size not compared: {had} of its series, {MIN_HISTORY} needed",
+            note=(
+                f"size not compared: {_earlier_dumps(len(earlier))} of its series, "
+                f"{MIN_HISTORY} needed"
+            ),
             history=len(earlier),
         )
     median = int(statistics.median(earlier))
@@ -79,12 +120,16 @@ def judge_size(name: str, size: int, history: Sequence[int], *, drop_ratio: floa
         return SizeVerdict(
             problem=(
                 f"{_basename(name)} is {format_bytes(size)}, {percent} of the median of the "
-                f"last {len(earlier)} dumps, {format_bytes(median)}"
+                f"last {len(earlier)} dumps{where}, {format_bytes(median)}"
             ),
             median=median,
             history=len(earlier),
         )
     return SizeVerdict(median=median, history=len(earlier))
+
+
+def _earlier_dumps(count: int) -> str:
+    return {0: "no earlier dump", 1: "1 earlier dump"}.get(count) or f"{count} earlier dumps"
 
 
 def _basename(key: str) -> str:
@@ -95,3 +140,74 @@ def _percent(share: float) -> str:
     if share >= 0.01:
         return f"{share:.0%}"
     return f"{share:.1%}" if share >= 0.001 else "under 0.1%"
+
+
+# --- the report archive as history ------------------------------------------------------------
+
+
+class ArchivedDump(FrozenValue):
+    """A tenant's newest dump as an earlier report saw it, and judged it ``OK``."""
+
+    key: str
+    size: int
+    modified_at: AwareDatetime | None = None
+    """Its ``LastModified`` (the check result's ``evidence_at``); None if the report had none."""
+
+
+NO_ARCHIVED_DUMPS: Mapping[RowKey, tuple[ArchivedDump, ...]] = MappingProxyType({})
+"""``archived_dumps`` of no report: what a run without the archive passes on."""
+
+
+def archived_dumps(reports: Iterable[Report]) -> dict[RowKey, tuple[ArchivedDump, ...]]:
+    """Per row (``TenantReport.key``), the dumps earlier ``reports`` judged ``OK``, newest
+    report first, each dump once.
+
+    Only S3 check results whose status was ``OK`` count: a ``SUSPECT``, ``EMPTY`` or
+    ``PAUSED`` day is no normal size, and a day without an S3 result says nothing. A dump is
+    its key and its ``LastModified``: the same object seen by two runs counts once, and a key
+    overwritten every day (``acme/latest.dump``) is one dump per day. The series is not
+    decided here: ``archived_history`` picks the dumps of the newest one's series.
+    """
+    found: dict[RowKey, list[ArchivedDump]] = {}
+    seen: set[tuple[RowKey, str, datetime | None]] = set()
+    for report in sorted(reports, key=lambda r: r.generated_at, reverse=True):
+        for row in report.tenants:
+            result = row.checks.get(Check.S3)
+            if result is None or result.status is not Status.OK:
+                continue
+            if result.key is None or result.size_bytes is None:
+                continue
+            identity = (row.key, result.key, result.evidence_at)
+            if identity in seen:
+                continue
+            seen.add(identity)
+            dump = ArchivedDump(
+                key=result.key, size=result.size_bytes, modified_at=result.evidence_at
+            )
+            found.setdefault(row.key, []).append(dump)
+    return {row: tuple(dumps) for row, dumps in found.items()}
+
+
+def archived_history(
+    key: str, modified_at: datetime, archived: Iterable[ArchivedDump], *, prefix: str = ""
+) -> tuple[int, ...]:
+    """The sizes of up to ``HISTORY_LENGTH`` archived dumps of ``key``'s series (under
+    ``prefix``) from before the dump itself (``key`` last modified at ``modified_at``), in the
+    order given (``archived_dumps``: newest first).
+
+    "Before" is by ``LastModified``; an archived dump without one counts unless it has the
+    same key (it might be this very object).
+    """
+    series = series_of(key, prefix)
+    sizes: list[int] = []
+    for dump in archived:
+        if series_of(dump.key, prefix) != series:
+            continue
+        if dump.modified_at is None and dump.key == key:
+            continue
+        if dump.modified_at is not None and dump.modified_at >= modified_at:
+            continue
+        sizes.append(dump.size)
+        if len(sizes) == HISTORY_LENGTH:
+            break
+    return tuple(sizes)

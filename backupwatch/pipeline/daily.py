@@ -5,26 +5,29 @@ status page, render the digest, publish it.
 can do with its own topic, bucket, clock or publisher. Every step can be injected or switched
 off by keyword.
 
-With ``BACKUPWATCH_REPORT_BUCKET`` set, a run reads the archive before it writes to it: the
-index and the previous report first, to say what changed; then this run's report, the index
-and the status page; then the digest goes out. Nothing the archive does can stop the digest:
-every failure becomes a line in it ("no comparison: ...", "could not be written ...").
+With ``BACKUPWATCH_REPORT_BUCKET`` set, a run reads the archive before it checks, and before it
+writes to it: the index and the previous report, to say what changed, and (when it writes a
+status page) the last report of each of the page's earlier days. The size rule falls back on
+the dumps those reports judged ``OK`` when a tenant's folder holds too little history. Then
+the check; then this run's report, the index and the status page; then the digest goes out.
+Every report is read once per run. Nothing the archive does can stop the check or the digest:
+every failure becomes a line in the digest ("no comparison: ...", "could not be written ...").
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 
 from backupwatch.aws.archive import (
-    ArchiveIndex,
+    History,
+    earlier_reports,
     load_history,
-    recent_reports_with,
     status_page_key,
     write_run,
     write_status_page,
@@ -37,9 +40,10 @@ from backupwatch.core.config import Settings
 from backupwatch.core.deadline import Deadline
 from backupwatch.core.digest import Digest, emergency_digest, render_digest, should_publish
 from backupwatch.core.errors import AwsCallError, ConfigurationError
-from backupwatch.core.models import ArchivedReport, Report
+from backupwatch.core.models import ArchivedReport, Report, RowKey
+from backupwatch.core.size_history import NO_ARCHIVED_DUMPS, ArchivedDump, archived_dumps
 from backupwatch.core.status_page import render_status_page
-from backupwatch.pipeline.monitor import Clock, check_tenants, utc_now
+from backupwatch.pipeline.monitor import Clock, check_tenants, read_clock, utc_now
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -50,6 +54,9 @@ PUBLISH_MARGIN_SECONDS = 2.0
 """Kept after the publish's own retries, to log the digest and return before a hard timeout."""
 ARCHIVE_MARGIN_SECONDS = 10.0
 """The archive's calls stop this long before the deadline: what is left is the publish's."""
+READ_BEFORE_CHECK_SHARE = 0.25
+"""Before a check, the archive's reads keep to this share of the time left (and to their own
+margin): a slow archive costs the comparison or the page, never the check."""
 STATUS_PAGE_DAYS = 30
 
 
@@ -100,6 +107,25 @@ class Archival:
     """Why nothing was compared, when the archive is on and there was no previous report."""
     status_page: ArchivedReport | None = None
     """Where the status page went, or None (archive off, dry run, no renderer)."""
+
+
+@dataclass(frozen=True)
+class EarlierRuns:
+    """What the report archive held before this run, read once (``read_earlier``): for the
+    comparison, the status page and the size rule's fallback history."""
+
+    history: History = field(default_factory=History)
+    """The index and the previous report, or why there is none."""
+    daily: tuple[Report, ...] | None = None
+    """The last report of each earlier day of the status page's window, oldest first; None
+    when not read (no page will be written: ``status_page=None``, a dry run, an index that
+    could not be read)."""
+    daily_error: str | None = None
+    """Why ``daily`` could not be read; the status page is then not written, and says why."""
+    failed: str | None = None
+    """The read crashed (a bug): nothing is compared or written, the digest says why."""
+    sizes: Mapping[RowKey, tuple[ArchivedDump, ...]] = field(default_factory=dict)
+    """``archived_dumps`` of every report read: what ``check_tenants(size_history=...)`` gets."""
 
 
 @dataclass(frozen=True)
@@ -185,9 +211,13 @@ def run_daily(
     - ``deadline``: the run's hard end (a Lambda's timeout, a CLI ``--timeout``). Checking stops
       ``settings.publish_reserve_seconds`` before it (less when little time is left: see
       ``Deadline.reserving``), the archive ``ARCHIVE_MARGIN_SECONDS`` before it, so the digest
-      still goes out.
+      still goes out. The archive's reads before a check keep to ``READ_BEFORE_CHECK_SHARE``
+      of the time left, so the check keeps the rest.
     - ``archive=False``: no comparison and nothing written, even with
       ``BACKUPWATCH_REPORT_BUCKET`` set. The archive is also off when that setting is unset.
+      When it is on, the archive is read before the check (``read_earlier``), and the check's
+      size rule falls back on the dump sizes of the reports read (``check_tenants``'s
+      ``size_history``).
     - ``status_page=None``: no status page is written or linked; or another renderer.
     - ``render``: another digest renderer; a renderer that raises costs the formatting only
       (a plain fallback digest goes out instead).
@@ -202,13 +232,28 @@ def run_daily(
     if publish and publisher is None:
         require_topic(settings)
     session = session or boto3.Session()
+    earlier: EarlierRuns | None = None
     if report is None:
+        if archive and settings.report_bucket is not None:
+            # Read before the check, for the size rule. The run's time is read first and is
+            # the check's too: the "previous" report is one from before the report it makes.
+            started = read_clock(clock)
+            clock = _fixed_clock(started)
+            earlier = read_earlier(
+                settings,
+                before=started,
+                session=session,
+                retrier=retrier,
+                deadline=reading_deadline(deadline),
+                status_page=status_page,
+            )
         report = check_tenants(
             settings,
             session=session,
             clock=clock,
             retrier=retrier,
             deadline=check_deadline(settings, deadline),
+            size_history=earlier.sizes if earlier is not None else NO_ARCHIVED_DUMPS,
         )
     archival = (
         archive_run(
@@ -218,6 +263,7 @@ def run_daily(
             retrier=retrier,
             deadline=deadline,
             status_page=status_page,
+            earlier=earlier,
         )
         if archive
         else Archival()
@@ -247,6 +293,10 @@ def run_daily(
     return Outcome(report=report, digest=digest, message_id=message_id, archival=archival)
 
 
+def _fixed_clock(at: datetime) -> Clock:
+    return lambda: at
+
+
 def require_topic(settings: Settings) -> None:
     """Raise ``ConfigurationError`` unless the digest has somewhere to go through SNS.
 
@@ -266,6 +316,99 @@ def check_deadline(settings: Settings, deadline: Deadline | None) -> Deadline | 
     return deadline.reserving(settings.publish_reserve_seconds) if deadline is not None else None
 
 
+def reading_deadline(deadline: Deadline | None) -> Deadline | None:
+    """The deadline given to ``read_earlier`` before a check: its reads (which keep their own
+    ``ARCHIVE_MARGIN_SECONDS``) then stop after ``READ_BEFORE_CHECK_SHARE`` of the time left
+    now, and the check keeps the rest."""
+    if deadline is None:
+        return None
+    left = deadline.seconds_left()
+    return deadline.earlier(max(0.0, left * (1 - READ_BEFORE_CHECK_SHARE) - ARCHIVE_MARGIN_SECONDS))
+
+
+def read_earlier(
+    settings: Settings,
+    *,
+    before: datetime,
+    session: boto3.Session,
+    retrier: Retrier | None = None,
+    deadline: Deadline | None = None,
+    status_page: StatusPageRenderer | None = render_status_page,
+) -> EarlierRuns:
+    """Read what the archive holds of the runs before ``before``: the index and the previous
+    report (``load_history``: 2 GETs), and, when this run will write a status page, the last
+    report of each of the page's earlier days (at most ``STATUS_PAGE_DAYS - 1`` GETs, the
+    previous report not read twice). No listing, nothing written.
+
+    What was read also becomes the size rule's fallback history (``EarlierRuns.sizes``): about
+    a month of days with the status page, only the previous report without one (too little for
+    the rule's 3 earlier dumps on its own; a run writing no page reads no more for it).
+
+    Never raises: an unreadable archive is ``history.problem`` (the digest's "no comparison"),
+    a crash is ``failed``. Its calls stop ``ARCHIVE_MARGIN_SECONDS`` before ``deadline``.
+    """
+    if settings.report_bucket is None:
+        return EarlierRuns()
+    try:
+        return _read_earlier(
+            settings,
+            settings.report_bucket,
+            before,
+            session,
+            _archive_retrier(retrier, deadline),
+            status_page,
+        )
+    except Exception as error:  # a bug here must cost the comparison, never the check
+        logger.exception("reading the report archive failed")
+        return EarlierRuns(failed=f"the archive step failed: {type(error).__name__}")
+
+
+def _read_earlier(
+    settings: Settings,
+    bucket: str,
+    before: datetime,
+    session: boto3.Session,
+    retrier: Retrier,
+    render_page: StatusPageRenderer | None,
+) -> EarlierRuns:
+    s3 = s3_client(session, settings.regions[0])
+    history = load_history(s3, retrier, bucket=bucket, prefix=settings.report_prefix, before=before)
+    daily: tuple[Report, ...] | None = None
+    daily_error = None
+    if render_page is not None and not settings.dry_run and history.index_writable:
+        previous = history.previous
+        known = {history.previous_key: previous} if history.previous_key and previous else {}
+        try:
+            daily = tuple(
+                earlier_reports(
+                    s3,
+                    retrier,
+                    history.index,
+                    bucket=bucket,
+                    days=STATUS_PAGE_DAYS,
+                    now=before,
+                    known=known,
+                )
+            )
+        except AwsCallError as error:
+            logger.error("the last days' reports could not be read: %s", error)
+            daily_error = error.short
+    read = [*(daily or ()), *([history.previous] if history.previous is not None else [])]
+    try:
+        sizes = archived_dumps(read)
+    except Exception:  # a bug here must cost the size rule's fallback, never the comparison
+        logger.exception("the archived dump sizes could not be gathered")
+        sizes = {}
+    return EarlierRuns(history=history, daily=daily, daily_error=daily_error, sizes=sizes)
+
+
+def _archive_retrier(retrier: Retrier | None, deadline: Deadline | None) -> Retrier:
+    retrier = retrier or Retrier()
+    if deadline is not None:
+        retrier = replace(retrier, deadline=deadline.earlier(ARCHIVE_MARGIN_SECONDS))
+    return retrier
+
+
 def archive_run(
     settings: Settings,
     report: Report,
@@ -274,9 +417,11 @@ def archive_run(
     retrier: Retrier | None = None,
     deadline: Deadline | None = None,
     status_page: StatusPageRenderer | None = render_status_page,
+    earlier: EarlierRuns | None = None,
 ) -> Archival:
-    """Read the previous report, compare, then write this run (``BACKUPWATCH_REPORT_BUCKET``).
+    """Compare with the previous report, then write this run (``BACKUPWATCH_REPORT_BUCKET``).
 
+    ``earlier`` is what ``read_earlier`` read before the check; without it, it is read now.
     Reads before it writes, or the "previous" report would be this one. A dry run reads and
     compares, and writes nothing. Never raises: the digest must go out whatever the archive
     does. Its calls stop ``ARCHIVE_MARGIN_SECONDS`` before ``deadline``, keeping the rest for
@@ -284,11 +429,22 @@ def archive_run(
     """
     if settings.report_bucket is None:
         return Archival()
-    retrier = retrier or Retrier()
-    if deadline is not None:
-        retrier = replace(retrier, deadline=deadline.earlier(ARCHIVE_MARGIN_SECONDS))
+    if earlier is None:
+        earlier = read_earlier(
+            settings,
+            before=report.generated_at,
+            session=session,
+            retrier=retrier,
+            deadline=deadline,
+            status_page=status_page,
+        )
+    if earlier.failed is not None:
+        return Archival(no_comparison=earlier.failed)
+    retrier = _archive_retrier(retrier, deadline)
     try:
-        return _archive(settings, settings.report_bucket, report, session, retrier, status_page)
+        return _archive(
+            settings, settings.report_bucket, report, session, retrier, status_page, earlier
+        )
     except Exception as error:  # a bug here must cost the comparison, never the digest
         logger.exception("the report archive step failed")
         return Archival(no_comparison=f"the archive step failed: {type(error).__name__}")
@@ -301,10 +457,11 @@ def _archive(
     session: boto3.Session,
     retrier: Retrier,
     render_page: StatusPageRenderer | None,
+    earlier: EarlierRuns,
 ) -> Archival:
     s3 = s3_client(session, settings.regions[0])
     prefix = settings.report_prefix
-    history = load_history(s3, retrier, bucket=bucket, prefix=prefix, before=report.generated_at)
+    history = earlier.history
     streaks = history.index.streaks if history.index is not None else None
     changes = compare(history.previous, report, failing_since=streaks)
     if settings.dry_run:
@@ -328,11 +485,13 @@ def _archive(
             key=status_page_key(prefix),
             error="not rewritten: the archive index could not be read",
         )
+    elif archived.error is None and earlier.daily_error is not None:
+        page = ArchivedReport(bucket=bucket, key=status_page_key(prefix), error=earlier.daily_error)
     elif archived.error is None and render_page is not None:
         page = write_status_page_for(
             s3,
             retrier,
-            history.index,
+            earlier.daily or (),
             report,
             bucket=bucket,
             prefix=prefix,
@@ -347,7 +506,7 @@ def _archive(
 def write_status_page_for(
     s3: S3Client,
     retrier: Retrier,
-    index: ArchiveIndex | None,
+    earlier: Sequence[Report],
     report: Report,
     *,
     bucket: str,
@@ -355,17 +514,12 @@ def write_status_page_for(
     url_hours: float = 0.0,
     render: StatusPageRenderer = render_status_page,
 ) -> ArchivedReport:
-    """Render the status page of the last ``STATUS_PAGE_DAYS`` days (the index's daily runs
-    plus this run) and write it to ``<prefix>status.html``. Never raises: a page that cannot
-    be read together, rendered or written is an ``error`` the digest shows."""
+    """Render the status page of the last ``STATUS_PAGE_DAYS`` days (``earlier``, the daily
+    reports ``read_earlier`` read, plus this run) and write it to ``<prefix>status.html``.
+    Never raises: a page that cannot be rendered or written is an ``error`` the digest
+    shows."""
     key = status_page_key(prefix)
-    try:
-        reports = recent_reports_with(
-            s3, retrier, index, report, bucket=bucket, days=STATUS_PAGE_DAYS
-        )
-    except AwsCallError as error:
-        logger.error("status page not written: %s", error)
-        return ArchivedReport(bucket=bucket, key=key, error=error.short)
+    reports = [*earlier, report]
     try:
         html = render(reports, generated_at=report.generated_at)
     except Exception as error:  # another module's rendering must never stop the digest

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -53,6 +53,7 @@ from backupwatch.core.models import (
 from backupwatch.core.ownership import Folders, assign_folders
 from backupwatch.core.progress import EvidenceCounter, Progress, Step, no_progress
 from backupwatch.core.selection import narrow_regions, unknown_tenants
+from backupwatch.core.size_history import NO_ARCHIVED_DUMPS, ArchivedDump
 from backupwatch.core.tenancy import bound_pause
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("backupwatch")
 
 Clock = Callable[[], datetime]
+SizeHistory = Mapping[RowKey, Sequence[ArchivedDump]]
+"""Per row key, a tenant's dumps in earlier reports (``core.size_history.archived_dumps``)."""
 TenantKey = tuple[str, str, str]
 """``Tenant.key``: region, kind, identifier (a cluster and an instance may share a name)."""
 
@@ -74,6 +77,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def read_clock(clock: Clock) -> datetime:
+    """``clock()``, the run's start time; ``ValueError`` when it is naive."""
+    now = clock()
+    if now.tzinfo is None:
+        raise ValueError("clock() must return an aware datetime (AWS timestamps are aware)")
+    return now
+
+
 def check_tenants(
     settings: Settings,
     *,
@@ -84,6 +95,7 @@ def check_tenants(
     tenants: Collection[str] = (),
     regions: Collection[str] = (),
     progress: Progress = no_progress,
+    size_history: SizeHistory = NO_ARCHIVED_DUMPS,
 ) -> Report:
     """Discover every tenant, check each one, and return the report.
 
@@ -116,8 +128,15 @@ def check_tenants(
 
     ``progress`` is told the phases and counts as they happen (``core.progress``), from this
     thread, a bounded number of times; a callback that raises is logged and then left alone.
+
+    ``size_history``: each tenant's dumps in earlier reports, by row key
+    (``core.size_history.archived_dumps``); the size rule falls back on them when the listing
+    holds fewer than ``MIN_HISTORY`` earlier dumps. ``run_daily`` passes what it read of the
+    report archive; empty, the listing is all the rule has.
     """
-    report, _ = _run(settings, session, clock, retrier, deadline, tenants, regions, progress)
+    report, _ = _run(
+        settings, session, clock, retrier, deadline, tenants, regions, progress, size_history
+    )
     return report
 
 
@@ -144,7 +163,9 @@ def examine_tenant(
 ) -> Examination:
     """``check_tenants(tenants=[name])``, keeping each resource's resolved policy: what
     ``backupwatch explain`` shows. Raises ``SelectionError`` like it."""
-    report, resolved = _run(settings, session, clock, retrier, deadline, (name,), regions, progress)
+    report, resolved = _run(
+        settings, session, clock, retrier, deadline, (name,), regions, progress, NO_ARCHIVED_DUMPS
+    )
     return Examination(report=report, resolved=resolved)
 
 
@@ -157,6 +178,7 @@ def _run(
     tenants: Collection[str],
     regions: Collection[str],
     progress: Progress,
+    size_history: SizeHistory,
 ) -> tuple[Report, dict[RowKey, Resolved]]:
     if isinstance(tenants, str) or isinstance(regions, str):
         raise TypeError("tenants and regions are collections of names, not one string")
@@ -173,7 +195,16 @@ def _run(
         for planning_error in planning_errors:
             tell(Step("discovery", "", f"failed: {planning_error.reason}"))
         report = _check_scopes(
-            settings, scopes, planning_errors, session, now, retrier, deadline, selection, tell
+            settings,
+            scopes,
+            planning_errors,
+            session,
+            now,
+            retrier,
+            deadline,
+            selection,
+            tell,
+            size_history,
         )
     else:
         if narrowed is not None:  # as load_settings(regions=narrowed) would have it
@@ -194,6 +225,7 @@ def _run(
                 deadline,
                 selection,
                 tell,
+                size_history,
             ),
         )
     if selection.names is not None:
@@ -225,8 +257,7 @@ class _Selection:
             if tenant.name not in wanted:
                 continue
             picked.append(index)
-            key = (tenant.account_id or "", tenant.region, tenant.kind, tenant.identifier)
-            self.resolved[key] = Resolved(
+            self.resolved[tenant.row_key] = Resolved(
                 tenant=tenant, bucket=bucket, excluded=folders.exclude.get(index, ())
             )
         return picked
@@ -258,26 +289,35 @@ def check_scopes(
     retrier: Retrier | None = None,
     deadline: Deadline | None = None,
     progress: Progress = no_progress,
+    size_history: SizeHistory = NO_ARCHIVED_DUMPS,
 ) -> Report:
     """Check the given account-regions only: one child of the state machine checks one.
 
     Like ``check_tenants``, never raises for AWS trouble: a role that cannot be assumed, or a
     region that cannot be read, is a ``RegionError`` naming the scope. Tenants carry their
-    ``account_id``, so partial reports merge without collisions. ``progress`` as for
-    ``check_tenants``.
+    ``account_id``, so partial reports merge without collisions. ``progress`` and
+    ``size_history`` as for ``check_tenants`` (the state machine's scan passes no history: it
+    does not read the archive).
     """
     now, session, retrier = _start(clock, session, retrier, deadline)
     return _check_scopes(
-        settings, tuple(scopes), (), session, now, retrier, deadline, _Selection(), _Told(progress)
+        settings,
+        tuple(scopes),
+        (),
+        session,
+        now,
+        retrier,
+        deadline,
+        _Selection(),
+        _Told(progress),
+        size_history,
     )
 
 
 def _start(
     clock: Clock, session: boto3.Session | None, retrier: Retrier | None, deadline: Deadline | None
 ) -> tuple[datetime, boto3.Session, Retrier]:
-    now = clock()
-    if now.tzinfo is None:
-        raise ValueError("clock() must return an aware datetime (AWS timestamps are aware)")
+    now = read_clock(clock)
     retrier = retrier or Retrier()
     if deadline is not None:
         retrier = replace(retrier, deadline=deadline)
@@ -294,6 +334,7 @@ def _check_scopes(
     deadline: Deadline | None,
     selection: _Selection,
     progress: Progress,
+    size_history: SizeHistory,
 ) -> Report:
     """Scope by scope, one session per account (its regions share the credentials)."""
     partials = [
@@ -345,6 +386,7 @@ def _check_scopes(
                 deadline,
                 selection,
                 progress,
+                size_history,
             ),
         )
         errors = tuple(
@@ -421,6 +463,7 @@ def _check_account(
     deadline: Deadline | None,
     selection: _Selection,
     progress: Progress,
+    size_history: SizeHistory,
 ) -> Report:
     """Every region of ``settings`` in one account, with ``session``'s credentials."""
     # Clients are built here, on this thread: boto3 sessions are not thread-safe, clients are.
@@ -484,6 +527,7 @@ def _check_account(
                     settings,
                     folders.exclude.get(index, ()),
                     folders.refused.get(index),
+                    size_history.get(tenant.row_key, ()),
                 )
                 for index, tenant in ((i, tenants[i]) for i in picked)
                 if tenant.wants(Check.S3)  # tag backupwatch:checks
@@ -639,6 +683,7 @@ def _s3_result(
     settings: Settings,
     exclude: tuple[str, ...] = (),
     refused: str | None = None,
+    archived: Sequence[ArchivedDump] = (),
 ) -> CheckResult:
     date_layout = settings.s3_date_layout
     if tenant.s3_prefix is None:
@@ -675,7 +720,7 @@ def _s3_result(
         return error_result(
             Check.S3, f"could not list s3://{bucket}/{tenant.s3_prefix}: {error.short}"
         )
-    result = judge_s3(tenant, evidence, now=now, settings=settings)
+    result = judge_s3(tenant, evidence, now=now, settings=settings, archived_sizes=archived)
     policy = integrity_policy(tenant, settings)
     dump = evidence.newest_countable
     if dump is None or not policy.reads_the_object or result.status not in _INSPECTED:
@@ -707,7 +752,9 @@ def _s3_result(
             Check.S3,
             f"{result.reason}; could not inspect s3://{bucket}/{dump.key}: {error.short}",
         )
-    return judge_s3(tenant, evidence, now=now, settings=settings, findings=findings)
+    return judge_s3(
+        tenant, evidence, now=now, settings=settings, findings=findings, archived_sizes=archived
+    )
 
 
 _INSPECTED = frozenset({Status.OK, Status.SUSPECT})
