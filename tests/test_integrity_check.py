@@ -146,6 +146,7 @@ def test_a_good_dump_with_a_matching_checksum_is_ok(
     )
     s3 = row(report, "acme").checks[Check.S3]
     assert s3.status is Status.OK, s3.reason
+    assert s3.reason.endswith("; verified: format pg_custom, sha256")
     assert s3.key == "acme-backups/acme.dump"  # the newer sidecar is never the evidence
     assert s3.notes == ("size not compared: no earlier dump of its series, 3 needed",)
     # One listing, one HEAD, one ranged read of the head, one read of the sidecar.
@@ -168,6 +169,7 @@ def test_a_checksum_s3_computed_itself_is_not_verified(acme: World, retrier: Ret
     s3 = row(run(acme, retrier, BACKUPWATCH_VERIFY_CHECKSUMS="true"), "acme").checks[Check.S3]
     assert s3.status is Status.OK
     assert s3.notes[-1] == "no sidecar acme.dump.sha256 and no sha256 in the object's metadata"
+    assert s3.reason.endswith(f"; not verified: {s3.notes[-1]}")  # said, not passed in silence
 
 
 def test_a_sidecar_alone_is_no_backup(acme: World, retrier: Retrier) -> None:
@@ -182,6 +184,7 @@ def test_an_archived_dump_is_a_note_not_a_pass_or_a_failure(acme: World, retrier
     s3 = row(run(acme, retrier, BACKUPWATCH_DUMP_FORMAT="pg_custom"), "acme").checks[Check.S3]
     assert s3.status is Status.OK
     assert s3.notes[-1].startswith("stored in GLACIER (S3 Glacier Flexible Retrieval): it cannot")
+    assert "; not verified: stored in GLACIER" in s3.reason
 
 
 def test_an_inspection_that_cannot_be_made_is_error_never_ok(

@@ -221,8 +221,13 @@ def _looks_right(
         problems.extend(findings.problems)
         notes.extend(findings.notes)
     update: dict[str, object] = {"notes": tuple(notes)}
-    if findings is not None and findings.checked and not problems:
-        update["reason"] = f"{result.reason}; verified: {', '.join(findings.checked)}"
+    if findings is not None and not problems:
+        # What the operator asked to be read is said in the reason, passed or not verifiable:
+        # an archived object or a checksum S3 alone computed is never a silent pass.
+        said = [f"verified: {', '.join(findings.checked)}"] if findings.checked else []
+        said.extend(f"not verified: {note}" for note in findings.notes)
+        if said:
+            update["reason"] = f"{result.reason}; {'; '.join(said)}"
     if problems:
         update["status"] = Status.SUSPECT
         update["reason"] = f"{result.reason}, but it looks broken: {'; '.join(problems)}"
