@@ -21,6 +21,7 @@ from unittest import mock
 import boto3
 import botocore.loaders
 import botocore.session
+import hypothesis
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import (
@@ -33,6 +34,13 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from backupwatch import Report, Retrier, check_tenants, load_settings
+
+# CI runs the property tests on a fixed seed: a red CI must mean a change broke something,
+# never that this run drew a new example. Locally they explore (and keep what they found in
+# .hypothesis/), which is where new counterexamples come from.
+hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis.settings.load_profile("ci")
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
