@@ -1,7 +1,8 @@
 """The AWS edge: every AWS call backupwatch makes is in one of these modules.
 
 Clients and retries (``clients``, ``retry``, ``pagination``, ``ratelimit``), the listings that
-gather evidence (``discovery``, ``rds_evidence``, ``s3_evidence``, ``accounts``), and what is
-written (``archive``, ``fanout_store``, ``publish``). ``docs/iam.md``'s policy is derived from
+gather evidence (``discovery``, ``rds_evidence``, ``s3_evidence``, ``accounts``), the reads
+of a dump's bytes and attributes (``s3_integrity``), and what is written (``archive``,
+``fanout_store``, ``publish``). ``docs/iam.md``'s policy is derived from
 them and ``tests/test_least_privilege.py`` proves it.
 """
