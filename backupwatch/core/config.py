@@ -23,6 +23,8 @@ from backupwatch.core.models import Check, Scope
 from backupwatch.core.naming import DEFAULT_TEMPLATE, as_folder, template_fields
 
 DEFAULT_TENANT_TAG = "backupwatch:tenant"
+EVIDENCE_CHECKS = (Check.RDS, Check.S3, Check.BACKUP)
+"""What ``BACKUPWATCH_CHECKS`` may list; ``copy`` and ``policy`` are on when configured."""
 
 MAX_HOURS = 87_600.0
 """Ten years: the longest window, grace or lag accepted. Beyond about 2.4e10 hours Python's
@@ -180,6 +182,23 @@ class Settings(BaseModel):
     require_kms_key: str | None = None
     """...with this KMS key (key id or key ARN; implies ``require_encryption``)."""
 
+    # AWS Backup, copies and policy controls: see docs/evidence.md ("AWS Backup", "Copies",
+    # "Policy controls"). Each control is off until set.
+    rds_backup_rule: Literal["both", "either"] = "both"
+    """With the ``rds`` and ``backup`` checks both on: ``both`` requires each, ``either`` is
+    satisfied by one of them (the row names which)."""
+    copy_regions: tuple[str, ...] = ()
+    """Regions where every tenant must have a fresh disaster-recovery copy (the ``copy``
+    check): RDS automated-backup replication or an AWS Backup copy. Empty: no ``copy`` check."""
+    min_retention_days: int | None = Field(default=None, ge=1, le=36_500)
+    """Control: backups are kept at least this many days (the ``policy`` check)."""
+    require_encrypted_backups: bool = False
+    """Control: the resource, its snapshots and its recovery points are encrypted at rest."""
+    backup_kms_key: str | None = None
+    """Control: ...with this KMS key (key id or key ARN; implies ``require_encrypted_backups``)."""
+    daily_backup_days: int | None = Field(default=None, ge=1, le=35)
+    """Control: a backup in each of the last N days (24-hour periods ending at the run)."""
+
     # What a tenant's own tags may do: see docs/tagging.md. A tag beyond a bound is that
     # tenant's ERROR; a tag within them that loosens the defaults is named in the row's notes.
     tag_window_limit_hours: float | None = Field(
@@ -245,7 +264,14 @@ class Settings(BaseModel):
     @classmethod
     def _checks_are_unique_and_present(cls, value: tuple[Check, ...]) -> tuple[Check, ...]:
         if not value:
-            raise ValueError("at least one check is needed: rds, s3")
+            raise ValueError("at least one check is needed: rds, s3, backup")
+        if Check.COPY in value:
+            raise ValueError("copy is not listed here: set BACKUPWATCH_COPY_REGIONS")
+        if Check.POLICY in value:
+            raise ValueError(
+                "policy is not listed here: set a control (BACKUPWATCH_MIN_RETENTION_DAYS, "
+                "BACKUPWATCH_REQUIRE_ENCRYPTED_BACKUPS, BACKUPWATCH_DAILY_BACKUP_DAYS)"
+            )
         return tuple(dict.fromkeys(value))
 
     @field_validator("regions")
@@ -273,7 +299,15 @@ class Settings(BaseModel):
 
     _report_bucket = field_validator("report_bucket")(_valid_bucket)
 
-    @field_validator("require_kms_key")
+    @field_validator("copy_regions")
+    @classmethod
+    def _copy_regions_look_like_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for region in value:
+            if not _REGION.match(region):
+                raise ValueError(f"{region!r} is not an AWS region name (like eu-central-1)")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("require_kms_key", "backup_kms_key")
     @classmethod
     def _kms_key_is_an_id_or_arn(cls, value: str | None) -> str | None:
         # S3 reports the key's ARN, never an alias: an alias could never match.
@@ -337,6 +371,16 @@ class Settings(BaseModel):
             raise _CrossFieldProblem(
                 "object_lock_compliance", "needs BACKUPWATCH_OBJECT_LOCK_MIN_DAYS"
             )
+        evidence = {Check.RDS, Check.BACKUP} & set(self.checks)
+        if self.rds_backup_rule == "either" and len(evidence) < 2:
+            raise _CrossFieldProblem(
+                "rds_backup_rule", "'either' needs both rds and backup in BACKUPWATCH_CHECKS"
+            )
+        for control in ("min_retention_days", "daily_backup_days"):
+            if getattr(self, control) is not None and not evidence:
+                raise _CrossFieldProblem(
+                    control, "needs rds or backup in BACKUPWATCH_CHECKS: it judges their backups"
+                )
         if self.report_url_hours and self.report_bucket is None:
             raise _CrossFieldProblem("report_url_hours", "needs BACKUPWATCH_REPORT_BUCKET")
         return self
@@ -366,6 +410,28 @@ class Settings(BaseModel):
             for target in targets
             for region in (target.regions or self.regions)
         )
+
+    @property
+    def encryption_required(self) -> bool:
+        """Whether the encryption control is on (a required key implies it)."""
+        return self.require_encrypted_backups or self.backup_kms_key is not None
+
+    @property
+    def policy_controls(self) -> bool:
+        """Whether any policy control is on for every tenant (tags can add more)."""
+        return (
+            self.encryption_required
+            or self.min_retention_days is not None
+            or self.daily_backup_days is not None
+        )
+
+    @property
+    def active_checks(self) -> tuple[Check, ...]:
+        """The checks a run makes: ``checks``, then ``copy`` and ``policy`` when configured."""
+        extra = ((Check.COPY,) if self.copy_regions else ()) + (
+            (Check.POLICY,) if self.policy_controls else ()
+        )
+        return (*self.checks, *extra)
 
     @property
     def tag_window_limit(self) -> float:
@@ -424,6 +490,12 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "object_lock_compliance": ("BACKUPWATCH_OBJECT_LOCK_COMPLIANCE",),
     "require_encryption": ("BACKUPWATCH_REQUIRE_ENCRYPTION",),
     "require_kms_key": ("BACKUPWATCH_REQUIRE_KMS_KEY",),
+    "rds_backup_rule": ("BACKUPWATCH_RDS_BACKUP_RULE",),
+    "copy_regions": ("BACKUPWATCH_COPY_REGIONS",),
+    "min_retention_days": ("BACKUPWATCH_MIN_RETENTION_DAYS",),
+    "require_encrypted_backups": ("BACKUPWATCH_REQUIRE_ENCRYPTED_BACKUPS",),
+    "backup_kms_key": ("BACKUPWATCH_BACKUP_KMS_KEY",),
+    "daily_backup_days": ("BACKUPWATCH_DAILY_BACKUP_DAYS",),
 }
 # BACKUPWATCH_* variables read outside ``ENVIRONMENT`` (by the handlers).
 # tests/test_config_unknown.py greps the source so none is forgotten here.
@@ -478,6 +550,7 @@ _BOOLEANS = frozenset(
         "verify_checksums",
         "object_lock_compliance",
         "require_encryption",
+        "require_encrypted_backups",
     }
 )
 _NUMBERS = {
@@ -498,11 +571,13 @@ _WHOLE_NUMBERS = {
     "s3_concurrency": "threads",
     "rds_burst": "requests",
     "tag_min_object_bytes_floor": "bytes",
+    "min_retention_days": "days",
+    "daily_backup_days": "days",
 }
 # Directives whose zero-padded output sorts the same way as time does, biggest unit first.
 _DATE_DIRECTIVES = ("%Y", "%m", "%d", "%H")
 _DIRECTIVE = re.compile(r"%.")
-_LISTS = frozenset({"checks", "regions"})
+_LISTS = frozenset({"checks", "regions", "copy_regions"})
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
 
@@ -685,5 +760,5 @@ def _explain(
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"][1:])
         message = f"{field}{where}: {message}"
     if field == "checks" and error["type"] == "enum":
-        message = f"unknown check; known: {', '.join(c.value for c in Check)}"
+        message = f"unknown check; known: {', '.join(c.value for c in EVIDENCE_CHECKS)}"
     return ConfigurationError(variable, value, message)

@@ -160,7 +160,7 @@ def judge_rds(
     beyond ``settings.pitr_max_lag_hours`` turns an OK into ``STALE``. A pause covers every
     verdict but ``ERROR``: it silences the backups, never a check that could not be made.
     """
-    return _paused(tenant, _rds_verdict(tenant, newest, now, settings, listing_error), now)
+    return apply_pause(tenant, _rds_verdict(tenant, newest, now, settings, listing_error), now)
 
 
 def judge_s3(
@@ -191,12 +191,12 @@ def judge_s3(
     if result.status is Status.OK and evidence.newest_countable is not None:
         ratio = size_drop_ratio(tenant, settings)
         result = _looks_right(result, evidence, ratio, findings, archived_sizes)
-    pending = _pending_reason(tenant, now, settings)
+    pending = pending_reason(tenant, now, settings)
     if result.status is Status.MISSING and pending is not None:
         result = result.model_copy(
             update={"status": Status.PENDING, "reason": f"{pending}; {result.reason}"}
         )
-    return _paused(tenant, result, now)
+    return apply_pause(tenant, result, now)
 
 
 def _looks_right(
@@ -280,7 +280,7 @@ def no_backup_state(tenant: Tenant) -> bool:
     return status in NO_BACKUP_STATES or status.startswith("incompatible-")
 
 
-def _pending_reason(tenant: Tenant, now: datetime, settings: Settings) -> str | None:
+def pending_reason(tenant: Tenant, now: datetime, settings: Settings) -> str | None:
     """Why a tenant without evidence is ``PENDING``; None when it is not excused."""
     if tenant.created_at is None and (tenant.resource_status or "").lower() in BEING_CREATED_STATES:
         return f"DB {tenant.kind} is still being created (status {tenant.resource_status!r})"
@@ -313,7 +313,7 @@ def _rds_verdict(
             reason=f"no backups of its own: RDS backs up DB cluster "
             f"{tenant.db_cluster_identifier!r} as a whole",
         )
-    replica_engine = _replica_without_backups(tenant)
+    replica_engine = replica_without_backups(tenant)
     if replica_engine is not None:
         return CheckResult(
             check=Check.RDS,
@@ -342,7 +342,7 @@ def _rds_verdict(
         return _snapshot_result(Status.STOPPED, reason, newest, now)
     if listing_error is not None:
         return error_result(Check.RDS, f"could not list snapshots: {listing_error}")
-    pending = _pending_reason(tenant, now, settings)
+    pending = pending_reason(tenant, now, settings)
     if newest is None and pending is not None:
         return CheckResult(check=Check.RDS, status=Status.PENDING, reason=pending)
     result = evaluate_rds(_evidence(tenant, newest), max_age_hours=tenant.max_age_hours, now=now)
@@ -376,7 +376,7 @@ def _with_pitr(
     return result.model_copy(update={"reason": f"{result.reason}; {lag}"})
 
 
-def _paused(tenant: Tenant, result: CheckResult, now: datetime) -> CheckResult:
+def apply_pause(tenant: Tenant, result: CheckResult, now: datetime) -> CheckResult:
     """``PAUSED`` over any verdict but ``ERROR`` while the pause lasts; the reason keeps the
     verdict it replaces, so the digest still shows what the tenant would be."""
     until = tenant.paused_until
@@ -386,7 +386,7 @@ def _paused(tenant: Tenant, result: CheckResult, now: datetime) -> CheckResult:
     return result.model_copy(update={"status": Status.PAUSED, "reason": reason})
 
 
-def _replica_without_backups(tenant: Tenant) -> str | None:
+def replica_without_backups(tenant: Tenant) -> str | None:
     """The engine's name when the tenant is a read replica that RDS never backs up."""
     if tenant.kind != "instance" or tenant.read_replica_source is None or not tenant.engine:
         return None
@@ -424,18 +424,21 @@ def tenant_report(
     now: datetime | None = None,
     settings: Settings | None = None,
 ) -> TenantReport:
-    """Combine a tenant's check results: status is the worst of them (``ERROR`` on problems).
+    """Combine a tenant's check results: status is the worst of them (``ERROR`` on problems),
+    leaving out a check that another satisfied (``CheckResult.satisfied_by``).
 
     The reason leads with the tenant's own problems, then the reason of each check that is not
     OK (every check's, for an OK tenant), then the tenant's notes. ``settings`` decides whether
     a ``STOPPED`` tenant is failing (``stopped_is_failing``); ``now`` whether a pause has ended
     (a note). Without them: not failing, and no pause note.
     """
-    statuses = [result.status for result in results.values()]
+    # A check another one satisfied (rule "either") is in the row, yet not in its status.
+    counted = [r for r in results.values() if r.satisfied_by is None] or list(results.values())
+    statuses = [result.status for result in counted]
     if tenant.problems:
         statuses.append(Status.ERROR)
     status = worst(statuses)
-    shown = [r for r in results.values() if r.status.listed] if status.listed else results.values()
+    shown = [r for r in counted if r.status.listed] if status.listed else results.values()
     notes = list(tenant.notes)
     ended = pause_note(tenant, now) if now is not None else None
     if ended is not None:
@@ -486,6 +489,16 @@ def _age(then: datetime, now: datetime) -> timedelta:
 
 def _aged(then: datetime, now: datetime) -> str:
     return format_age(_age(then, now))
+
+
+def age_hours(age: timedelta) -> float:
+    """An age in hours, to the hundredth, as ``CheckResult.age_hours`` holds it."""
+    return _hours(age)
+
+
+def age_of(then: datetime, now: datetime) -> timedelta:
+    """How old ``then`` is at ``now``; a time in the future (clock skew) is age 0."""
+    return _age(then, now)
 
 
 def _hours(age: timedelta) -> float:

@@ -21,7 +21,9 @@ from pydantic import (
     GetCoreSchemaHandler,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
+    SerializerFunctionWrapHandler,
     computed_field,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import CoreSchema, core_schema
@@ -65,6 +67,13 @@ class Status(StrEnum):
     """Evidence exists, but the newest is older than the window."""
     EMPTY = "EMPTY"
     """Fresh objects exist, but every one is below the minimum size."""
+    NONCOMPLIANT = "NONCOMPLIANT"
+    """The backups are fresh, but break a control of the operator's policy: retention shorter
+    than the minimum, not encrypted (or not with the required key), or a day without a backup
+    in the last N days. One shared status for every control, on the ``policy`` check, because
+    the remedy is the same kind (change the backup configuration) and the reason names each
+    control that failed. Failing, and ranked below every status that means "no usable backup"
+    (``EMPTY`` and above): a non-compliant backup can still be restored."""
     STOPPED = "STOPPED"
     """The DB instance or cluster is stopped, and RDS takes no automated backups while it is.
     Not failing unless ``BACKUPWATCH_STOPPED_IS_FAILING`` says so (see ``TenantReport``)."""
@@ -85,7 +94,7 @@ class Status(StrEnum):
 
     @property
     def failing(self) -> bool:
-        """Whether this status needs a human by default: ``ERROR`` to ``EMPTY``, and every
+        """Whether this status needs a human by default: ``ERROR`` to ``NONCOMPLIANT``, and every
         unknown status.
 
         ``STOPPED`` can be made failing by a setting; that decision is per run, so it lives on
@@ -117,13 +126,14 @@ class Status(StrEnum):
 
 _SEVERITY: Final[Mapping[Status, int]] = MappingProxyType(
     {
-        Status.ERROR: 11,
-        # 10: every unknown status (_UNKNOWN_SEVERITY)
-        Status.MISSING: 9,
-        Status.DISABLED: 8,
-        Status.SUSPECT: 7,
-        Status.STALE: 6,
-        Status.EMPTY: 5,
+        Status.ERROR: 12,
+        # 11: every unknown status (_UNKNOWN_SEVERITY)
+        Status.MISSING: 10,
+        Status.DISABLED: 9,
+        Status.SUSPECT: 8,
+        Status.STALE: 7,
+        Status.EMPTY: 6,
+        Status.NONCOMPLIANT: 5,
         Status.STOPPED: 4,
         Status.PENDING: 3,
         Status.PAUSED: 2,
@@ -131,9 +141,17 @@ _SEVERITY: Final[Mapping[Status, int]] = MappingProxyType(
         Status.OK: 0,
     }
 )
-_UNKNOWN_SEVERITY: Final = 10
+_UNKNOWN_SEVERITY: Final = 11
 _FAILING = frozenset(
-    {Status.ERROR, Status.MISSING, Status.DISABLED, Status.SUSPECT, Status.STALE, Status.EMPTY}
+    {
+        Status.ERROR,
+        Status.MISSING,
+        Status.DISABLED,
+        Status.SUSPECT,
+        Status.STALE,
+        Status.EMPTY,
+        Status.NONCOMPLIANT,
+    }
 )
 STATUS_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,31}")
 """What a status written by any backupwatch looks like (``fullmatch``): it ends up in HTML
@@ -177,6 +195,12 @@ class Check(StrEnum):
     """The newest automated RDS snapshot of the tenant's DB instance."""
     S3 = "s3"
     """The newest object under the tenant's prefix in the backups bucket."""
+    BACKUP = "backup"
+    """The newest AWS Backup recovery point of the tenant's instance or cluster."""
+    COPY = "copy"
+    """A fresh disaster-recovery copy in every copy region (``BACKUPWATCH_COPY_REGIONS``)."""
+    POLICY = "policy"
+    """The operator's policy controls: retention, encryption, a backup every day."""
 
 
 class FrozenValue(BaseModel):
@@ -305,6 +329,20 @@ class Tenant(FrozenValue):
     """Tag ``backupwatch:verify-checksum=true``: on for this tenant whatever the setting."""
     object_lock_min_days: float | None = None
     """Tag ``backupwatch:object-lock-min-days``, at least the setting; None: the setting."""
+    resource_arn: str | None = None
+    """``DBInstanceArn`` / ``DBClusterArn``: what AWS Backup calls the resource."""
+    storage_encrypted: bool | None = None
+    """``StorageEncrypted`` of the instance or cluster; None when RDS did not say."""
+    kms_key_id: str | None = None
+    """``KmsKeyId`` of the instance or cluster (a key ARN), when encrypted."""
+    rds_backup_rule: Literal["both", "either"] | None = None
+    """Tag ``backupwatch:rds-backup-rule``; None: ``BACKUPWATCH_RDS_BACKUP_RULE``."""
+    min_retention_days: int | None = None
+    """Tag ``backupwatch:min-retention-days``, at least the setting; None: the setting."""
+    require_encrypted_backups: bool = False
+    """Tag ``backupwatch:require-encryption=true``: on for this tenant whatever the setting."""
+    daily_backup_days: int | None = None
+    """Tag ``backupwatch:daily-backup-days``, at least the setting; None: the setting."""
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     """Worth an operator's attention, yet no reason to fail: shown in the digest, status kept."""
@@ -334,6 +372,94 @@ class SnapshotInfo(FrozenValue):
 
     snapshot_id: str
     created_at: AwareDatetime
+    encrypted: bool | None = None
+    """``Encrypted`` (``StorageEncrypted`` for a cluster snapshot); None: not said."""
+    kms_key_id: str | None = None
+    times: tuple[AwareDatetime, ...] = ()
+    """Creation times of every available snapshot of the resource in the same listing, newest
+    first (this one included): what the restore-window and daily controls read."""
+
+
+USABLE_RECOVERY_POINT_STATUSES: Final = frozenset({"COMPLETED", "AVAILABLE"})
+"""AWS Backup recovery point statuses that a restore can start from. ``PARTIAL``, ``EXPIRED``,
+``DELETING``, ``STOPPED`` and ``CREATING`` cannot (botocore's ``RecoveryPointStatus`` enum)."""
+
+
+class BackupPoint(FrozenValue):
+    """One backup AWS Backup made of a resource: a recovery point in a vault, or the RDS
+    snapshot of type ``awsbackup`` that ``DescribeDBSnapshots`` lists for it."""
+
+    point_id: str
+    """``RecoveryPointArn``, or the snapshot identifier."""
+    source: Literal["recovery point", "snapshot"]
+    created_at: AwareDatetime
+    status: str
+    """AWS's status as given: ``COMPLETED``, ``PARTIAL``... or a snapshot's ``available``."""
+    status_message: str | None = None
+    vault: str | None = None
+    encrypted: bool | None = None
+    kms_key_id: str | None = None
+    lifecycle_known: bool = False
+    """Whether ``delete_after_days`` was read (the vault listing has it; others do not)."""
+    delete_after_days: int | None = None
+    """Lifecycle ``DeleteAfterDays``; None with ``lifecycle_known``: kept until deleted."""
+
+    @property
+    def usable(self) -> bool:
+        """Whether a restore can start from it."""
+        if self.source == "snapshot":
+            return self.status == "available"
+        return self.status in USABLE_RECOVERY_POINT_STATUSES
+
+
+class BackupJobProblem(FrozenValue):
+    """An AWS Backup job for the resource that did not complete (``FAILED``, ``ABORTED``,
+    ``EXPIRED``, ``PARTIAL``), with AWS's status message."""
+
+    created_at: AwareDatetime
+    state: str
+    status_message: str | None = None
+
+
+class BackupEvidence(FrozenValue):
+    """What AWS Backup says about one resource: its backups in the lookback, newest first
+    (every status, so that a ``PARTIAL`` one can be named), and its jobs that went wrong.
+
+    ``errors`` names the sources that could not be read (the recovery-point listing, the
+    ``awsbackup`` snapshot listing, the job listing); a source that failed never reads as
+    "nothing there".
+    """
+
+    points: tuple[BackupPoint, ...] = ()
+    job_problems: tuple[BackupJobProblem, ...] = ()
+    errors: tuple[str, ...] = ()
+    """Sources of backups that failed: with no usable fresh backup, the verdict is ``ERROR``."""
+    job_error: str | None = None
+    """The job listing failed: said in the reason, never failing by itself."""
+    looked_back_days: float = 0.0
+
+    @property
+    def newest_usable(self) -> BackupPoint | None:
+        return next((point for point in self.points if point.usable), None)
+
+
+class CopyInfo(FrozenValue):
+    """The newest disaster-recovery copy of a resource in one destination."""
+
+    via: Literal["automated backup replication", "AWS Backup copy"]
+    latest_at: AwareDatetime
+    """The replicated restore window's ``LatestTime``, or the copy's ``CreationDate``."""
+    identifier: str
+
+
+class CopyEvidence(FrozenValue):
+    """What one destination (a copy region, maybe in another account) holds for a resource."""
+
+    destination: str
+    """``eu-central-1``, or ``222233334444 eu-central-1`` for another account."""
+    newest: CopyInfo | None = None
+    error: str | None = None
+    """A listing of the destination failed; with no fresh copy found, the verdict is ERROR."""
 
 
 class RdsEvidence(FrozenValue):
@@ -392,6 +518,18 @@ class CheckResult(ReportValue):
     notes: tuple[str, ...] = ()
     """What this check could not verify, and why ("size not compared: 1 earlier dump...",
     "sha256 not verifiable: ..."): shown by ``backupwatch explain``, never failing."""
+    satisfied_by: Check | None = None
+    """Set on a ``SKIPPED`` ``rds`` or ``backup`` result when the rule is "either" and the other
+    one is ``OK``: this check was not needed, and the tenant's status leaves it out. The
+    reason says what it would have been alone. Written only when set, so every report without
+    it stays byte for byte what earlier versions wrote."""
+
+    @model_serializer(mode="wrap")
+    def _satisfied_by_only_when_set(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        data = handler(self)
+        if isinstance(data, dict) and data.get("satisfied_by") is None:
+            data.pop("satisfied_by", None)
+        return data
 
 
 class TenantReport(ReportValue):

@@ -30,6 +30,8 @@ SCHEMA_FILE = "report.schema.json"
 """The file's name, in this package and in docs/."""
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
+OMITTED_WHEN_UNSET = frozenset({"satisfied_by"})
+"""``CheckResult`` properties the writer leaves out when they are null."""
 
 
 def generate() -> str:
@@ -40,6 +42,9 @@ def generate() -> str:
     known = {"enum": status.pop("enum"), "type": status.pop("type")}
     newer = {"pattern": f"^{STATUS_NAME.pattern}$", "type": "string"}
     report["$defs"]["Status"] = {"anyOf": [known, newer], **status}  # keys sorted, as pydantic
+    # Written only when set (CheckResult's serializer): optional, unlike every other property.
+    check_result = report["$defs"]["CheckResult"]
+    check_result["required"] = [n for n in check_result["required"] if n not in OMITTED_WHEN_UNSET]
     schema = {
         "$schema": _DIALECT,
         "$comment": (

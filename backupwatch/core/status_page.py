@@ -57,6 +57,7 @@ PALETTE: Mapping[Status, str] = MappingProxyType(
         Status.SUSPECT: "#b5651d",  # brown: a backup that exists but looks broken
         Status.STALE: "#f28e2b",  # orange
         Status.EMPTY: "#f5c518",  # yellow
+        Status.NONCOMPLIANT: "#d6609c",  # pink: a backup that breaks the policy
         # Lifecycle, not failing: cool and pale.
         Status.STOPPED: "#6f7f91",  # slate
         Status.PENDING: "#9cc7ea",  # light blue

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from backupwatch.core.config import MAX_HOURS, SeedInstance, Settings
+from backupwatch.core.config import EVIDENCE_CHECKS, MAX_HOURS, SeedInstance, Settings
 from backupwatch.core.evaluation import format_time
 from backupwatch.core.integrity import DumpFormat
 from backupwatch.core.models import Check, Kind, Tenant
@@ -45,6 +45,10 @@ TAG_SIZE_DROP_RATIO = "backupwatch:size-drop-ratio"
 TAG_DUMP_FORMAT = "backupwatch:dump-format"
 TAG_VERIFY_CHECKSUM = "backupwatch:verify-checksum"
 TAG_OBJECT_LOCK_MIN_DAYS = "backupwatch:object-lock-min-days"
+TAG_RDS_BACKUP_RULE = "backupwatch:rds-backup-rule"
+TAG_MIN_RETENTION_DAYS = "backupwatch:min-retention-days"
+TAG_REQUIRE_ENCRYPTION = "backupwatch:require-encryption"
+TAG_DAILY_BACKUP_DAYS = "backupwatch:daily-backup-days"
 
 # The settings that bound what a tag may do, named in the problem of a tag beyond them.
 BOUND_WINDOW = "BACKUPWATCH_TAG_WINDOW_LIMIT_HOURS"
@@ -81,6 +85,9 @@ class Resource:
     created_at: datetime | None = None
     read_replica_source: str | None = None
     latest_restorable_time: datetime | None = None
+    arn: str | None = None
+    storage_encrypted: bool | None = None
+    kms_key_id: str | None = None
 
 
 def tenant_from_instance(
@@ -214,6 +221,7 @@ def tenant_from_resource(
             runbook = None
 
     integrity = _integrity_tags(tags, settings, problems)
+    controls = _control_tags(tags, settings, problems)
 
     notes.extend(
         loosened(
@@ -233,6 +241,9 @@ def tenant_from_resource(
         created_at=resource.created_at,
         read_replica_source=resource.read_replica_source,
         latest_restorable_time=resource.latest_restorable_time,
+        resource_arn=resource.arn,
+        storage_encrypted=resource.storage_encrypted,
+        kms_key_id=resource.kms_key_id,
         account_id=account_id,
         s3_prefix=prefix,
         prefix_source=prefix_source,
@@ -246,7 +257,59 @@ def tenant_from_resource(
         problems=tuple(problems),
         notes=tuple(notes),
         **integrity,
+        **controls,
     )
+
+
+def _control_tags(
+    tags: Mapping[str, str], settings: Settings, problems: list[str]
+) -> dict[str, Any]:
+    """The tenant's policy-control tags, each within the operator's bounds: a tag may ask for
+    more (both kinds of evidence, longer retention, encryption, more days in a row), never
+    less. A tag that would loosen the policy is a problem (the tenant is ERROR) and the
+    setting applies."""
+    fields: dict[str, Any] = {}
+    if TAG_RDS_BACKUP_RULE in tags:
+        text = tags[TAG_RDS_BACKUP_RULE].strip().lower()
+        if text not in ("both", "either"):
+            problems.append(f"tag {TAG_RDS_BACKUP_RULE}={text[:40]!r} is not both or either")
+        elif text == "either" and settings.rds_backup_rule == "both":
+            problems.append(
+                f"tag {TAG_RDS_BACKUP_RULE}=either cannot loosen "
+                "BACKUPWATCH_RDS_BACKUP_RULE=both; both are required"
+            )
+        else:
+            fields["rds_backup_rule"] = text
+    for tag, field, setting, most in (
+        (TAG_MIN_RETENTION_DAYS, "min_retention_days", "BACKUPWATCH_MIN_RETENTION_DAYS", 36_500),
+        (TAG_DAILY_BACKUP_DAYS, "daily_backup_days", "BACKUPWATCH_DAILY_BACKUP_DAYS", 35),
+    ):
+        if tag not in tags:
+            continue
+        text = tags[tag].strip()
+        least: int = getattr(settings, field) or 0
+        days = int(text) if text.isdigit() and len(text) <= 6 else None
+        if days is None or not 1 <= days <= most:
+            problems.append(f"tag {tag}={text[:40]!r} is not a whole number of days, 1 to {most}")
+        elif days < least:
+            problems.append(
+                f"tag {tag}={text!r} is below the operator's {setting}={least}; "
+                f"checked with {least} days"
+            )
+        else:
+            fields[field] = days
+    if TAG_REQUIRE_ENCRYPTION in tags:
+        text = tags[TAG_REQUIRE_ENCRYPTION].strip().lower()
+        if text in ("true", "yes", "on", "1"):
+            fields["require_encrypted_backups"] = True
+        elif text not in ("false", "no", "off", "0"):
+            problems.append(f"tag {TAG_REQUIRE_ENCRYPTION}={text[:40]!r} is not true or false")
+        elif settings.encryption_required:
+            problems.append(
+                f"tag {TAG_REQUIRE_ENCRYPTION}={text!r} cannot switch off what "
+                "BACKUPWATCH_REQUIRE_ENCRYPTED_BACKUPS switched on; encryption is checked"
+            )
+    return fields
 
 
 def _integrity_tags(
@@ -400,7 +463,7 @@ def _tenant_checks(
     malformed tag, a bad one falls back to the default: every check the run makes.
     """
     names = [name for name in _CHECK_SEPARATORS.split(text.strip()) if name]
-    known = {check.value: check for check in Check}
+    known = {check.value: check for check in EVIDENCE_CHECKS}
     unknown = [name for name in names if name not in known]
     if unknown or not names:
         why = f"unknown check {unknown[0]!r}" if unknown else "names no check"
@@ -410,7 +473,7 @@ def _tenant_checks(
         )
         return None
     wanted = {known[name] for name in names}
-    off = [check.value for check in Check if check in wanted and check not in settings.checks]
+    off = [c.value for c in EVIDENCE_CHECKS if c in wanted and c not in settings.checks]
     chosen = tuple(check for check in settings.checks if check in wanted)
     run = ", ".join(check.value for check in settings.checks)
     if not chosen:
