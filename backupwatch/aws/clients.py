@@ -15,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ConfigParseError, ProfileNotFound
 from backupwatch.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from mypy_boto3_backup import BackupClient
     from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_rds import RDSClient
     from mypy_boto3_s3 import S3Client
@@ -68,6 +69,11 @@ def _client(
 
 def rds_client(session: boto3.Session, region: str) -> RDSClient:
     client: RDSClient = _client(session, "rds", region)
+    return client
+
+
+def backup_client(session: boto3.Session, region: str) -> BackupClient:
+    client: BackupClient = _client(session, "backup", region)
     return client
 
 

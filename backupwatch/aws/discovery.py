@@ -326,6 +326,9 @@ def _instance_resource(instance: Mapping[str, Any], region: str) -> Resource:
         created_at=_aware(instance.get("InstanceCreateTime")),
         read_replica_source=instance.get("ReadReplicaSourceDBInstanceIdentifier") or None,
         latest_restorable_time=_aware(instance.get("LatestRestorableTime")),
+        arn=instance.get("DBInstanceArn") or None,
+        storage_encrypted=_flag(instance.get("StorageEncrypted")),
+        kms_key_id=instance.get("KmsKeyId") or None,
     )
 
 
@@ -346,7 +349,15 @@ def _cluster_resource(cluster: Mapping[str, Any], region: str) -> Resource:
         status=cluster.get("Status"),
         created_at=_aware(cluster.get("ClusterCreateTime")),
         latest_restorable_time=_aware(cluster.get("LatestRestorableTime")),
+        arn=cluster.get("DBClusterArn") or None,
+        storage_encrypted=_flag(cluster.get("StorageEncrypted")),
+        kms_key_id=cluster.get("KmsKeyId") or None,
     )
+
+
+def _flag(value: Any) -> bool | None:
+    """A boolean RDS gave, or None when it gave none (never guessed as False)."""
+    return value if isinstance(value, bool) else None
 
 
 def _aware(value: Any) -> datetime | None:

@@ -84,6 +84,39 @@ def newest_automated_cluster_snapshots(
     )
 
 
+def newest_awsbackup_snapshots(
+    rds: RDSClient, retrier: Retrier, wanted: Mapping[str, str | None], kind: Kind
+) -> dict[str, SnapshotInfo]:
+    """Identifier -> newest available snapshot AWS Backup took (``SnapshotType="awsbackup"``),
+    for the ``wanted`` instances or clusters (identifier -> resource id). One bulk listing.
+
+    Raises ``AwsCallError`` when a page fails for good.
+    """
+    if kind == "cluster":
+        return _newest(
+            retrier,
+            "rds:DescribeDBClusterSnapshots",
+            rds.describe_db_cluster_snapshots,
+            items="DBClusterSnapshots",
+            owner="DBClusterIdentifier",
+            snapshot_id="DBClusterSnapshotIdentifier",
+            incarnation="DbClusterResourceId",
+            wanted=wanted,
+            snapshot_type="awsbackup",
+        )
+    return _newest(
+        retrier,
+        "rds:DescribeDBSnapshots",
+        rds.describe_db_snapshots,
+        items="DBSnapshots",
+        owner="DBInstanceIdentifier",
+        snapshot_id="DBSnapshotIdentifier",
+        incarnation="DbiResourceId",
+        wanted=wanted,
+        snapshot_type="awsbackup",
+    )
+
+
 def per_tenant_is_cheaper(tenants: int, expected: int | None) -> bool:
     """One call per tenant beats ``ceil(expected / 100)`` bulk pages only when there are fewer.
 
@@ -185,6 +218,7 @@ def _newest(
     snapshot_id: str,
     incarnation: str,
     wanted: Collection[str],
+    snapshot_type: str = "automated",
 ) -> dict[str, SnapshotInfo]:
     """One full automated-snapshot listing, reduced to the newest per wanted owner.
 
@@ -193,14 +227,15 @@ def _newest(
     ``DbClusterResourceId``) and never counts for the new one.
     """
     resource_ids = _resource_ids(wanted)
-    newest: dict[str, SnapshotInfo] = {}
+    newest: dict[str, Mapping[str, Any]] = {}
+    times: dict[str, list[datetime]] = {}
     for page in pages(
         retrier,
         operation,
         call,
         token_in="Marker",
         token_out="Marker",
-        SnapshotType="automated",
+        SnapshotType=snapshot_type,
         MaxRecords=PAGE_SIZE,
     ):
         for snapshot in page.get(items, []):
@@ -210,16 +245,31 @@ def _newest(
                 resource not in resource_ids
                 or _other_incarnation(resource_ids[resource], snapshot.get(incarnation))
                 or snapshot.get("Status") != "available"
-                or snapshot.get("SnapshotType") != "automated"
+                or snapshot.get("SnapshotType") != snapshot_type
                 or not isinstance(created, datetime)
             ):
                 continue
+            # Only the newest becomes a model; the others leave their time, for the daily
+            # and restore-window controls.
+            times.setdefault(resource, []).append(created)
             current = newest.get(resource)
-            if current is None or created > current.created_at:
-                newest[resource] = SnapshotInfo(
-                    snapshot_id=snapshot[snapshot_id], created_at=created
-                )
-    return newest
+            if current is None or created > current["SnapshotCreateTime"]:
+                newest[resource] = snapshot
+    return {
+        resource: _info(snapshot, snapshot_id, sorted(times[resource], reverse=True))
+        for resource, snapshot in newest.items()
+    }
+
+
+def _info(snapshot: Mapping[str, Any], snapshot_id: str, times: list[datetime]) -> SnapshotInfo:
+    encrypted = snapshot.get("Encrypted", snapshot.get("StorageEncrypted"))
+    return SnapshotInfo(
+        snapshot_id=snapshot[snapshot_id],
+        created_at=snapshot["SnapshotCreateTime"],
+        encrypted=encrypted if isinstance(encrypted, bool) else None,
+        kms_key_id=snapshot.get("KmsKeyId") or None,
+        times=tuple(times),
+    )
 
 
 def _resource_ids(wanted: Collection[str]) -> dict[str, str | None]:

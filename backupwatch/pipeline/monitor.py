@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING
 import boto3
 
 from backupwatch.aws.accounts import enter, plan_scopes
-from backupwatch.aws.clients import new_session, rds_client, s3_client, sts_client
+from backupwatch.aws.clients import (
+    backup_client,
+    new_session,
+    rds_client,
+    s3_client,
+    sts_client,
+)
 from backupwatch.aws.discovery import discover
 from backupwatch.aws.ratelimit import TokenBucket
 from backupwatch.aws.rds_evidence import (
@@ -39,13 +45,16 @@ from backupwatch.core.explain import Resolved
 from backupwatch.core.integrity import integrity_policy
 from backupwatch.core.merge import merge_reports
 from backupwatch.core.models import (
+    BackupEvidence,
     Check,
     CheckResult,
+    CopyEvidence,
     Kind,
     RegionError,
     Report,
     RowKey,
     Scope,
+    SnapshotInfo,
     Status,
     Tenant,
     TenantReport,
@@ -55,6 +64,12 @@ from backupwatch.core.progress import EvidenceCounter, Progress, Step, no_progre
 from backupwatch.core.selection import narrow_regions, unknown_tenants
 from backupwatch.core.size_history import NO_ARCHIVED_DUMPS, ArchivedDump
 from backupwatch.core.tenancy import bound_pause
+from backupwatch.pipeline.extra_checks import (
+    ExtraEvidence,
+    gather_backup,
+    gather_copies,
+    judge_extra,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
@@ -449,7 +464,11 @@ def _scope_errors(
         for scope in scopes
     )
     return Report(
-        generated_at=now, regions=(), checks=settings.checks, tenants=(), region_errors=errors
+        generated_at=now,
+        regions=(),
+        checks=settings.active_checks,
+        tenants=(),
+        region_errors=errors,
     )
 
 
@@ -467,13 +486,10 @@ def _check_account(
 ) -> Report:
     """Every region of ``settings`` in one account, with ``session``'s credentials."""
     # Clients are built here, on this thread: boto3 sessions are not thread-safe, clients are.
-    rds_by_region = {region: rds_client(session, region) for region in settings.regions}
-    for client in rds_by_region.values():
-        # The retrier's sleep: whoever controls waiting (tests, a caller) controls it here too.
-        limit = TokenBucket(
-            settings.rds_requests_per_second, settings.rds_burst, sleep=retrier.sleep
-        )
-        client.meta.events.register_first("before-send.rds", limit.hook)
+    rds_by_region = {
+        region: _limited(rds_client(session, region), settings, retrier)
+        for region in settings.regions
+    }
     # Discovery keeps to a later deadline than the checks: every tenant gets listed.
     listing = replace(retrier, deadline=deadline.discovery) if deadline is not None else retrier
     found = discover(settings, rds_by_region, listing, account_id=account_id)
@@ -535,7 +551,22 @@ def _check_account(
             if s3 is not None and bucket is not None
             else None
         )
-        rds_results = _rds_outcome(rds_pending, [tenants[i] for i in picked]) if rds_pending else {}
+        extra_pending = _submit_extra(
+            pool,
+            session,
+            settings,
+            [tenants[i] for i in picked],
+            rds_by_region,
+            retrier,
+            now,
+            deadline,
+        )
+        rds = (
+            _rds_outcome(rds_pending, [tenants[i] for i in picked])
+            if rds_pending
+            else _RdsFindings()
+        )
+        rds_results = rds.results
         s3_results: dict[int, CheckResult] | None = None
         if s3_pending is None:
             counter.add(len(picked))
@@ -545,6 +576,7 @@ def _check_account(
             for index, pending in s3_pending.items():
                 s3_results[index] = _s3_outcome(pending)
                 counter.add()
+        extra = _extra_outcome(extra_pending)
 
     rows: list[TenantReport] = []
     for index in picked:
@@ -554,6 +586,16 @@ def _check_account(
             results[Check.RDS] = rds_results[tenant.key]
         if s3_results is not None and index in s3_results:
             results[Check.S3] = s3_results[index]
+        results = judge_extra(
+            tenant,
+            results,
+            extra,
+            snapshot=rds.snapshots.get(tenant.key),
+            rds_error=rds.errors.get(tenant.key),
+            rds_listed=tenant.key in rds.listed,
+            now=now,
+            settings=settings,
+        )
         rows.append(_row(tenant, results, now, settings))
     unchecked = sum(1 for row in rows if _not_checked(row))
     if unchecked:
@@ -562,10 +604,98 @@ def _check_account(
     return Report(
         generated_at=now,
         regions=settings.regions,
-        checks=settings.checks,
+        checks=settings.active_checks,
         tenants=tuple(rows),
         region_errors=found.region_errors,
     )
+
+
+_ExtraPending = tuple[
+    dict[str, Future[dict[TenantKey, BackupEvidence] | None]],
+    dict[str, Future[dict[TenantKey, CopyEvidence] | None]],
+]
+
+
+def _submit_extra(
+    pool: ThreadPoolExecutor,
+    session: boto3.Session,
+    settings: Settings,
+    tenants: Sequence[Tenant],
+    rds_by_region: Mapping[str, RDSClient],
+    retrier: Retrier,
+    now: datetime,
+    deadline: Deadline | None,
+) -> _ExtraPending:
+    """Start the AWS Backup listings (one task per region) and the copy listings (one task
+    per copy region) on the pool. Clients are built here, on the calling thread."""
+    backups: dict[str, Future[dict[TenantKey, BackupEvidence] | None]] = {}
+    copies: dict[str, Future[dict[TenantKey, CopyEvidence] | None]] = {}
+    if Check.BACKUP in settings.checks:
+        for region in settings.regions:
+            members = [t for t in tenants if t.region == region and t.wants(Check.BACKUP)]
+            if members:
+                backups[region] = pool.submit(
+                    gather_backup,
+                    backup_client(session, region),
+                    rds_by_region[region],
+                    retrier,
+                    members,
+                    now=now,
+                    settings=settings,
+                    deadline=deadline,
+                )
+    for destination in settings.copy_regions:
+        rds = rds_by_region.get(destination) or _limited(
+            rds_client(session, destination), settings, retrier
+        )
+        copies[destination] = pool.submit(
+            gather_copies,
+            destination,
+            rds,
+            backup_client(session, destination),
+            retrier,
+            list(tenants),
+            now=now,
+            settings=settings,
+            deadline=deadline,
+        )
+    return backups, copies
+
+
+def _extra_outcome(pending: _ExtraPending) -> ExtraEvidence:
+    """What the extra listings found; a listing that crashed or ran out of time leaves its
+    tenants without evidence, which their verdicts turn into ERROR."""
+    backups, copies = pending
+    evidence = ExtraEvidence()
+    for region, future in backups.items():
+        try:
+            found = future.result()
+        except Exception:  # a bug: these tenants get no evidence, hence ERROR
+            logger.exception("backup evidence for %s crashed", region)
+            continue
+        if found is None:
+            evidence.unchecked.add(Check.BACKUP)
+        else:
+            evidence.backup.update(found)
+    for destination, copy_future in copies.items():
+        try:
+            copied = copy_future.result()
+        except Exception:
+            logger.exception("copies in %s crashed", destination)
+            continue
+        if copied is None:
+            evidence.unchecked.add(Check.COPY)
+        else:
+            evidence.copies[destination] = copied
+    return evidence
+
+
+def _limited(client: RDSClient, settings: Settings, retrier: Retrier) -> RDSClient:
+    """``client`` behind the region's RDS request budget, shared with every other tool; the
+    retrier's sleep, so whoever controls waiting (tests, a caller) controls it here too."""
+    limit = TokenBucket(settings.rds_requests_per_second, settings.rds_burst, sleep=retrier.sleep)
+    client.meta.events.register_first("before-send.rds", limit.hook)
+    return client
 
 
 def _row(
@@ -581,15 +711,25 @@ def _row(
         return tenant_report(bare, crashed or {Check.RDS: _crashed(Check.RDS, error)})
 
 
-def _rds_outcome(
-    pending: Future[dict[TenantKey, CheckResult]], tenants: Iterable[Tenant]
-) -> dict[TenantKey, CheckResult]:
+@dataclass
+class _RdsFindings:
+    """The RDS verdicts, and what the policy controls read of the same listing."""
+
+    results: dict[TenantKey, CheckResult] = field(default_factory=dict)
+    snapshots: dict[TenantKey, SnapshotInfo] = field(default_factory=dict)
+    errors: dict[TenantKey, str] = field(default_factory=dict)
+    listed: set[TenantKey] = field(default_factory=set)
+    """Tenants whose snapshot listing ran and succeeded: their snapshot times are known."""
+
+
+def _rds_outcome(pending: Future[_RdsFindings], tenants: Iterable[Tenant]) -> _RdsFindings:
     """The RDS results; a bug (not an AWS error) marks every tenant instead of ending the run."""
     try:
         return pending.result()
     except Exception as error:
         logger.exception("rds check crashed")
-        return {t.key: _crashed(Check.RDS, error) for t in tenants}
+        crashed = {t.key: _crashed(Check.RDS, error) for t in tenants}
+        return _RdsFindings(results=crashed, errors={key: r.reason for key, r in crashed.items()})
 
 
 def _s3_outcome(pending: Future[CheckResult]) -> CheckResult:
@@ -617,11 +757,12 @@ def _rds_results(
     deadline: Deadline | None,
     settings: Settings,
     expected_snapshots: Mapping[str, Mapping[Kind, int]],
-) -> dict[TenantKey, CheckResult]:
+) -> _RdsFindings:
     """RDS verdict per tenant, from one bulk snapshot listing per region and kind (instance,
     cluster) that has tenants; the verdict itself (lifecycle, then freshness) is ``judge_rds``."""
     by_region: dict[str, list[Tenant]] = {}
-    results: dict[TenantKey, CheckResult] = {}
+    findings = _RdsFindings()
+    results = findings.results
     for tenant in tenants:
         if tenant.backup_retention_period is None:
             results[tenant.key] = judge_rds(tenant, None, now=now, settings=settings)
@@ -632,6 +773,7 @@ def _rds_results(
         if deadline is not None and deadline.expired:
             for tenant in members:
                 results[tenant.key] = _unchecked(Check.RDS)
+                findings.errors[tenant.key] = f"{NOT_CHECKED}: time budget exhausted"
             continue
         lookup = newest_snapshots(
             rds_by_region[region],
@@ -644,12 +786,20 @@ def _rds_results(
         for failed in lookup.errors.values():
             logger.error("rds evidence for %s failed: %s", region, failed)
         for tenant in members:
+            error = lookup.error_for(tenant)
+            if error is not None:
+                findings.errors[tenant.key] = f"could not list snapshots: {error.short}"
+            else:
+                findings.listed.add(tenant.key)
+                snapshot = lookup.snapshot_of(tenant)
+                if snapshot is not None:
+                    findings.snapshots[tenant.key] = snapshot
             try:
                 results[tenant.key] = _rds_verdict(tenant, lookup, now, settings)
             except Exception as error:  # a bug judging one tenant is that tenant's ERROR
                 logger.exception("rds verdict for tenant %s crashed", tenant.name)
                 results[tenant.key] = _crashed(Check.RDS, error)
-    return results
+    return findings
 
 
 def _rds_verdict(

@@ -1,0 +1,185 @@
+"""The ``backup``, ``copy`` and ``policy`` checks of one account: gather, then judge.
+
+``monitor`` runs the gathering on its thread pool beside the RDS and S3 listings (one task per
+region for AWS Backup, one per copy region for copies) and calls ``judge_extra`` per tenant
+once everything is in. Like every check, a failed listing becomes the ERROR of the tenants it
+concerns, and a bug while judging one tenant is that tenant's ERROR alone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from backupwatch.aws.backup_evidence import backup_evidence
+from backupwatch.aws.copy_evidence import copy_evidence
+from backupwatch.aws.retry import Retrier
+from backupwatch.core.backup_verdict import judge_backup, lookback_days
+from backupwatch.core.config import Settings
+from backupwatch.core.copy_verdict import copy_destinations, judge_copy
+from backupwatch.core.deadline import Deadline
+from backupwatch.core.evaluation import error_result
+from backupwatch.core.evidence_rule import apply_rule, counted_evidence, rule_for
+from backupwatch.core.models import (
+    BackupEvidence,
+    Check,
+    CheckResult,
+    CopyEvidence,
+    SnapshotInfo,
+    Tenant,
+)
+from backupwatch.core.policy import PolicyEvidence, controls_for, judge_policy
+
+if TYPE_CHECKING:
+    from mypy_boto3_backup import BackupClient
+    from mypy_boto3_rds import RDSClient
+
+logger = logging.getLogger("backupwatch")
+
+TenantKey = tuple[str, str, str]
+NOT_CHECKED = "not checked: time budget exhausted"
+
+
+@dataclass
+class ExtraEvidence:
+    """What the extra listings found, per tenant key; a missing key means not gathered."""
+
+    backup: dict[TenantKey, BackupEvidence] = field(default_factory=dict)
+    copies: dict[str, dict[TenantKey, CopyEvidence]] = field(default_factory=dict)
+    """Per destination region."""
+    unchecked: set[Check] = field(default_factory=set)
+    """Checks whose listings the deadline cut off."""
+
+
+def gather_backup(
+    backup: BackupClient,
+    rds: RDSClient,
+    retrier: Retrier,
+    tenants: Sequence[Tenant],
+    *,
+    now: datetime,
+    settings: Settings,
+    deadline: Deadline | None,
+) -> dict[TenantKey, BackupEvidence] | None:
+    """AWS Backup evidence for one region's tenants; None when the deadline came first."""
+    if not tenants:
+        return {}
+    if deadline is not None and deadline.expired:
+        return None
+    days = max(lookback_days(tenant, settings) for tenant in tenants)
+    window = max(tenant.max_age_hours for tenant in tenants)
+    return backup_evidence(
+        backup,
+        rds,
+        retrier,
+        tenants,
+        since=now - timedelta(days=days),
+        jobs_since=now - timedelta(hours=window),
+        need_lifecycle=any(controls_for(t, settings).min_retention_days for t in tenants),
+        looked_back_days=days,
+    )
+
+
+def gather_copies(
+    destination: str,
+    rds: RDSClient,
+    backup: BackupClient,
+    retrier: Retrier,
+    tenants: Sequence[Tenant],
+    *,
+    now: datetime,
+    settings: Settings,
+    deadline: Deadline | None,
+) -> dict[TenantKey, CopyEvidence] | None:
+    """What ``destination`` holds for the tenants copied there; None after the deadline."""
+    wanted = [t for t in tenants if destination in copy_destinations(t, settings)]
+    if not wanted:
+        return {}
+    if deadline is not None and deadline.expired:
+        return None
+    days = max(lookback_days(tenant, settings) for tenant in wanted)
+    return copy_evidence(
+        rds, backup, retrier, wanted, destination=destination, since=now - timedelta(days=days)
+    )
+
+
+def judge_extra(
+    tenant: Tenant,
+    results: Mapping[Check, CheckResult],
+    evidence: ExtraEvidence,
+    *,
+    snapshot: SnapshotInfo | None,
+    rds_error: str | None,
+    rds_listed: bool,
+    now: datetime,
+    settings: Settings,
+) -> dict[Check, CheckResult]:
+    """The tenant's results with ``backup`` and ``copy`` added, the rds/backup rule applied,
+    then ``policy`` judged on the evidence the tenant relies on."""
+    combined = dict(results)
+    if Check.BACKUP in settings.checks and tenant.wants(Check.BACKUP):
+        combined[Check.BACKUP] = _guarded(
+            Check.BACKUP, lambda: _backup(tenant, evidence, now, settings)
+        )
+    if settings.copy_regions:
+        combined[Check.COPY] = _guarded(Check.COPY, lambda: _copy(tenant, evidence, now, settings))
+    combined = apply_rule(tenant, combined, settings)
+    counted = counted_evidence(tenant, combined, settings)
+    policy = PolicyEvidence(
+        counted=counted,
+        either=rule_for(tenant, settings) == "either",
+        snapshot=snapshot,
+        snapshot_times=(snapshot.times if snapshot else ()) if rds_listed else None,
+        rds_error=rds_error,
+        backup=evidence.backup.get(tenant.key),
+    )
+    try:
+        verdict = judge_policy(tenant, policy, now=now, settings=settings)
+    except Exception as error:  # a bug judging one tenant is that tenant's ERROR
+        logger.exception("policy verdict for tenant %s crashed", tenant.name)
+        verdict = _crashed(Check.POLICY, error)
+    if verdict is not None:
+        if Check.POLICY in evidence.unchecked:
+            verdict = error_result(Check.POLICY, NOT_CHECKED)
+        combined[Check.POLICY] = verdict
+    return combined
+
+
+def _backup(
+    tenant: Tenant, evidence: ExtraEvidence, now: datetime, settings: Settings
+) -> CheckResult:
+    if Check.BACKUP in evidence.unchecked:
+        return error_result(Check.BACKUP, NOT_CHECKED)
+    return judge_backup(tenant, evidence.backup.get(tenant.key), now=now, settings=settings)
+
+
+def _copy(
+    tenant: Tenant, evidence: ExtraEvidence, now: datetime, settings: Settings
+) -> CheckResult:
+    if Check.COPY in evidence.unchecked:
+        return error_result(Check.COPY, NOT_CHECKED)
+    copies = []
+    for destination in copy_destinations(tenant, settings):
+        found = evidence.copies.get(destination, {}).get(tenant.key)
+        copies.append(
+            found
+            if found is not None
+            else CopyEvidence(destination=destination, error="the listing did not run")
+        )
+    return judge_copy(tenant, copies, now=now, settings=settings)
+
+
+def _guarded(check: Check, judge: Callable[[], CheckResult]) -> CheckResult:
+    """``judge()``; a bug is this check's ERROR for this tenant alone."""
+    try:
+        return judge()
+    except Exception as error:
+        logger.exception("%s verdict crashed", check.value)
+        return _crashed(check, error)
+
+
+def _crashed(check: Check, error: Exception) -> CheckResult:
+    return error_result(check, f"check failed unexpectedly: {type(error).__name__}: {error}")
