@@ -32,6 +32,8 @@ MAX_HOURS = 87_600.0
 
 _SNS_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+REGION_NAME = _REGION
+"""What an AWS region's name looks like (``eu-west-1``), for settings and tags alike."""
 # Lenient on purpose: legacy us-east-1 buckets may have capitals and underscores.
 _BUCKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$")
 _SEED_VARIABLE = re.compile(r"^(DB_INSTANCE_IDENTIFIER|S3_FOLDER)_(\d+)$")

@@ -26,8 +26,14 @@ from backupwatch.core.models import Check, CheckResult, CopyEvidence, Status, Te
 
 
 def copy_destinations(tenant: Tenant, settings: Settings) -> tuple[str, ...]:
-    """The copy regions that are not the tenant's own."""
-    return tuple(region for region in settings.copy_regions if region != tenant.region)
+    """The copy regions of the setting and of the tenant's tag, but its own region."""
+    regions = dict.fromkeys((*settings.copy_regions, *tenant.copy_regions))
+    return tuple(region for region in regions if region != tenant.region)
+
+
+def copy_check_applies(tenant: Tenant, settings: Settings) -> bool:
+    """Whether the tenant gets a ``copy`` check: a copy region is set for it."""
+    return bool(settings.copy_regions or tenant.copy_regions)
 
 
 def judge_copy(

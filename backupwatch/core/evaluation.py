@@ -425,20 +425,20 @@ def tenant_report(
     settings: Settings | None = None,
 ) -> TenantReport:
     """Combine a tenant's check results: status is the worst of them (``ERROR`` on problems),
-    leaving out a check that another satisfied (``CheckResult.satisfied_by``).
+    leaving out a check deferred to another by the rule "either" (``CheckResult.deferred_to``).
 
     The reason leads with the tenant's own problems, then the reason of each check that is not
     OK (every check's, for an OK tenant), then the tenant's notes. ``settings`` decides whether
     a ``STOPPED`` tenant is failing (``stopped_is_failing``); ``now`` whether a pause has ended
     (a note). Without them: not failing, and no pause note.
     """
-    # A check another one satisfied (rule "either") is in the row, yet not in its status.
-    counted = [r for r in results.values() if r.satisfied_by is None] or list(results.values())
+    # A check deferred to another (rule "either") is in the row and its reason, not its status.
+    counted = [r for r in results.values() if r.deferred_to is None] or list(results.values())
     statuses = [result.status for result in counted]
     if tenant.problems:
         statuses.append(Status.ERROR)
     status = worst(statuses)
-    shown = [r for r in counted if r.status.listed] if status.listed else results.values()
+    shown = [r for r in results.values() if r.status.listed] if status.listed else results.values()
     notes = list(tenant.notes)
     ended = pause_note(tenant, now) if now is not None else None
     if ended is not None:

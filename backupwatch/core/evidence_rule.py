@@ -1,12 +1,13 @@
 """The rule between the ``rds`` and ``backup`` checks: both required, or either suffices. Pure.
 
 A fleet on AWS Backup has no automated snapshots to show, and one on automated snapshots no
-recovery points; ``BACKUPWATCH_RDS_BACKUP_RULE=either`` (or a tenant's tag, which may only
-make it ``both``) lets one satisfy the policy. Then the other check is kept in the row, as
-``SKIPPED`` with ``satisfied_by`` and a reason that says what it would have been alone, and
-the tenant's status leaves it out. When neither is ``OK``, both verdicts stand as they are, so
-the row gives both reasons and the worse status: "either" never turns two failures into a
-pass, nor hides one behind a lifecycle status of the other.
+recovery points; ``BACKUPWATCH_RDS_BACKUP_RULE=either`` (a tenant's tag may only make it
+``both``) lets one satisfy the policy. When one is ``OK``, the other is kept in the row as
+``SKIPPED``, ``deferred_to`` the one that satisfied, with a reason that says what it would
+have been alone. When neither is ``OK``, the tenant is as good as its better evidence (a
+30-hour-old snapshot is ``STALE``, not "no backup at all" because AWS Backup has none), and
+both verdicts and both reasons stay in the row. "Either" never turns two failures into a
+pass: a tenant is ``OK`` only on evidence that is.
 """
 
 from __future__ import annotations
@@ -27,24 +28,31 @@ def rule_for(tenant: Tenant, settings: Settings) -> str:
 def apply_rule(
     tenant: Tenant, results: Mapping[Check, CheckResult], settings: Settings
 ) -> dict[Check, CheckResult]:
-    """``results`` with the check that another satisfied marked as not needed."""
+    """``results`` with the rule applied: under "either", the check that does not decide the
+    tenant's status is marked ``deferred_to`` the one that does."""
     combined = dict(results)
     if rule_for(tenant, settings) != "either" or not all(check in results for check in PAIR):
         return combined
     ok = [check for check in PAIR if results[check].status is Status.OK]
-    if len(ok) != 1:
+    if len(ok) == 2:
         return combined
-    satisfied = ok[0]
-    other = PAIR[1] if satisfied is Check.RDS else PAIR[0]
-    alone = results[other]
-    combined[other] = alone.model_copy(
-        update={
-            "status": Status.SKIPPED,
-            "satisfied_by": satisfied,
-            "reason": f"not needed, {satisfied.value} satisfies the policy (either suffices); "
-            f"alone it would be {alone.status.value}: {alone.reason}",
-        }
-    )
+    if len(ok) == 1:
+        decides = ok[0]
+        other = PAIR[1] if decides is Check.RDS else PAIR[0]
+        alone = results[other]
+        combined[other] = alone.model_copy(
+            update={
+                "status": Status.SKIPPED,
+                "deferred_to": decides,
+                "reason": f"not needed, {decides.value} satisfies the policy (either suffices); "
+                f"alone it would be {alone.status.value}: {alone.reason}",
+            }
+        )
+        return combined
+    # Neither is OK: the tenant is as good as its better evidence, and shows both reasons.
+    decides = min(PAIR, key=lambda check: results[check].status.severity)
+    other = PAIR[1] if decides is Check.RDS else PAIR[0]
+    combined[other] = results[other].model_copy(update={"deferred_to": decides})
     return combined
 
 

@@ -19,9 +19,9 @@ from pydantic import (
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
-    SerializerFunctionWrapHandler,
     computed_field,
     model_serializer,
     model_validator,
@@ -343,6 +343,8 @@ class Tenant(FrozenValue):
     """Tag ``backupwatch:require-encryption=true``: on for this tenant whatever the setting."""
     daily_backup_days: int | None = None
     """Tag ``backupwatch:daily-backup-days``, at least the setting; None: the setting."""
+    copy_regions: tuple[str, ...] = ()
+    """Tag ``backupwatch:copy-regions``: copy regions on top of ``BACKUPWATCH_COPY_REGIONS``."""
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     """Worth an operator's attention, yet no reason to fail: shown in the digest, status kept."""
@@ -518,17 +520,20 @@ class CheckResult(ReportValue):
     notes: tuple[str, ...] = ()
     """What this check could not verify, and why ("size not compared: 1 earlier dump...",
     "sha256 not verifiable: ..."): shown by ``backupwatch explain``, never failing."""
-    satisfied_by: Check | None = None
-    """Set on a ``SKIPPED`` ``rds`` or ``backup`` result when the rule is "either" and the other
-    one is ``OK``: this check was not needed, and the tenant's status leaves it out. The
-    reason says what it would have been alone. Written only when set, so every report without
-    it stays byte for byte what earlier versions wrote."""
+    deferred_to: Check | None = None
+    """Set by the rule "either" between ``rds`` and ``backup`` on the one of them that does not
+    decide the tenant's status, naming the one that does: on a ``SKIPPED`` result when the
+    other is ``OK`` (not needed; the reason says what it would have been alone), and on the
+    worse of two results when neither is ``OK`` (the tenant is as good as its best evidence,
+    and the row gives both reasons). ``tenant_report`` leaves it out of the status. Written
+    only when set, so every report without it stays byte for byte what earlier versions
+    wrote."""
 
     @model_serializer(mode="wrap")
-    def _satisfied_by_only_when_set(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+    def _deferred_to_only_when_set(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
         data = handler(self)
-        if isinstance(data, dict) and data.get("satisfied_by") is None:
-            data.pop("satisfied_by", None)
+        if isinstance(data, dict) and data.get("deferred_to") is None:
+            data.pop("deferred_to", None)
         return data
 
 

@@ -30,7 +30,7 @@ SCHEMA_FILE = "report.schema.json"
 """The file's name, in this package and in docs/."""
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
-OMITTED_WHEN_UNSET = frozenset({"satisfied_by"})
+OMITTED_WHEN_UNSET = frozenset({"deferred_to"})
 """``CheckResult`` properties the writer leaves out when they are null."""
 
 

@@ -29,7 +29,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from backupwatch.core.config import EVIDENCE_CHECKS, MAX_HOURS, SeedInstance, Settings
+from backupwatch.core.config import (
+    EVIDENCE_CHECKS,
+    MAX_HOURS,
+    REGION_NAME,
+    SeedInstance,
+    Settings,
+)
 from backupwatch.core.evaluation import format_time
 from backupwatch.core.integrity import DumpFormat
 from backupwatch.core.models import Check, Kind, Tenant
@@ -49,6 +55,7 @@ TAG_RDS_BACKUP_RULE = "backupwatch:rds-backup-rule"
 TAG_MIN_RETENTION_DAYS = "backupwatch:min-retention-days"
 TAG_REQUIRE_ENCRYPTION = "backupwatch:require-encryption"
 TAG_DAILY_BACKUP_DAYS = "backupwatch:daily-backup-days"
+TAG_COPY_REGIONS = "backupwatch:copy-regions"
 
 # The settings that bound what a tag may do, named in the problem of a tag beyond them.
 BOUND_WINDOW = "BACKUPWATCH_TAG_WINDOW_LIMIT_HOURS"
@@ -298,6 +305,18 @@ def _control_tags(
             )
         else:
             fields[field] = days
+    if TAG_COPY_REGIONS in tags:
+        text = tags[TAG_COPY_REGIONS]
+        regions = [r for r in _CHECK_SEPARATORS.split(text.strip()) if r]
+        bad = [r for r in regions if not REGION_NAME.match(r)]
+        if bad or not regions:
+            problems.append(
+                f"tag {TAG_COPY_REGIONS}={text[:60]!r} is not a list of region names "
+                "(like eu-central-1 us-east-1)"
+            )
+        else:
+            # On top of the setting's: a tag adds copy regions, never removes one.
+            fields["copy_regions"] = tuple(dict.fromkeys(regions))
     if TAG_REQUIRE_ENCRYPTION in tags:
         text = tags[TAG_REQUIRE_ENCRYPTION].strip().lower()
         if text in ("true", "yes", "on", "1"):

@@ -19,7 +19,7 @@ from backupwatch.aws.copy_evidence import copy_evidence
 from backupwatch.aws.retry import Retrier
 from backupwatch.core.backup_verdict import judge_backup, lookback_days
 from backupwatch.core.config import Settings
-from backupwatch.core.copy_verdict import copy_destinations, judge_copy
+from backupwatch.core.copy_verdict import copy_check_applies, copy_destinations, judge_copy
 from backupwatch.core.deadline import Deadline
 from backupwatch.core.evaluation import error_result
 from backupwatch.core.evidence_rule import apply_rule, counted_evidence, rule_for
@@ -124,7 +124,7 @@ def judge_extra(
         combined[Check.BACKUP] = _guarded(
             Check.BACKUP, lambda: _backup(tenant, evidence, now, settings)
         )
-    if settings.copy_regions:
+    if copy_check_applies(tenant, settings):
         combined[Check.COPY] = _guarded(Check.COPY, lambda: _copy(tenant, evidence, now, settings))
     combined = apply_rule(tenant, combined, settings)
     counted = counted_evidence(tenant, combined, settings)

@@ -38,6 +38,7 @@ from backupwatch.aws.retry import DEADLINE_EXCEEDED, Retrier
 from backupwatch.aws.s3_evidence import newest_dated_objects, newest_objects
 from backupwatch.aws.s3_integrity import inspect_dump
 from backupwatch.core.config import Settings
+from backupwatch.core.copy_verdict import copy_destinations
 from backupwatch.core.deadline import Deadline
 from backupwatch.core.errors import AwsCallError
 from backupwatch.core.evaluation import error_result, judge_rds, judge_s3, tenant_report
@@ -644,7 +645,10 @@ def _submit_extra(
                     settings=settings,
                     deadline=deadline,
                 )
-    for destination in settings.copy_regions:
+    destinations = dict.fromkeys(
+        region for tenant in tenants for region in copy_destinations(tenant, settings)
+    )
+    for destination in destinations:
         rds = rds_by_region.get(destination) or _limited(
             rds_client(session, destination), settings, retrier
         )
