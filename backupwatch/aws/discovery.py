@@ -59,6 +59,9 @@ INSTANCE_FIELDS = (
     "LatestRestorableTime",
     "ReadReplicaSourceDBInstanceIdentifier",
     "TagList",
+    "DBInstanceArn",
+    "StorageEncrypted",
+    "KmsKeyId",
 )
 CLUSTER_FIELDS = (
     "DBClusterIdentifier",
@@ -70,6 +73,9 @@ CLUSTER_FIELDS = (
     "ClusterCreateTime",
     "LatestRestorableTime",
     "TagList",
+    "DBClusterArn",
+    "StorageEncrypted",
+    "KmsKeyId",
 )
 
 

@@ -1,0 +1,255 @@
+"""The ``backup``, ``copy`` and ``policy`` checks end to end (issue 15): ``check_tenants`` on
+moto, with the AWS Backup and automated-backup APIs moto lacks answered by
+``backupwatch.cli.fake_aws`` at the HTTP boundary, in botocore's own wire format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from backupwatch import Check, Report, Retrier, Status
+from backupwatch.cli.fake_aws import FakeAws
+
+from .conftest import ACCOUNT, NOW, OTHER_REGION, REGION, World, hours_ago
+from .conftest import run_check as run
+
+H = timedelta(hours=1)
+D = timedelta(days=1)
+BACKUP_ONLY = {"BACKUPWATCH_CHECKS": "rds,backup", "BACKUPWATCH_RDS_BACKUP_RULE": "either"}
+
+
+@pytest.fixture
+def fake(aws: None) -> Iterator[FakeAws]:
+    with FakeAws() as world:
+        yield world
+
+
+def arn(identifier: str, region: str = REGION) -> str:
+    return f"arn:aws:rds:{region}:{ACCOUNT}:db:{identifier}"
+
+
+def row(report: Report, name: str) -> Any:
+    (found,) = [r for r in report.tenants if r.tenant == name]
+    return found
+
+
+def recovery_point(fake: FakeAws, identifier: str, age: timedelta, **fields: Any) -> str:
+    base: dict[str, Any] = {
+        "region": REGION,
+        "vault": "Default",
+        "resource_arn": arn(identifier),
+        "resource_type": "RDS",
+        "created": NOW - age,
+        "delete_after_days": 35,
+    }
+    return fake.add_recovery_point(**{**base, **fields})
+
+
+def test_a_tenant_on_aws_backup_only_is_ok_under_either(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    world.instance("db-acme", tenant="acme", retention=0)
+    recovery_point(fake, "db-acme", 5 * H)
+    report = run(world, retrier, **BACKUP_ONLY)
+    acme = row(report, "acme")
+    assert acme.status is Status.OK
+    assert acme.checks[Check.BACKUP].reason == "AWS Backup recovery point 5 h old"
+    rds = acme.checks[Check.RDS]
+    assert rds.status is Status.SKIPPED
+    assert rds.deferred_to is Check.BACKUP
+    assert "alone it would be DISABLED" in rds.reason
+
+
+def test_under_both_the_missing_rds_evidence_still_fails(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    """Careless variant: a recovery point vouching for a tenant whose policy wants both."""
+    world.instance("db-acme", tenant="acme", retention=0)
+    recovery_point(fake, "db-acme", 5 * H)
+    report = run(world, retrier, BACKUPWATCH_CHECKS="rds,backup")
+    assert row(report, "acme").status is Status.DISABLED
+
+
+def test_another_resources_recovery_point_never_vouches(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    """Careless variant: matching recovery points by name prefix or by vault."""
+    world.instance("db-acme", tenant="acme", retention=0)
+    world.instance("db-acme2", tenant="acme2", retention=0)
+    recovery_point(fake, "db-acme2", 2 * H)
+    report = run(world, retrier, **BACKUP_ONLY)
+    assert row(report, "acme").checks[Check.BACKUP].status is Status.MISSING
+    assert row(report, "acme2").checks[Check.BACKUP].status is Status.OK
+
+
+def test_a_partial_recovery_point_and_a_failed_job_are_named(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    world.instance("db-acme", tenant="acme", retention=0)
+    recovery_point(fake, "db-acme", 2 * H, status="PARTIAL", status_message="disk full")
+    fake.add_backup_job(
+        region=REGION,
+        resource_arn=arn("db-acme"),
+        resource_type="RDS",
+        created=NOW.replace(hour=3, minute=10),
+        state="FAILED",
+        status_message="Insufficient privileges to perform this action.",
+    )
+    result = row(run(world, retrier, **BACKUP_ONLY), "acme").checks[Check.BACKUP]
+    assert result.status is Status.MISSING
+    assert "is PARTIAL (disk full)" in result.reason
+    assert "last backup job FAILED 2026-11-27 03:10 UTC: Insufficient privileges" in result.reason
+
+
+def test_denied_recovery_points_fall_back_on_awsbackup_snapshots(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    world.instance("db-acme", tenant="acme", retention=0)
+    world.instance("db-beta", tenant="beta", retention=0)
+    fake.fail("ListRecoveryPointsByBackupVault")
+    fake.fail("ListBackupVaults")
+    fake.add_awsbackup_snapshot(
+        region=REGION,
+        kind="instance",
+        identifier="db-acme",
+        created=hours_ago(3),
+        resource_id=_resource_id(world, "db-acme"),
+    )
+    report = run(world, retrier, **BACKUP_ONLY)
+    acme = row(report, "acme").checks[Check.BACKUP]
+    assert acme.status is Status.OK
+    assert acme.reason == "AWS Backup snapshot 3 h old"
+    assert any("AccessDenied" in note for note in acme.notes)
+    # No snapshot either: "could not check", never MISSING and never OK.
+    assert row(report, "beta").checks[Check.BACKUP].status is Status.ERROR
+
+
+def test_calls_stay_per_region_not_per_tenant(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    for index in range(12):
+        world.instance(f"db-t{index}", tenant=f"t{index}", retention=0)
+        recovery_point(fake, f"db-t{index}", 4 * H)
+    report = run(world, retrier, **BACKUP_ONLY)
+    assert {r.status for r in report.tenants} == {Status.OK}
+    operations = [operation for operation, _, _ in fake.calls]
+    assert operations.count("ListBackupVaults") == 1
+    assert operations.count("ListRecoveryPointsByBackupVault") == 1
+    assert operations.count("ListBackupJobs") == 1
+    assert "ListRecoveryPointsByResource" not in operations
+
+
+def test_a_stale_copy_fails_and_names_the_destination(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    world.instance("db-acme", tenant="acme")
+    world.instance("db-beta", tenant="beta")
+    fake.add_recovery_point(
+        region=OTHER_REGION,
+        vault="dr",
+        resource_arn=arn("db-acme"),
+        resource_type="RDS",
+        created=NOW - 4 * H,
+        source_vault_arn=f"arn:aws:backup:{REGION}:{ACCOUNT}:backup-vault:Default",
+    )
+    fake.add_automated_backup(
+        region=OTHER_REGION,
+        source_region=REGION,
+        instance_arn=arn("db-beta"),
+        identifier="db-beta",
+        resource_id=_resource_id(world, "db-beta"),
+        latest=NOW - 40 * H,
+        earliest=NOW - 7 * D,
+    )
+    report = run(world, retrier, BACKUPWATCH_CHECKS="rds", BACKUPWATCH_COPY_REGIONS=OTHER_REGION)
+    acme = row(report, "acme").checks[Check.COPY]
+    assert acme.status is Status.OK
+    assert acme.reason == f"copy in {OTHER_REGION} 4 h old (AWS Backup copy)"
+    beta = row(report, "beta")
+    assert beta.status is Status.STALE
+    assert beta.checks[Check.COPY].reason == (
+        f"copy in {OTHER_REGION} 40 h old (automated backup replication), window 24 h"
+    )
+    assert Check.COPY in report.checks
+
+
+def test_a_copy_by_tag_only_concerns_that_tenant(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    world.instance("db-acme", tenant="acme", tags={"backupwatch:copy-regions": OTHER_REGION})
+    world.instance("db-beta", tenant="beta")
+    report = run(world, retrier, BACKUPWATCH_CHECKS="rds")
+    assert row(report, "acme").checks[Check.COPY].status is Status.MISSING
+    assert Check.COPY not in row(report, "beta").checks
+
+
+def test_retention_shorter_than_the_policy_is_noncompliant(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    world.instance("db-acme", tenant="acme", retention=3)
+    world.instance("db-beta", tenant="beta", retention=14)
+    for age in range(14):
+        world.automated_snapshot("db-beta", NOW - age * D - 2 * H)
+    report = run(world, retrier, BACKUPWATCH_CHECKS="rds", BACKUPWATCH_MIN_RETENTION_DAYS="7")
+    acme = row(report, "acme")
+    assert acme.status is Status.NONCOMPLIANT
+    assert acme.checks[Check.RDS].status is Status.OK
+    assert acme.checks[Check.POLICY].reason.startswith(
+        "retention 3 days (BackupRetentionPeriod), policy 7 days"
+    )
+    assert row(report, "beta").status is Status.OK
+
+
+def test_daily_and_encryption_controls_read_the_same_listing(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    world.instance("db-acme", tenant="acme", retention=7)
+    for age in (0, 1, 2, 4, 5, 6):  # day 3 missed
+        world.automated_snapshot("db-acme", NOW - age * D - 2 * H)
+    report = run(
+        world,
+        retrier,
+        BACKUPWATCH_CHECKS="rds",
+        BACKUPWATCH_DAILY_BACKUP_DAYS="7",
+    )
+    policy = row(report, "acme").checks[Check.POLICY]
+    assert policy.status is Status.NONCOMPLIANT
+    assert policy.reason.startswith("no backup in 1 of the last 7 days")
+
+
+def test_a_tag_cannot_loosen_the_rule(world: World, fake: FakeAws, retrier: Retrier) -> None:
+    world.instance(
+        "db-acme", tenant="acme", retention=0, tags={"backupwatch:rds-backup-rule": "either"}
+    )
+    recovery_point(fake, "db-acme", 5 * H)
+    acme = row(run(world, retrier, BACKUPWATCH_CHECKS="rds,backup"), "acme")
+    assert acme.status is Status.ERROR
+    assert "cannot loosen" in acme.reason
+
+
+def _resource_id(world: World, identifier: str) -> str:
+    described = world.rds().describe_db_instances(DBInstanceIdentifier=identifier)
+    resource_id: str = described["DBInstances"][0]["DbiResourceId"]
+    return resource_id
+
+
+def test_a_predecessors_awsbackup_snapshot_never_vouches(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    """Careless variant: an instance deleted and re-created under the same name inheriting
+    the snapshots AWS Backup took of its predecessor."""
+    world.instance("db-acme", tenant="acme", retention=0)
+    fake.fail("ListBackupVaults")
+    fake.add_awsbackup_snapshot(
+        region=REGION,
+        kind="instance",
+        identifier="db-acme",
+        created=hours_ago(3),
+        resource_id="db-PREDECESSOR0000000000000000",
+    )
+    result = row(run(world, retrier, **BACKUP_ONLY), "acme").checks[Check.BACKUP]
+    assert result.status is Status.ERROR
