@@ -1,7 +1,9 @@
 """``backupwatch demo``: the real pipeline against an in-memory AWS (moto). No account needed.
 
-It builds one tenant in every status (an Aurora cluster among them, and four whose fresh dump
-is broken: shrunk, truncated, an error message, a checksum mismatch), runs discovery, evidence,
+It builds one tenant in every status (an Aurora cluster among them, four whose fresh dump is
+broken: shrunk, truncated, an error message, a checksum mismatch, one backed up by AWS Backup
+alone, one whose disaster-recovery copy went stale, and one kept too short for its policy),
+runs discovery, evidence,
 evaluation, the inspection of the newest dumps and the SNS publish exactly as a real run does,
 and prints the digest as a subscriber receives it.
 
@@ -45,6 +47,8 @@ DUMPS_KEPT = 8
 the seven before it, so the size rule has its week of history on every morning."""
 DUMP_FORMAT_TAG = "backupwatch:dump-format"
 VERIFY_CHECKSUM_TAG = "backupwatch:verify-checksum"
+COPY_REGION = "eu-central-1"
+"""Where massive-dynamic's disaster-recovery copies go (tag ``backupwatch:copy-regions``)."""
 
 
 def run_demo(
@@ -62,6 +66,9 @@ def run_demo(
             "BACKUPWATCH_SNS_TOPIC_ARN": topic_arn,
             "BACKUPWATCH_S3_BUCKET": BUCKET,
             "BACKUPWATCH_REGIONS": REGION,
+            # Automated snapshots or AWS Backup, whichever the tenant uses.
+            "BACKUPWATCH_CHECKS": "rds,s3,backup",
+            "BACKUPWATCH_RDS_BACKUP_RULE": "either",
             # The seed's way of listing an instance still works beside the tags.
             "DB_INSTANCE_IDENTIFIER_1": "legacy-payroll",
             "S3_FOLDER_1": "payroll-backups/",
@@ -112,8 +119,11 @@ def _minus_days(when: datetime, days: int) -> datetime:
 
 @contextmanager
 def demo_aws() -> Iterator[None]:
-    """moto's in-memory AWS, with fake credentials so nothing can reach a real account."""
+    """moto's in-memory AWS, with fake credentials so nothing can reach a real account, and
+    the AWS Backup and automated-backup APIs moto lacks answered by ``fake_aws``."""
     from moto import mock_aws
+
+    from backupwatch.cli.fake_aws import FakeAws
 
     fake = {
         "AWS_ACCESS_KEY_ID": "demo",
@@ -121,7 +131,7 @@ def demo_aws() -> Iterator[None]:
         "AWS_SESSION_TOKEN": "demo",
         "AWS_DEFAULT_REGION": REGION,
     }
-    with mock.patch.dict(os.environ, fake), mock_aws():
+    with mock.patch.dict(os.environ, fake), mock_aws(), FakeAws():
         yield
 
 
@@ -215,6 +225,15 @@ def build_world(session: boto3.Session, now: datetime) -> str:
     instance("db-nakatomi", {TENANT_TAG: "nakatomi", DUMP_FORMAT_TAG: "pg_plain"})
     instance("db-virtucon", {TENANT_TAG: "virtucon", DUMP_FORMAT_TAG: "pg_custom"})
     instance("db-gringotts", {TENANT_TAG: "gringotts", VERIFY_CHECKSUM_TAG: "true"})
+    # OK on AWS Backup alone: automated backups off, a recovery point every night.
+    instance("db-bluth", {TENANT_TAG: "bluth"}, retention=0)
+    # STALE from day 6: its copies to eu-central-1 (RDS automated-backup replication) stopped.
+    instance(
+        "db-massive",
+        {TENANT_TAG: "massive-dynamic", "backupwatch:copy-regions": COPY_REGION},
+    )
+    # NONCOMPLIANT from day 4: its policy asks for 14 days of backups, RDS keeps 7.
+    instance("db-piedpiper", {TENANT_TAG: "pied-piper"})
     stage_day(session, now, 0)
     return topic_arn
 
@@ -233,6 +252,11 @@ def stage_day(session: boto3.Session, last_run: datetime, days_before: int) -> N
     - soylent (Aurora): two cluster snapshots missed, STALE on days 5 and 6, recovered on day 7;
     - cyberdyne: stopped on day 3, STOPPED since; tyrell PAUSED, oscorp-reports SKIPPED;
     - newco: created on the morning of day 7, PENDING; vandelay: offboarded (untagged) on day 5;
+    - bluth: OK all week on AWS Backup alone (retention 0, a recovery point every night);
+    - massive-dynamic: OK until its replicated automated backups in eu-central-1 stopped
+      40 h before the last run, STALE on days 6 and 7;
+    - pied-piper: OK until its policy asked for 14 days of backups on day 4 (RDS keeps 7),
+      NONCOMPLIANT since;
     - acme, wonka, nakatomi, virtucon, gringotts write a dated dump every night (the last
       ``DUMPS_KEPT`` are kept; later ones are not written yet); acme's pass every check all
       week. The other four are OK until their dump of day 7 is broken, SUSPECT on day 7 (new
@@ -406,6 +430,75 @@ def stage_day(session: boto3.Session, last_run: datetime, days_before: int) -> N
         ),
         checksummed=lambda days, data: data if days else data[:-1] + bytes([data[-1] ^ 1]),
     )
+    _stage_aws_backup(session, last_run, days_before)
+
+
+def _stage_aws_backup(session: boto3.Session, last_run: datetime, days_before: int) -> None:
+    """bluth's recovery points, massive-dynamic's copies and pied-piper's policy tag, as they
+    were ``days_before`` days before ``last_run`` (AWS Backup's side lives in ``fake_aws``)."""
+    from backupwatch.cli.fake_aws import active_world
+
+    fake = active_world()
+    if fake is None:
+        raise RuntimeError("the demo needs a FakeAws world for AWS Backup (see demo_aws)")
+    rds = session.client("rds")
+    morning = last_run - timedelta(days=days_before)
+    fake.reset()  # set outright, like everything else staged here
+    # bluth: one recovery point a night, 5 h before each morning, kept 35 days.
+    for days in range(days_before, days_before + 10):
+        fake.add_recovery_point(
+            region=REGION,
+            vault="Default",
+            resource_arn=_arn("db-bluth"),
+            resource_type="RDS",
+            created=last_run - timedelta(days=days, hours=5),
+            delete_after_days=35,
+        )
+    set_snapshot_times("db-bluth", last_run - timedelta(days=200))
+    dump("bluth-backups/bluth.dump", morning - timedelta(hours=6))
+    # massive-dynamic: its snapshots and dumps are fine; its copies stopped 40 h before the
+    # last run.
+    set_snapshot_times("db-massive", morning - timedelta(hours=4))
+    dump("massive-dynamic-backups/massive-dynamic.dump", morning - timedelta(hours=5))
+    latest = min(morning - timedelta(minutes=20), last_run - timedelta(hours=40))
+    fake.add_automated_backup(
+        region=COPY_REGION,
+        source_region=REGION,
+        instance_arn=_arn("db-massive"),
+        identifier="db-massive",
+        resource_id=_resource_id(rds, "db-massive"),
+        latest=latest,
+        earliest=latest - timedelta(days=7),
+    )
+    # pied-piper: fine on its own terms, but from day 4 its policy asks for 14 days.
+    set_snapshot_times("db-piedpiper", morning - timedelta(hours=3))
+    dump("pied-piper-backups/pied-piper.dump", morning - timedelta(hours=2))
+    tags = [{"Key": "backupwatch:min-retention-days", "Value": "14"}]
+    if days_before <= 3:
+        rds.add_tags_to_resource(ResourceName=_arn("db-piedpiper"), Tags=tags)  # type: ignore[arg-type]
+    else:
+        rds.remove_tags_from_resource(
+            ResourceName=_arn("db-piedpiper"), TagKeys=["backupwatch:min-retention-days"]
+        )
+
+
+def _arn(identifier: str) -> str:
+    return f"arn:aws:rds:{REGION}:{ACCOUNT}:db:{identifier}"
+
+
+def _resource_id(rds: Any, identifier: str) -> str:
+    described = rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+    return str(described[0]["DbiResourceId"])
+
+
+def dump(key: str, when: datetime) -> None:
+    """Write a 2 KiB backup object ``key`` last modified at ``when``."""
+    from moto.s3.models import s3_backends
+
+    bucket = s3_backends[ACCOUNT]["aws"].buckets[BUCKET]
+    if key not in bucket.keys:
+        boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=key, Body=b"\0" * 2048)
+    set_object_time(BUCKET, key, when)
 
 
 KIB = 1024

@@ -7,7 +7,8 @@ other has a fresh backup. A recovery point that is ``PARTIAL``, ``EXPIRED``, ``D
 ``STOPPED`` or ``CREATING`` never counts, and the reason names the status seen. A job that
 went wrong after the newest usable backup is said with AWS's own message.
 
-Lifecycle as for the ``rds`` check, with one difference: a stopped instance is not excused,
+Lifecycle as for the ``rds`` check (a cluster member or a PostgreSQL or SQL Server read replica
+is ``SKIPPED``, a new resource ``PENDING``), with one difference: a stopped instance is not excused,
 because AWS Backup can snapshot a stopped resource (RDS's own automated backups cannot).
 """
 
@@ -24,6 +25,7 @@ from backupwatch.core.evaluation import (
     format_age,
     format_time,
     pending_reason,
+    replica_without_backups,
 )
 from backupwatch.core.models import (
     BackupEvidence,
@@ -67,6 +69,14 @@ def _verdict(
             status=Status.SKIPPED,
             reason=f"no backups of its own: AWS Backup backs up DB cluster "
             f"{tenant.db_cluster_identifier!r} as a whole",
+        )
+    replica = replica_without_backups(tenant)
+    if replica is not None:
+        return CheckResult(
+            check=Check.BACKUP,
+            status=Status.SKIPPED,
+            reason=f"{replica} read replica of {tenant.read_replica_source!r}: the source's "
+            "backups cover it",
         )
     if evidence is None:
         return error_result(Check.BACKUP, "could not read AWS Backup")

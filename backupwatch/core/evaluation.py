@@ -438,7 +438,13 @@ def tenant_report(
     if tenant.problems:
         statuses.append(Status.ERROR)
     status = worst(statuses)
-    shown = [r for r in results.values() if r.status.listed] if status.listed else results.values()
+    # A failing row explains its failure: a check not needed (deferred and SKIPPED) is left
+    # out of it; an OK row shows every check, that one included.
+    shown = (
+        [r for r in results.values() if r.status.listed and not _not_needed(r)]
+        if status.listed
+        else sorted(results.values(), key=_not_needed)  # what satisfied the policy first
+    )
     notes = list(tenant.notes)
     ended = pause_note(tenant, now) if now is not None else None
     if ended is not None:
@@ -460,6 +466,10 @@ def tenant_report(
         notes=tuple(notes),
         checks=dict(results),
     )
+
+
+def _not_needed(result: CheckResult) -> bool:
+    return result.deferred_to is not None and result.status is Status.SKIPPED
 
 
 def format_time(when: datetime) -> str:
