@@ -253,3 +253,66 @@ def test_a_predecessors_awsbackup_snapshot_never_vouches(
     )
     result = row(run(world, retrier, **BACKUP_ONLY), "acme").checks[Check.BACKUP]
     assert result.status is Status.ERROR
+
+
+COPY_ACCOUNT = "222233334444"
+
+
+def test_copies_in_a_copy_account_are_read_through_its_role(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    """A copy in the central backup account, read with the copy role; careless variant: a
+    recovery point in the tenant's own account counted as the cross-account copy."""
+    world.instance("db-acme", tenant="acme")
+    world.instance("db-beta", tenant="beta")
+    fake.add_recovery_point(
+        account_id=COPY_ACCOUNT,
+        region=REGION,
+        vault="central",
+        resource_arn=arn("db-acme"),
+        resource_type="RDS",
+        created=NOW - 3 * H,
+        source_vault_arn=f"arn:aws:backup:{REGION}:{ACCOUNT}:backup-vault:Default",
+    )
+    recovery_point(fake, "db-beta", 2 * H)  # in beta's own account: no disaster copy
+    report = run(
+        world,
+        retrier,
+        BACKUPWATCH_CHECKS="rds",
+        BACKUPWATCH_COPY_ACCOUNTS=COPY_ACCOUNT,
+        BACKUPWATCH_COPY_ROLE_NAME="backupwatch-copy-reader",
+    )
+    acme = row(report, "acme").checks[Check.COPY]
+    assert acme.status is Status.OK
+    assert acme.reason == f"copy in account {COPY_ACCOUNT} 3 h old (AWS Backup copy)"
+    beta = row(report, "beta").checks[Check.COPY]
+    assert beta.status is Status.MISSING
+    assert beta.reason == f"no copy in account {COPY_ACCOUNT}"
+    listed = {(operation, region) for operation, region, _ in fake.calls}
+    assert ("ListRecoveryPointsByBackupVault", REGION) in listed
+
+
+def test_a_copy_role_that_cannot_be_assumed_is_error_for_the_copy_check_alone(
+    world: World, fake: FakeAws, retrier: Retrier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backupwatch.core.errors import AwsCallError
+    from backupwatch.pipeline import extra_checks
+
+    def denied(*_: Any, **__: Any) -> Any:
+        raise AwsCallError("sts:AssumeRole", "AccessDenied", "not authorized", 1)
+
+    monkeypatch.setattr(extra_checks, "enter", denied)
+    world.instance("db-acme", tenant="acme")
+    report = run(
+        world,
+        retrier,
+        BACKUPWATCH_CHECKS="rds",
+        BACKUPWATCH_COPY_ACCOUNTS=COPY_ACCOUNT,
+        BACKUPWATCH_COPY_ROLE_NAME="backupwatch-copy-reader",
+    )
+    acme = row(report, "acme")
+    assert acme.checks[Check.RDS].status is Status.OK
+    assert acme.checks[Check.COPY].status is Status.ERROR
+    assert "could not assume role arn:aws:iam::222233334444:role/backupwatch-copy-reader" in (
+        acme.checks[Check.COPY].reason
+    )

@@ -15,7 +15,7 @@ instance never inherits its predecessor's copies.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -123,3 +123,51 @@ def copy_evidence(
             destination=destination, newest=newest_copy, error=failed or no_arn
         )
     return evidence
+
+
+def account_copies(
+    session_for: Callable[[str], BackupClient],
+    retrier: Retrier,
+    tenants: Sequence[Tenant],
+    *,
+    destination: str,
+    regions: Sequence[str],
+    since: datetime,
+) -> dict[TenantKey, CopyEvidence]:
+    """AWS Backup copies of the tenants' resources in another account, in any of ``regions``
+    (``session_for(region)`` gives that account's backup client); raises no ``AwsCallError``.
+
+    A copy keeps its source's resource ARN, which names the source account: no resource of
+    the copy account itself can vouch for a tenant.
+    """
+    by_arn = {t.resource_arn: t for t in tenants if t.resource_arn}
+    types = {resource_type(t) for t in by_arn.values()}
+    errors: list[str] = []
+    newest: dict[TenantKey, CopyInfo] = {}
+    for region in regions:
+        try:
+            points = recovery_points(
+                session_for(region), retrier, by_arn, types, since=since, need_lifecycle=False
+            )
+        except AwsCallError as error:
+            errors.append(f"{region}: {error.short}")
+            continue
+        for arn, found in points.items():
+            usable = [p for p in found if p.usable]
+            if not usable:
+                continue
+            point = max(usable, key=lambda p: p.created_at)
+            key = by_arn[arn].key
+            if key not in newest or point.created_at > newest[key].latest_at:
+                newest[key] = CopyInfo(
+                    via="AWS Backup copy", latest_at=point.created_at, identifier=point.point_id
+                )
+    failed = "; ".join(errors) or None
+    return {
+        tenant.key: CopyEvidence(
+            destination=destination,
+            newest=newest.get(tenant.key),
+            error=failed or (None if tenant.resource_arn else "RDS gave no ARN for the resource"),
+        )
+        for tenant in tenants
+    }

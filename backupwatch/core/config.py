@@ -45,6 +45,7 @@ _KMS_KEY = re.compile(
     r"^(?:arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/)?(?:[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
     r"|mrk-[0-9a-f]{32})$"
 )
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
 _REPORT_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]{0,512}$")
 DEFAULT_DROP_RATIO = 0.5
 """``BACKUPWATCH_SIZE_DROP_RATIO``: see ``backupwatch.core.size_history``."""
@@ -192,6 +193,11 @@ class Settings(BaseModel):
     copy_regions: tuple[str, ...] = ()
     """Regions where every tenant must have a fresh disaster-recovery copy (the ``copy``
     check): RDS automated-backup replication or an AWS Backup copy. Empty: no ``copy`` check."""
+    copy_accounts: tuple[str, ...] = ()
+    """Accounts where every tenant must have a fresh AWS Backup copy (cross-account copies),
+    read through ``copy_role_name`` in each; a tenant's own account is left out."""
+    copy_role_name: str | None = None
+    """The role (name or path/name) assumed in each copy account to list its backup vaults."""
     min_retention_days: int | None = Field(default=None, ge=1, le=36_500)
     """Control: backups are kept at least this many days (the ``policy`` check)."""
     require_encrypted_backups: bool = False
@@ -288,7 +294,7 @@ class Settings(BaseModel):
 
     _external_id = field_validator("external_id")(_valid_external_id)
 
-    @field_validator("organization_role_name")
+    @field_validator("organization_role_name", "copy_role_name")
     @classmethod
     def _role_name(cls, value: str | None) -> str | None:
         if value is None:
@@ -307,6 +313,14 @@ class Settings(BaseModel):
         for region in value:
             if not _REGION.match(region):
                 raise ValueError(f"{region!r} is not an AWS region name (like eu-central-1)")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("copy_accounts")
+    @classmethod
+    def _copy_accounts_are_account_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for account in value:
+            if not _ACCOUNT_ID.match(account):
+                raise ValueError(f"{account!r} is not an AWS account id (12 digits)")
         return tuple(dict.fromkeys(value))
 
     @field_validator("require_kms_key", "backup_kms_key")
@@ -373,6 +387,10 @@ class Settings(BaseModel):
             raise _CrossFieldProblem(
                 "object_lock_compliance", "needs BACKUPWATCH_OBJECT_LOCK_MIN_DAYS"
             )
+        if self.copy_accounts and self.copy_role_name is None:
+            raise _CrossFieldProblem(
+                "copy_accounts", "needs BACKUPWATCH_COPY_ROLE_NAME, the role to read them with"
+            )
         evidence = {Check.RDS, Check.BACKUP} & set(self.checks)
         if self.rds_backup_rule == "either" and len(evidence) < 2:
             raise _CrossFieldProblem(
@@ -430,7 +448,8 @@ class Settings(BaseModel):
     @property
     def active_checks(self) -> tuple[Check, ...]:
         """The checks a run makes: ``checks``, then ``copy`` and ``policy`` when configured."""
-        extra = ((Check.COPY,) if self.copy_regions else ()) + (
+        copies = self.copy_regions or self.copy_accounts
+        extra = ((Check.COPY,) if copies else ()) + (
             (Check.POLICY,) if self.policy_controls else ()
         )
         return (*self.checks, *extra)
@@ -494,6 +513,8 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "require_kms_key": ("BACKUPWATCH_REQUIRE_KMS_KEY",),
     "rds_backup_rule": ("BACKUPWATCH_RDS_BACKUP_RULE",),
     "copy_regions": ("BACKUPWATCH_COPY_REGIONS",),
+    "copy_accounts": ("BACKUPWATCH_COPY_ACCOUNTS",),
+    "copy_role_name": ("BACKUPWATCH_COPY_ROLE_NAME",),
     "min_retention_days": ("BACKUPWATCH_MIN_RETENTION_DAYS",),
     "require_encrypted_backups": ("BACKUPWATCH_REQUIRE_ENCRYPTED_BACKUPS",),
     "backup_kms_key": ("BACKUPWATCH_BACKUP_KMS_KEY",),
@@ -579,7 +600,7 @@ _WHOLE_NUMBERS = {
 # Directives whose zero-padded output sorts the same way as time does, biggest unit first.
 _DATE_DIRECTIVES = ("%Y", "%m", "%d", "%H")
 _DIRECTIVE = re.compile(r"%.")
-_LISTS = frozenset({"checks", "regions", "copy_regions"})
+_LISTS = frozenset({"checks", "regions", "copy_regions", "copy_accounts"})
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
 

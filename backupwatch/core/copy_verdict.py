@@ -2,9 +2,13 @@
 
 A copy is RDS cross-region automated-backup replication (the replicated restore window's
 latest time) or an AWS Backup copy (a usable recovery point of the resource in a vault of the
-destination), whichever is newer. Each destination gets its own verdict, and the check is the
-worst of them, with every destination that is not OK named in the reason. A copy region that
-is the tenant's own region is no disaster-recovery copy and is left out.
+destination), whichever is newer. A copy account (``BACKUPWATCH_COPY_ACCOUNTS``) is a
+destination too: an AWS Backup copy in one of its vaults, in the tenant's region or a copy
+region (RDS does not replicate automated backups across accounts).
+
+Each destination gets its own verdict, and the check is the worst of them, with every
+destination that is not OK named in the reason. A copy region that is the tenant's own region,
+or a copy account that is its own account, is no disaster-recovery copy and is left out.
 """
 
 from __future__ import annotations
@@ -31,9 +35,19 @@ def copy_destinations(tenant: Tenant, settings: Settings) -> tuple[str, ...]:
     return tuple(region for region in regions if region != tenant.region)
 
 
+def copy_accounts_of(tenant: Tenant, settings: Settings) -> tuple[str, ...]:
+    """The copy accounts but the tenant's own."""
+    return tuple(a for a in settings.copy_accounts if a != tenant.account_id)
+
+
+def account_destination(account: str) -> str:
+    """How a copy account is named as a destination: ``account 222233334444``."""
+    return f"account {account}"
+
+
 def copy_check_applies(tenant: Tenant, settings: Settings) -> bool:
-    """Whether the tenant gets a ``copy`` check: a copy region is set for it."""
-    return bool(settings.copy_regions or tenant.copy_regions)
+    """Whether the tenant gets a ``copy`` check: a copy region or account is set for it."""
+    return bool(settings.copy_regions or tenant.copy_regions or settings.copy_accounts)
 
 
 def judge_copy(
@@ -69,7 +83,7 @@ def _verdict(
         return CheckResult(
             check=Check.COPY,
             status=Status.SKIPPED,
-            reason=f"no copy region other than its own ({tenant.region})",
+            reason=f"no copy region or account other than its own ({tenant.region})",
         )
     window = timedelta(hours=tenant.max_age_hours)
     verdicts = [_destination(copy, window, now) for copy in copies]

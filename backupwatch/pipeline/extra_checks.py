@@ -14,13 +14,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+import boto3
+
+from backupwatch.aws.accounts import enter
 from backupwatch.aws.backup_evidence import backup_evidence
-from backupwatch.aws.copy_evidence import copy_evidence
+from backupwatch.aws.clients import backup_client
+from backupwatch.aws.copy_evidence import account_copies, copy_evidence
 from backupwatch.aws.retry import Retrier
 from backupwatch.core.backup_verdict import judge_backup, lookback_days
 from backupwatch.core.config import Settings
-from backupwatch.core.copy_verdict import copy_check_applies, copy_destinations, judge_copy
+from backupwatch.core.copy_verdict import (
+    account_destination,
+    copy_accounts_of,
+    copy_check_applies,
+    copy_destinations,
+    judge_copy,
+)
 from backupwatch.core.deadline import Deadline
+from backupwatch.core.errors import AwsCallError
 from backupwatch.core.evaluation import error_result
 from backupwatch.core.evidence_rule import apply_rule, counted_evidence, rule_for
 from backupwatch.core.models import (
@@ -28,6 +39,7 @@ from backupwatch.core.models import (
     Check,
     CheckResult,
     CopyEvidence,
+    Scope,
     SnapshotInfo,
     Tenant,
 )
@@ -49,7 +61,7 @@ class ExtraEvidence:
 
     backup: dict[TenantKey, BackupEvidence] = field(default_factory=dict)
     copies: dict[str, dict[TenantKey, CopyEvidence]] = field(default_factory=dict)
-    """Per destination region."""
+    """Per destination: a copy region's name, or ``account 222233334444``."""
     unchecked: set[Check] = field(default_factory=set)
     """Checks whose listings the deadline cut off."""
 
@@ -103,6 +115,56 @@ def gather_copies(
     days = max(lookback_days(tenant, settings) for tenant in wanted)
     return copy_evidence(
         rds, backup, retrier, wanted, destination=destination, since=now - timedelta(days=days)
+    )
+
+
+def gather_account_copies(
+    account: str,
+    home: boto3.Session,
+    retrier: Retrier,
+    tenants: Sequence[Tenant],
+    *,
+    now: datetime,
+    settings: Settings,
+    deadline: Deadline | None,
+) -> dict[TenantKey, CopyEvidence] | None:
+    """AWS Backup copies in copy account ``account``, through ``BACKUPWATCH_COPY_ROLE_NAME``
+    assumed from ``home`` (the run's own credentials), in the tenants' regions and the copy
+    regions; None after the deadline."""
+    wanted = [t for t in tenants if account in copy_accounts_of(t, settings)]
+    if not wanted:
+        return {}
+    if deadline is not None and deadline.expired:
+        return None
+    destination = account_destination(account)
+    regions = sorted({t.region for t in wanted} | set(settings.copy_regions))
+    partition = (wanted[0].resource_arn or "arn:aws").split(":")[1]
+    scope = Scope(
+        region=regions[0],
+        account_id=account,
+        role_arn=f"arn:{partition}:iam::{account}:role/{settings.copy_role_name}",
+        external_id=settings.external_id,
+    )
+    try:
+        session = enter(scope, home, retrier)
+    except AwsCallError as error:
+        reason = f"could not assume role {scope.role_arn}: {error.short}"
+        return {t.key: CopyEvidence(destination=destination, error=reason) for t in wanted}
+    days = max(lookback_days(tenant, settings) for tenant in wanted)
+    clients: dict[str, BackupClient] = {}
+
+    def client_in(region: str) -> BackupClient:
+        if region not in clients:
+            clients[region] = backup_client(session, region)
+        return clients[region]
+
+    return account_copies(
+        client_in,
+        retrier,
+        wanted,
+        destination=destination,
+        regions=regions,
+        since=now - timedelta(days=days),
     )
 
 
@@ -162,7 +224,8 @@ def _copy(
     if Check.COPY in evidence.unchecked:
         return error_result(Check.COPY, NOT_CHECKED)
     copies = []
-    for destination in copy_destinations(tenant, settings):
+    accounts = [account_destination(a) for a in copy_accounts_of(tenant, settings)]
+    for destination in (*copy_destinations(tenant, settings), *accounts):
         found = evidence.copies.get(destination, {}).get(tenant.key)
         copies.append(
             found

@@ -38,6 +38,7 @@ from backupwatch.aws.retry import DEADLINE_EXCEEDED, Retrier
 from backupwatch.aws.s3_evidence import newest_dated_objects, newest_objects
 from backupwatch.aws.s3_integrity import inspect_dump
 from backupwatch.core.config import Settings
+from backupwatch.core.copy_verdict import account_destination as copy_destination_of
 from backupwatch.core.copy_verdict import copy_destinations
 from backupwatch.core.deadline import Deadline
 from backupwatch.core.errors import AwsCallError
@@ -67,6 +68,7 @@ from backupwatch.core.size_history import NO_ARCHIVED_DUMPS, ArchivedDump
 from backupwatch.core.tenancy import bound_pause
 from backupwatch.pipeline.extra_checks import (
     ExtraEvidence,
+    gather_account_copies,
     gather_backup,
     gather_copies,
     judge_extra,
@@ -358,7 +360,7 @@ def _check_scopes(
             generated_at=now,
             regions=tuple(dict.fromkeys(scope.region for scope in scopes)),
             accounts=tuple(sorted({s.account_id for s in scopes if s.account_id is not None})),
-            checks=settings.checks,
+            checks=settings.active_checks,
             tenants=(),
             region_errors=planning_errors,
         )
@@ -403,6 +405,7 @@ def _check_scopes(
                 selection,
                 progress,
                 size_history,
+                home,
             ),
         )
         errors = tuple(
@@ -484,8 +487,10 @@ def _check_account(
     selection: _Selection,
     progress: Progress,
     size_history: SizeHistory,
+    home: boto3.Session | None = None,
 ) -> Report:
-    """Every region of ``settings`` in one account, with ``session``'s credentials."""
+    """Every region of ``settings`` in one account, with ``session``'s credentials; ``home``
+    (the run's own session, default ``session``) assumes the copy accounts' role."""
     # Clients are built here, on this thread: boto3 sessions are not thread-safe, clients are.
     rds_by_region = {
         region: _limited(rds_client(session, region), settings, retrier)
@@ -555,6 +560,7 @@ def _check_account(
         extra_pending = _submit_extra(
             pool,
             session,
+            home or session,
             settings,
             [tenants[i] for i in picked],
             rds_by_region,
@@ -620,6 +626,7 @@ _ExtraPending = tuple[
 def _submit_extra(
     pool: ThreadPoolExecutor,
     session: boto3.Session,
+    home: boto3.Session,
     settings: Settings,
     tenants: Sequence[Tenant],
     rds_by_region: Mapping[str, RDSClient],
@@ -648,6 +655,17 @@ def _submit_extra(
     destinations = dict.fromkeys(
         region for tenant in tenants for region in copy_destinations(tenant, settings)
     )
+    for account in settings.copy_accounts:
+        copies[copy_destination_of(account)] = pool.submit(
+            gather_account_copies,
+            account,
+            home,
+            retrier,
+            list(tenants),
+            now=now,
+            settings=settings,
+            deadline=deadline,
+        )
     for destination in destinations:
         rds = rds_by_region.get(destination) or _limited(
             rds_client(session, destination), settings, retrier
