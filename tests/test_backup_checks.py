@@ -316,3 +316,42 @@ def test_a_copy_role_that_cannot_be_assumed_is_error_for_the_copy_check_alone(
     assert "could not assume role arn:aws:iam::222233334444:role/backupwatch-copy-reader" in (
         acme.checks[Check.COPY].reason
     )
+
+
+def test_explain_shows_the_new_checks_their_evidence_and_controls(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    from backupwatch import load_settings
+    from backupwatch.core.explain import explain
+    from backupwatch.pipeline.monitor import examine_tenant
+
+    from .conftest import env_for
+
+    world.instance(
+        "db-acme",
+        tenant="acme",
+        retention=0,
+        tags={"backupwatch:min-retention-days": "14", "backupwatch:copy-regions": OTHER_REGION},
+    )
+    recovery_point(fake, "db-acme", 5 * H)
+    policy = load_settings(
+        env_for(**BACKUP_ONLY, BACKUPWATCH_MIN_RETENTION_DAYS="7")  # type: ignore[arg-type]
+    )
+    examined = examine_tenant(
+        policy, "acme", session=world.session, clock=lambda: NOW, retrier=retrier
+    )
+    text = "\n".join(explain(examined.report, examined.resolved, settings=policy))
+    assert "rds/backup rule   either    setting BACKUPWATCH_RDS_BACKUP_RULE" in text
+    assert "min retention     14 days   tag backupwatch:min-retention-days" in text
+    assert f"copy regions      {OTHER_REGION}" in text
+    assert "  backup: OK" in text
+    assert f"AWS Backup recovery points of {arn('db-acme')}" in text
+    assert f"in {OTHER_REGION}: replicated automated backups and AWS Backup vaults" in text
+    assert "  copy: MISSING" in text
+    # Under "either" the policy judges the evidence that satisfied it: the recovery point
+    # (kept 35 days), not the automated backups that are off.
+    assert "  policy: OK\n    evidence: none\n    rule: OK: retention at least 14 days" in text
+    assert "status: MISSING, the worst of backup OK, copy MISSING, policy OK; rds deferred to " in (
+        text
+    )
+    assert "s3://" not in text.split("  backup: OK")[1].split("  copy:")[0]

@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from backupwatch.core.config import ENVIRONMENT, Settings
+from backupwatch.core.copy_verdict import copy_accounts_of, copy_destinations
 from backupwatch.core.digest import clean
 from backupwatch.core.evaluation import (
     first_backup_due,
     format_age,
     format_time,
 )
+from backupwatch.core.evidence_rule import rule_for
 from backupwatch.core.integrity import size_drop_ratio
 from backupwatch.core.models import (
     Check,
@@ -35,11 +37,17 @@ from backupwatch.core.models import (
     Tenant,
     TenantReport,
 )
+from backupwatch.core.policy import controls_for
 from backupwatch.core.tenancy import (
     TAG_CHECKS,
+    TAG_COPY_REGIONS,
+    TAG_DAILY_BACKUP_DAYS,
     TAG_MAX_AGE_HOURS,
     TAG_MIN_OBJECT_BYTES,
+    TAG_MIN_RETENTION_DAYS,
     TAG_PAUSED_UNTIL,
+    TAG_RDS_BACKUP_RULE,
+    TAG_REQUIRE_ENCRYPTION,
     TAG_S3_PREFIX,
     TAG_SIZE_DROP_RATIO,
 )
@@ -170,6 +178,7 @@ def thresholds(
         found.append(
             Threshold("folder", _folder(tenant, bucket), _folder_source(tenant, settings, bucket))
         )
+    found.extend(_backup_thresholds(tenant, settings, wanted))
     if tenant.paused_until is not None:
         found.append(
             Threshold(
@@ -181,6 +190,89 @@ def thresholds(
             )
         )
     return tuple(found)
+
+
+def _backup_thresholds(tenant: Tenant, settings: Settings, wanted: list[Check]) -> list[Threshold]:
+    """The rds/backup rule, the copy destinations and the policy controls in force."""
+    found: list[Threshold] = []
+    if Check.RDS in wanted and Check.BACKUP in wanted:
+        rule = rule_for(tenant, settings)
+        found.append(
+            Threshold(
+                "rds/backup rule",
+                rule,
+                _tagged(
+                    tenant,
+                    settings,
+                    "rds_backup_rule",
+                    TAG_RDS_BACKUP_RULE,
+                    differs=rule != settings.rds_backup_rule,
+                    default=settings.rds_backup_rule,
+                    bound="tags may only make it both",
+                ),
+            )
+        )
+    regions = copy_destinations(tenant, settings)
+    if regions:
+        added = [r for r in tenant.copy_regions if r not in settings.copy_regions]
+        source = _origin(settings, "copy_regions")
+        if added:
+            source += f"; tag {TAG_COPY_REGIONS} adds {', '.join(added)}"
+        found.append(Threshold("copy regions", ", ".join(regions), source))
+    accounts = copy_accounts_of(tenant, settings)
+    if accounts:
+        found.append(
+            Threshold("copy accounts", ", ".join(accounts), _origin(settings, "copy_accounts"))
+        )
+    controls = controls_for(tenant, settings)
+    for name, value, field, tag, setting in (
+        (
+            "min retention",
+            controls.min_retention_days,
+            "min_retention_days",
+            TAG_MIN_RETENTION_DAYS,
+            settings.min_retention_days,
+        ),
+        (
+            "daily backups",
+            controls.daily_backup_days,
+            "daily_backup_days",
+            TAG_DAILY_BACKUP_DAYS,
+            settings.daily_backup_days,
+        ),
+    ):
+        if value is not None:
+            found.append(
+                Threshold(
+                    name,
+                    f"{value} days",
+                    _tagged(
+                        tenant,
+                        settings,
+                        field,
+                        tag,
+                        differs=value != setting,
+                        default=f"{setting} days" if setting else "off",
+                        bound="tags may only raise it",
+                    ),
+                )
+            )
+    if controls.encryption:
+        source = (
+            _origin(settings, "backup_kms_key")
+            if controls.kms_key
+            else _tagged(
+                tenant,
+                settings,
+                "require_encrypted_backups",
+                TAG_REQUIRE_ENCRYPTION,
+                differs=not settings.encryption_required,
+                default="off",
+                bound="tags may only switch it on",
+            )
+        )
+        found.append(Threshold("encryption", controls.kms_key or "required", source))
+    return found
 
 
 def _row_lines(
@@ -212,8 +304,16 @@ def _row_lines(
     if tenant is not None:
         lines.extend(f"  problem (makes it ERROR): {clean(p)}" for p in tenant.problems)
     lines.extend(f"  note: {clean(note)}" for note in row.notes)
-    verdicts = ", ".join(f"{check.value} {r.status.value}" for check, r in row.checks.items())
+    counted = {c: r for c, r in row.checks.items() if r.deferred_to is None}
+    verdicts = ", ".join(f"{check.value} {r.status.value}" for check, r in counted.items())
     why = f"the worst of {verdicts}" if verdicts else "no check ran"
+    deferred = [
+        f"{check.value} deferred to {r.deferred_to.value} (rule either)"
+        for check, r in row.checks.items()
+        if r.deferred_to is not None
+    ]
+    if deferred:
+        why += f"; {', '.join(deferred)}"
     if tenant is not None and tenant.problems:
         why += "; a problem makes it ERROR"
     lines.append(f"  status: {row.status.value}, {why}")
@@ -229,11 +329,12 @@ def _check_lines(
 ) -> list[str]:
     lines = [f"  {check.value}: {result.status.value}"]
     if resolved is not None:
-        looked = (
-            _rds_looked_at(resolved.tenant)
-            if check is Check.RDS
-            else _s3_looked_at(resolved, settings)
-        )
+        looked = {
+            Check.RDS: lambda: _rds_looked_at(resolved.tenant),
+            Check.S3: lambda: _s3_looked_at(resolved, settings),
+            Check.BACKUP: lambda: _backup_looked_at(resolved.tenant),
+            Check.COPY: lambda: _copy_looked_at(resolved.tenant, settings),
+        }.get(check, list)()
         lines.extend(f"    looked at: {text}" for text in looked)
     lines.append(f"    evidence: {_evidence(check, result, resolved)}")
     tenant = resolved.tenant if resolved is not None else None
@@ -258,6 +359,27 @@ def _rds_looked_at(tenant: Tenant) -> list[str]:
         "snapshots never count)",
         f"the DB {tenant.kind}: {', '.join(facts)}",
     ]
+
+
+def _backup_looked_at(tenant: Tenant) -> list[str]:
+    if tenant.resource_arn is None:
+        return []
+    return [
+        f"AWS Backup recovery points of {tenant.resource_arn} in the region's vaults "
+        "(COMPLETED or AVAILABLE count), and its backup jobs that went wrong"
+    ]
+
+
+def _copy_looked_at(tenant: Tenant, settings: Settings) -> list[str]:
+    looked = [
+        f"in {region}: replicated automated backups and AWS Backup vaults"
+        for region in copy_destinations(tenant, settings)
+    ]
+    looked.extend(
+        f"in account {account}: AWS Backup vaults, through role {settings.copy_role_name}"
+        for account in copy_accounts_of(tenant, settings)
+    )
+    return looked
 
 
 def _s3_looked_at(resolved: Resolved, settings: Settings) -> list[str]:
@@ -285,6 +407,12 @@ def _evidence(check: Check, result: CheckResult, resolved: Resolved | None) -> s
     when = format_time(result.evidence_at) if result.evidence_at is not None else "unknown"
     if check is Check.RDS:
         return f"automated snapshot {result.key}, created {when}{age}"
+    if check is Check.BACKUP:
+        return f"{result.key}, created {when}{age}"
+    if check is Check.COPY:
+        return f"the oldest of the newest copies, {result.key}, latest {when}{age}"
+    if check is not Check.S3:
+        return result.key
     bucket = resolved.bucket if resolved is not None else None
     where = f"s3://{bucket}/{result.key}" if bucket else result.key
     size = f", {format_bytes(result.size_bytes)}" if result.size_bytes is not None else ""
@@ -295,6 +423,8 @@ def _rule(
     check: Check, result: CheckResult, tenant: Tenant, settings: Settings, now: datetime
 ) -> str | None:
     """The rule that gave ``result`` its status, with the numbers it compared."""
+    if check not in (Check.RDS, Check.S3):
+        return None  # the reason says it: docs/evidence.md has the rules
     status = result.status
     window = _hours(tenant.max_age_hours)
     newest = (
