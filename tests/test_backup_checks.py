@@ -355,3 +355,49 @@ def test_explain_shows_the_new_checks_their_evidence_and_controls(
         text
     )
     assert "s3://" not in text.split("  backup: OK")[1].split("  copy:")[0]
+
+
+def test_a_bug_gathering_aws_backup_is_the_backup_checks_error_alone(
+    world: World, fake: FakeAws, retrier: Retrier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Careless variant: a crash in the new listing ending the run, or passing the check."""
+    from backupwatch.pipeline import extra_checks
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise KeyError("RecoveryPoints")
+
+    monkeypatch.setattr(extra_checks, "backup_evidence", broken)
+    world.instance("db-acme", tenant="acme")
+    world.instance("db-beta", tenant="beta", retention=0)
+    report = run(world, retrier, **BACKUP_ONLY)
+    assert [r.tenant for r in report.tenants] == ["acme", "beta"]
+    acme, beta = row(report, "acme"), row(report, "beta")
+    assert acme.status is Status.OK  # its automated snapshot satisfies "either"
+    assert acme.checks[Check.BACKUP].deferred_to is Check.RDS
+    assert beta.checks[Check.BACKUP].status is Status.ERROR
+    assert beta.status is Status.DISABLED  # the better of DISABLED and ERROR, both shown
+    assert "could not read AWS Backup" in beta.reason
+
+
+def test_a_bug_judging_one_tenants_policy_touches_that_tenant_alone(
+    world: World, fake: FakeAws, retrier: Retrier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from backupwatch.core.models import Tenant
+    from backupwatch.pipeline import extra_checks
+
+    real = extra_checks.judge_policy
+
+    def flaky(tenant: Tenant, *args: Any, **kwargs: Any) -> Any:
+        if tenant.name == "acme":
+            raise ZeroDivisionError("policy bug")
+        return real(tenant, *args, **kwargs)
+
+    monkeypatch.setattr(extra_checks, "judge_policy", flaky)
+    world.instance("db-acme", tenant="acme")
+    world.instance("db-beta", tenant="beta")
+    report = run(world, retrier, BACKUPWATCH_CHECKS="rds", BACKUPWATCH_MIN_RETENTION_DAYS="7")
+    assert row(report, "acme").checks[Check.POLICY].status is Status.ERROR
+    assert "ZeroDivisionError" in row(report, "acme").checks[Check.POLICY].reason
+    beta = row(report, "beta").checks[Check.POLICY]
+    assert beta.status is Status.NONCOMPLIANT  # judged: one snapshot is no 7-day window
+    assert beta.reason == "restore window reaches back 1 h, policy 7 days"

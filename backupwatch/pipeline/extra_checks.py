@@ -62,8 +62,10 @@ class ExtraEvidence:
     backup: dict[TenantKey, BackupEvidence] = field(default_factory=dict)
     copies: dict[str, dict[TenantKey, CopyEvidence]] = field(default_factory=dict)
     """Per destination: a copy region's name, or ``account 222233334444``."""
-    unchecked: set[Check] = field(default_factory=set)
-    """Checks whose listings the deadline cut off."""
+    backup_unchecked: set[str] = field(default_factory=set)
+    """Regions whose AWS Backup listings the deadline cut off."""
+    copies_unchecked: set[str] = field(default_factory=set)
+    """Destinations whose listings the deadline cut off."""
 
 
 def gather_backup(
@@ -204,8 +206,6 @@ def judge_extra(
         logger.exception("policy verdict for tenant %s crashed", tenant.name)
         verdict = _crashed(Check.POLICY, error)
     if verdict is not None:
-        if Check.POLICY in evidence.unchecked:
-            verdict = error_result(Check.POLICY, NOT_CHECKED)
         combined[Check.POLICY] = verdict
     return combined
 
@@ -213,7 +213,7 @@ def judge_extra(
 def _backup(
     tenant: Tenant, evidence: ExtraEvidence, now: datetime, settings: Settings
 ) -> CheckResult:
-    if Check.BACKUP in evidence.unchecked:
+    if tenant.region in evidence.backup_unchecked:
         return error_result(Check.BACKUP, NOT_CHECKED)
     return judge_backup(tenant, evidence.backup.get(tenant.key), now=now, settings=settings)
 
@@ -221,12 +221,12 @@ def _backup(
 def _copy(
     tenant: Tenant, evidence: ExtraEvidence, now: datetime, settings: Settings
 ) -> CheckResult:
-    if Check.COPY in evidence.unchecked:
-        return error_result(Check.COPY, NOT_CHECKED)
     copies = []
     accounts = [account_destination(a) for a in copy_accounts_of(tenant, settings)]
     for destination in (*copy_destinations(tenant, settings), *accounts):
         found = evidence.copies.get(destination, {}).get(tenant.key)
+        if destination in evidence.copies_unchecked:
+            found = CopyEvidence(destination=destination, error=NOT_CHECKED)
         copies.append(
             found
             if found is not None

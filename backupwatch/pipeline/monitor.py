@@ -696,7 +696,7 @@ def _extra_outcome(pending: _ExtraPending) -> ExtraEvidence:
             logger.exception("backup evidence for %s crashed", region)
             continue
         if found is None:
-            evidence.unchecked.add(Check.BACKUP)
+            evidence.backup_unchecked.add(region)
         else:
             evidence.backup.update(found)
     for destination, copy_future in copies.items():
@@ -706,7 +706,7 @@ def _extra_outcome(pending: _ExtraPending) -> ExtraEvidence:
             logger.exception("copies in %s crashed", destination)
             continue
         if copied is None:
-            evidence.unchecked.add(Check.COPY)
+            evidence.copies_unchecked.add(destination)
         else:
             evidence.copies[destination] = copied
     return evidence
