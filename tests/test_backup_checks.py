@@ -375,8 +375,10 @@ def test_a_bug_gathering_aws_backup_is_the_backup_checks_error_alone(
     assert acme.status is Status.OK  # its automated snapshot satisfies "either"
     assert acme.checks[Check.BACKUP].deferred_to is Check.RDS
     assert beta.checks[Check.BACKUP].status is Status.ERROR
-    assert beta.status is Status.DISABLED  # the better of DISABLED and ERROR, both shown
+    # AWS Backup could not be read, and may hold the backup RDS lacks: could not check.
+    assert beta.status is Status.ERROR
     assert "could not read AWS Backup" in beta.reason
+    assert "automated backups are off" in beta.reason
 
 
 def test_a_bug_judging_one_tenants_policy_touches_that_tenant_alone(

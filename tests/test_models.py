@@ -33,6 +33,7 @@ SEVERITY_ORDER = [
     Status.SUSPECT,
     Status.STALE,
     Status.EMPTY,
+    Status.NONCOMPLIANT,
     Status.STOPPED,
     Status.PENDING,
     Status.PAUSED,
@@ -47,6 +48,7 @@ FAILING = {
     Status.SUSPECT,
     Status.STALE,
     Status.EMPTY,
+    Status.NONCOMPLIANT,
 }
 """Failing by default; STOPPED can be made failing per run (TenantReport.failing)."""
 
@@ -84,8 +86,8 @@ def region_error(region: str = OTHER_REGION) -> RegionError:
 
 
 def test_severity_follows_declared_order() -> None:
-    """ERROR > MISSING > DISABLED > SUSPECT > STALE > EMPTY > STOPPED > PENDING > PAUSED >
-    SKIPPED > OK."""
+    """ERROR > MISSING > DISABLED > SUSPECT > STALE > EMPTY > NONCOMPLIANT > STOPPED > PENDING >
+    PAUSED > SKIPPED > OK."""
     severities = [status.severity for status in SEVERITY_ORDER]
     assert severities == sorted(severities, reverse=True)
     assert len(set(severities)) == len(SEVERITY_ORDER)
@@ -106,9 +108,52 @@ def test_every_pair_is_ordered(worse: Status, better: Status) -> None:
     assert worse.severity > better.severity
 
 
+def test_severities_are_pinned() -> None:
+    """The severity of each status is part of the contract (12 for ERROR, 11 is every unknown
+    status, down to 0 for OK): an archived report's readers compare them."""
+    assert {s: s.severity for s in Status} == {
+        Status.ERROR: 12,
+        Status.MISSING: 10,
+        Status.DISABLED: 9,
+        Status.SUSPECT: 8,
+        Status.STALE: 7,
+        Status.EMPTY: 6,
+        Status.NONCOMPLIANT: 5,
+        Status.STOPPED: 4,
+        Status.PENDING: 3,
+        Status.PAUSED: 2,
+        Status.SKIPPED: 1,
+        Status.OK: 0,
+    }
+
+
+def test_noncompliant_is_failing_between_empty_and_stopped() -> None:
+    """NONCOMPLIANT (a fresh backup that breaks a policy control) fails the run, ranks below
+    every "no usable backup" status (EMPTY and above) and above every lifecycle status."""
+    assert Status.NONCOMPLIANT.failing
+    assert Status.NONCOMPLIANT.listed
+    assert Status.NONCOMPLIANT.known
+    assert Status.EMPTY.severity > Status.NONCOMPLIANT.severity > Status.STOPPED.severity
+    assert SEVERITY_ORDER.index(Status.NONCOMPLIANT) == SEVERITY_ORDER.index(Status.EMPTY) + 1
+    assert SEVERITY_ORDER.index(Status.STOPPED) == SEVERITY_ORDER.index(Status.NONCOMPLIANT) + 1
+    assert worst([Status.NONCOMPLIANT, Status.STOPPED, Status.OK]) is Status.NONCOMPLIANT
+    assert worst([Status.NONCOMPLIANT, Status.EMPTY]) is Status.EMPTY
+    assert row("a", Status.NONCOMPLIANT).failing
+    assert make_report(row("a", Status.NONCOMPLIANT), row("b")).failing
+    with pytest.raises(ValidationError):
+        TenantReport.model_validate(
+            {**row("a", Status.NONCOMPLIANT).model_dump(), "failing": False}
+        )
+
+
+def test_checks_are_pinned() -> None:
+    """The checks, in declaration order: what ``BACKUPWATCH_CHECKS`` and the JSON accept."""
+    assert [c.value for c in Check] == ["rds", "s3", "backup", "copy", "policy"]
+
+
 @pytest.mark.parametrize("status", list(Status))
-def test_failing_statuses_are_error_to_empty(status: Status) -> None:
-    """``failing`` holds for ERROR to EMPTY only; every status but OK is ``listed``."""
+def test_failing_statuses_are_error_to_noncompliant(status: Status) -> None:
+    """``failing`` holds for ERROR to NONCOMPLIANT only; every status but OK is ``listed``."""
     assert status.failing is (status in FAILING)
     assert status.listed is (status is not Status.OK)
 

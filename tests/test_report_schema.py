@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from backupwatch.core import schema
-from backupwatch.core.models import SCHEMA_VERSION, Report, Status
+from backupwatch.core.models import SCHEMA_VERSION, Check, Report, Status
 
 ROOT = Path(__file__).parent.parent
 COPIES = (ROOT / "backupwatch" / "core" / schema.SCHEMA_FILE, ROOT / "docs" / schema.SCHEMA_FILE)
@@ -41,8 +41,9 @@ def test_the_installed_schema_is_read_with_importlib_resources() -> None:
 
 def test_the_schema_describes_what_this_version_writes() -> None:
     """Serialisation mode: ``schema_version`` 2 first, the computed ``summary`` in, every
-    property required, nothing else allowed; a status is a member, or status-shaped (one read
-    from a newer report, written back as read)."""
+    property required but ``CheckResult.deferred_to`` (written only when set), nothing else
+    allowed; a status is a member, or status-shaped (one read from a newer report, written
+    back as read)."""
     document = loaded()
     assert document["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert document["properties"]["schema_version"]["const"] == SCHEMA_VERSION == 2
@@ -50,10 +51,18 @@ def test_the_schema_describes_what_this_version_writes() -> None:
     assert document["properties"]["summary"]["readOnly"] is True
     assert set(document["required"]) == set(document["properties"])
     assert document["additionalProperties"] is False
+    assert sorted(schema.OMITTED_WHEN_UNSET) == ["deferred_to"]
     for name in ("TenantReport", "CheckResult", "RegionError", "Summary"):
         definition = document["$defs"][name]
         assert definition["additionalProperties"] is False, name
-        assert set(definition["required"]) == set(definition["properties"]), name
+        optional = schema.OMITTED_WHEN_UNSET if name == "CheckResult" else set()
+        assert set(definition["required"]) == set(definition["properties"]) - optional, name
+        assert optional <= set(definition["properties"]), name
+    assert document["$defs"]["CheckResult"]["properties"]["deferred_to"]["anyOf"] == [
+        {"$ref": "#/$defs/Check"},
+        {"type": "null"},
+    ]
+    assert document["$defs"]["Check"]["enum"] == [check.value for check in Check]
     assert "unknown statuses" in document["$comment"]
     known, newer = document["$defs"]["Status"]["anyOf"]
     assert known["enum"] == [status.value for status in Status]
@@ -102,5 +111,18 @@ def test_an_unknown_status_is_valid_a_malformed_one_is_not() -> None:
     document["tenants"][0]["status"] = "CORRUPT"
     jsonschema.validate(document, loaded())
     document["tenants"][0]["status"] = "<b>corrupt</b>"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, loaded())
+
+
+def test_a_check_deferred_to_another_is_valid_against_the_schema() -> None:
+    """A row where ``backup`` satisfied ``rds`` (rule "either") validates with the field
+    written; a ``deferred_to`` that is no check does not."""
+    jsonschema = pytest.importorskip("jsonschema")
+    document = json.loads(Report.from_json((FIXTURES / "v2.json").read_bytes()).to_json())
+    rds = document["tenants"][0]["checks"]["rds"]
+    rds.update(status="SKIPPED", deferred_to="backup")
+    jsonschema.validate(document, loaded())
+    rds["deferred_to"] = "tape"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, loaded())

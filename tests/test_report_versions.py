@@ -8,6 +8,7 @@ every reader: ``Report.from_json``, the archive on moto S3, the fan-out's inline
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,10 @@ ADDED_IN_2 = {"notes": []}
 """Fields of a check result that version 2 added, with the value a version-1 report reads as
 (what its check could not verify: nothing was recorded). Version 2 also added the status
 ``SUSPECT``, which the recomputed summary counts."""
+ADDED_STATUSES = ("SUSPECT", "NONCOMPLIANT")
+"""Statuses added since version 1, which the recomputed summary counts (zero in the
+fixtures, written before they existed): ``SUSPECT`` with version 2, ``NONCOMPLIANT`` later,
+within version 2 (a reader that does not know it reads it as an unknown status, failing)."""
 
 
 def _without_added_fields(written: str) -> str:
@@ -124,24 +129,51 @@ def _without_added_fields(written: str) -> str:
         for result in row["checks"].values():
             for name, default in ADDED_IN_2.items():
                 assert result.pop(name) == default
-    # The summary counts every status this version knows: SUSPECT arrived with version 2.
-    assert document["summary"]["by_status"].pop("SUSPECT") == 0
+            assert "deferred_to" not in result  # written only when set
+    # The summary counts every status this version knows, in severity order.
+    by_status = document["summary"]["by_status"]
+    assert list(by_status) == [status.value for status in Status]
+    for name in ADDED_STATUSES:
+        assert by_status.pop(name) == 0
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _counting_noncompliant(written_before: str) -> str:
+    """What this version writes for a report written before ``NONCOMPLIANT`` existed: the same
+    text, with the status counted (zero) between ``EMPTY`` and ``STOPPED`` in the summary."""
+    pattern = re.compile(r'(\n( +)"EMPTY": \d+,)(\n +"STOPPED": )')
+    rewritten, found = pattern.subn(r'\1\n\2"NONCOMPLIANT": 0,\3', written_before)
+    assert found == 1
+    return rewritten
 
 
 def test_the_v1_fixture_written_again_is_itself_plus_schema_version() -> None:
     """Byte for byte: reading a version-1 report and writing it adds ``schema_version`` first,
-    and the fields version 2 added with their defaults, and changes nothing else (no field
-    renamed, reordered, reformatted or dropped)."""
+    the fields version 2 added with their defaults and the statuses added since (counted
+    zero), and changes nothing else (no field renamed, reordered, reformatted or dropped)."""
     original = text(V1)
     rewritten = _without_added_fields(read(V1).to_json(indent=2))
     assert rewritten == '{\n  "schema_version": 2,' + original.removeprefix("{")
     assert {**document(V1), "schema_version": 2} == json.loads(rewritten)
 
 
-def test_a_version_2_report_round_trips_byte_for_byte() -> None:
+def test_a_version_2_report_written_again_only_gains_the_new_status_count() -> None:
+    """Byte for byte: the v2 fixture (written before ``NONCOMPLIANT``), read and written again,
+    is the same text plus ``"NONCOMPLIANT": 0`` between ``EMPTY`` and ``STOPPED`` in the
+    summary; nothing else changes (no ``deferred_to`` appears: it is written only when set)."""
+    written = read(V2).to_json(indent=2) + "\n"
+    assert written == _counting_noncompliant(text(V2))
+    assert '"deferred_to"' not in written
+    by_status = json.loads(written)["summary"]["by_status"]
+    assert list(by_status) == [status.value for status in Status]
+    assert by_status["NONCOMPLIANT"] == 0
+
+
+def test_a_report_of_this_version_round_trips_byte_for_byte() -> None:
     """The current writer's output, read and written again, is the same text."""
-    assert read(V2).to_json(indent=2) + "\n" == text(V2)
+    written = read(V2).to_json(indent=2)
+    assert Report.from_json(written).to_json(indent=2) == written
+    assert Report.from_json(written) == read(V2)
 
 
 def test_schema_version_comes_first() -> None:

@@ -434,7 +434,7 @@ def test_the_page_loads_nothing_from_anywhere() -> None:
 
 
 def test_every_status_has_its_own_colour_in_the_stylesheet() -> None:
-    """Ten statuses, ten colours, each the custom property of its class."""
+    """One colour per status, all different, each the custom property of its class."""
     assert len(set(PALETTE.values())) == len(Status) == len(PALETTE)
     html = render_status_page([report(0, row("acme"))])
     for status, colour in PALETTE.items():

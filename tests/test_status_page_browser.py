@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from backupwatch.core.models import RegionError, Report, Status
-from backupwatch.core.status_page import PALETTE, render_status_page
+from backupwatch.core.status_page import PALETTE, UNKNOWN_COLOUR, render_status_page
 
 from .conftest import NOW, OTHER_REGION, REGION
 from .test_status_page import DAY, Page, parse, report, row
@@ -66,6 +66,7 @@ STATUS_BY_DAY: dict[str, list[Status | str | None]] = {
     "umbrella": every(Status.DISABLED),
     "hooli": every(Status.EMPTY),
     "soylent": every(Status.SUSPECT),
+    "dunder": every(Status.NONCOMPLIANT),
     "cyberdyne": every(Status.STOPPED),
     "newco": ["absent", "absent", None, "absent", Status.PENDING, Status.OK],
     "tyrell": every(Status.PAUSED),
@@ -178,15 +179,21 @@ def test_colours_match_statuses(browse: Callable[[str], Page]) -> None:
 
 
 def test_the_palette_is_what_the_browser_paints(browse: Callable[[str], Page]) -> None:
-    """The statuses' computed colours are ten different colours (no class paints as another)."""
+    """Every status is painted, each in a colour of its own (no class paints as another), and
+    NONCOMPLIANT in its pink, apart from the colour of an unknown status."""
     page = browse("#selftest")
-    painted = {
-        cell["data-bg"]
-        for r in page.rows
-        for cell, status in zip(r.cells, STATUS_BY_DAY[r.name], strict=True)
-        if isinstance(status, Status)
-    }
-    assert len(painted) == len(Status)
+    by_status: dict[Status, set[str]] = {}
+    for r in page.rows:
+        for cell, status in zip(r.cells, STATUS_BY_DAY[r.name], strict=True):
+            if isinstance(status, Status):
+                by_status.setdefault(status, set()).add(cell["data-bg"])
+    assert set(by_status) == set(Status)
+    assert all(len(colours) == 1 for colours in by_status.values()), by_status
+    painted = {colour for colours in by_status.values() for colour in colours}
+    assert len(painted) == len(Status) == 12
+    assert PALETTE[Status.NONCOMPLIANT] == "#d6609c"
+    assert by_status[Status.NONCOMPLIANT] == {"rgb(214, 96, 156)"}
+    assert rgb(UNKNOWN_COLOUR) not in painted
 
 
 def test_tooltips_carry_date_status_reason_and_age(browse: Callable[[str], Page]) -> None:
@@ -218,5 +225,5 @@ def test_fragment_filter_hides_the_rows_that_do_not_match(browse: Callable[[str]
 def test_failing_only_and_status_filters(browse: Callable[[str], Page]) -> None:
     """``#failing`` keeps the tenants failing in the latest report; ``#status=`` one status."""
     failing = browse("#failing").names(visible_only=True)
-    assert sorted(failing) == ["globex", "hooli", "initech", "soylent", "umbrella"]
+    assert sorted(failing) == ["dunder", "globex", "hooli", "initech", "soylent", "umbrella"]
     assert browse("#status=GONE").names(visible_only=True) == ["vandelay"]

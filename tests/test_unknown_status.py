@@ -127,7 +127,7 @@ def test_list_of_statuses_never_grows(new: Report) -> None:
     """Reading unknown statuses adds no member: iteration, ``__members__`` and lookups by
     value are those of this version."""
     assert list(Status) == KNOWN
-    assert len(Status) == 11
+    assert len(Status) == 12
     assert set(Status.__members__) == {status.value for status in KNOWN}
     assert tenant(new, "globex").status not in KNOWN
     with pytest.raises(ValueError, match="CORRUPT"):
@@ -186,6 +186,7 @@ def test_an_unknown_status_ranks_just_below_error() -> None:
     """Above every known status but ERROR; ERROR stays the largest."""
     corrupt = unknown("CORRUPT")
     assert Status.ERROR.severity > corrupt.severity
+    assert (Status.ERROR.severity, corrupt.severity, Status.MISSING.severity) == (12, 11, 10)
     assert all(corrupt.severity > s.severity for s in Status if s is not Status.ERROR)
     assert Status.ERROR.severity == max(s.severity for s in Status)
     assert Status.OK.severity == 0
@@ -216,6 +217,7 @@ def test_by_status_counts_unknown_statuses_in_severity_order(new: Report) -> Non
         "SUSPECT",
         "STALE",
         "EMPTY",
+        "NONCOMPLIANT",
         "STOPPED",
         "PENDING",
         "PAUSED",
@@ -223,6 +225,7 @@ def test_by_status_counts_unknown_statuses_in_severity_order(new: Report) -> Non
         "OK",
     ]
     assert by_status[Status.STALE] == 0
+    assert by_status[Status.NONCOMPLIANT] == 0
     assert by_status[Status.OK] == 3
     assert sum(by_status.values()) == new.summary.tenants
     assert list(read("v2.json").summary.by_status) == KNOWN

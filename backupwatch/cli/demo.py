@@ -206,7 +206,9 @@ def build_world(session: boto3.Session, now: datetime) -> str:
     # PENDING: onboarded three hours ago; no backup of any kind yet, none due yet.
     instance("db-newco", {}, created=3)
     drop_snapshots("db-newco")
-    instance("db-cyberdyne", {TENANT_TAG: "cyberdyne"})
+    # Not on AWS Backup: under the rule "either" a stopped instance's missing recovery point
+    # would fail it, so its tag says which evidence it has.
+    instance("db-cyberdyne", {TENANT_TAG: "cyberdyne", "backupwatch:checks": "rds s3"})
     # PAUSED: migrating, paused until five days from now.
     pause_end = (now + timedelta(days=5)).astimezone(UTC).strftime("%Y-%m-%d")
     instance("db-tyrell", {TENANT_TAG: "tyrell", "backupwatch:paused-until": pause_end})

@@ -441,9 +441,9 @@ def tenant_report(
     # A failing row explains its failure: a check not needed (deferred and SKIPPED) is left
     # out of it; an OK row shows every check, that one included.
     shown = (
-        [r for r in results.values() if r.status.listed and not _not_needed(r)]
+        [r for r in results.values() if r.status.listed and not _not_needed(r, results)]
         if status.listed
-        else sorted(results.values(), key=_not_needed)  # what satisfied the policy first
+        else sorted(results.values(), key=lambda r: _not_needed(r, results))  # OK ones first
     )
     notes = list(tenant.notes)
     ended = pause_note(tenant, now) if now is not None else None
@@ -468,8 +468,10 @@ def tenant_report(
     )
 
 
-def _not_needed(result: CheckResult) -> bool:
-    return result.deferred_to is not None and result.status is Status.SKIPPED
+def _not_needed(result: CheckResult, results: Mapping[Check, CheckResult]) -> bool:
+    """Deferred to a check that is OK: not needed (a deferred failure is still a reason)."""
+    decider = results.get(result.deferred_to) if result.deferred_to is not None else None
+    return decider is not None and decider.status is Status.OK
 
 
 def format_time(when: datetime) -> str:

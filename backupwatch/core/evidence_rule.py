@@ -4,10 +4,11 @@ A fleet on AWS Backup has no automated snapshots to show, and one on automated s
 recovery points; ``BACKUPWATCH_RDS_BACKUP_RULE=either`` (a tenant's tag may only make it
 ``both``) lets one satisfy the policy. When one is ``OK``, the other is kept in the row as
 ``SKIPPED``, ``deferred_to`` the one that satisfied, with a reason that says what it would
-have been alone. When neither is ``OK``, the tenant is as good as its better evidence (a
-30-hour-old snapshot is ``STALE``, not "no backup at all" because AWS Backup has none), and
-both verdicts and both reasons stay in the row. "Either" never turns two failures into a
-pass: a tenant is ``OK`` only on evidence that is.
+have been alone. When neither is ``OK``, one decides the tenant's status (``_deciding``: a
+check that could not be made, else the better failing evidence, so a 30-hour-old snapshot is
+``STALE``, not "no backup at all" because AWS Backup has none) and both verdicts and both
+reasons stay in the row. "Either" never turns two failures into a pass, and a lifecycle
+status of one never hides a failure of the other: a tenant is ``OK`` only on evidence that is.
 """
 
 from __future__ import annotations
@@ -49,11 +50,27 @@ def apply_rule(
             }
         )
         return combined
-    # Neither is OK: the tenant is as good as its better evidence, and shows both reasons.
-    decides = min(PAIR, key=lambda check: results[check].status.severity)
+    decides = _deciding(results[Check.RDS], results[Check.BACKUP])
     other = PAIR[1] if decides is Check.RDS else PAIR[0]
     combined[other] = results[other].model_copy(update={"deferred_to": decides})
     return combined
+
+
+def _deciding(rds: CheckResult, backup: CheckResult) -> Check:
+    """Neither is OK: which one decides the tenant's status.
+
+    "Could not check" decides first: under "either" an unread source may hold the backup the
+    other lacks, so the tenant is ``ERROR``, never ``MISSING``. Then a failing status over a
+    lifecycle one: a stopped instance's ``STOPPED`` excuses its automated snapshots, not the
+    AWS Backup recovery point that could have been taken. Then the better evidence: a
+    30-hour-old snapshot makes the tenant ``STALE``, whatever AWS Backup lacks.
+    """
+    pair = (rds, backup)
+    errors = [r for r in pair if r.status is Status.ERROR or not r.status.known]
+    failing = [r for r in pair if r.status.failing]
+    candidates = errors or failing or list(pair)
+    pick = errors[0] if errors else min(candidates, key=lambda r: r.status.severity)
+    return pick.check
 
 
 def counted_evidence(
