@@ -569,6 +569,8 @@ class TenantReport(ReportValue):
     def _failing_follows_status(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, dict) or "status" not in data:
             return data
+        if _reading(info) and isinstance(data.get("checks"), dict):
+            data = {**data, "checks": _known_checks(data["checks"])}
         status = data["status"]
         if _reading(info) and isinstance(status, str) and not _status_named(status).known:
             return {**data, "failing": True}  # whatever its newer writer said (see Status)
@@ -597,6 +599,15 @@ class TenantReport(ReportValue):
 
 RowKey = tuple[str, str, str, str]
 """``TenantReport.key``: account id ("" when unknown), region, kind, identifier."""
+
+_CHECK_NAMES: Final = frozenset(check.value for check in Check)
+
+
+def _known_checks(checks: dict[Any, Any]) -> dict[Any, Any]:
+    """A row's checks as read: a check a newer backupwatch made that this one does not know
+    is left out. The row keeps its status and ``failing`` as written, so no verdict is lost,
+    only that check's details; refusing the report would blind every older reader."""
+    return {name: result for name, result in checks.items() if name in _CHECK_NAMES}
 
 
 class RegionError(ReportValue):
@@ -721,6 +732,8 @@ class Report(ReportValue):
                 raise ValueError(f"schema_version {version!r} is not a version (1, 2, ...)")
             # Any version is read (see the class); what is read is of this version.
             data = {k: v for k, v in data.items() if k != "schema_version"}
+        if _reading(info) and isinstance(data.get("checks"), list | tuple):
+            data = {**data, "checks": [c for c in data["checks"] if c in _CHECK_NAMES]}
         if "summary" in data:
             return {k: v for k, v in data.items() if k != "summary"}
         return data
