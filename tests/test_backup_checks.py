@@ -172,7 +172,7 @@ def test_a_stale_copy_fails_and_names_the_destination(
     beta = row(report, "beta")
     assert beta.status is Status.STALE
     assert beta.checks[Check.COPY].reason == (
-        f"copy in {OTHER_REGION} 40 h old (automated backup replication), window 24 h"
+        f"copy in {OTHER_REGION} 40 h old (automated backup replication) (window 24 h)"
     )
     assert Check.COPY in report.checks
 
@@ -403,3 +403,53 @@ def test_a_bug_judging_one_tenants_policy_touches_that_tenant_alone(
     beta = row(report, "beta").checks[Check.POLICY]
     assert beta.status is Status.NONCOMPLIANT  # judged: one snapshot is no 7-day window
     assert beta.reason == "restore window reaches back 1 h, policy 7 days"
+
+
+def test_a_predecessors_recovery_points_and_copies_never_vouch(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    """Careless variant: an instance deleted and re-created under the same name (the same
+    ARN) inheriting the recovery points and copies of its predecessor."""
+    world.instance(
+        "db-acme",
+        tenant="acme",
+        retention=0,
+        created_at=NOW - 40 * H,  # past its first backup's due time: not new
+        tags={"backupwatch:copy-regions": OTHER_REGION, "backupwatch:max-age-hours": "72"},
+    )
+    recovery_point(fake, "db-acme", 50 * H)  # the predecessor's, before the re-creation
+    fake.add_recovery_point(
+        region=OTHER_REGION,
+        vault="dr",
+        resource_arn=arn("db-acme"),
+        resource_type="RDS",
+        created=NOW - 49 * H,
+    )
+    acme = row(run(world, retrier, **BACKUP_ONLY), "acme")
+    # Within the 72 h window both would be fresh, were they this instance's.
+    assert acme.checks[Check.BACKUP].status is Status.PENDING
+    assert acme.checks[Check.COPY].status is Status.PENDING
+    recovery_point(fake, "db-acme", 10 * H)  # its own first backup
+    again = row(run(world, retrier, **BACKUP_ONLY), "acme")
+    assert again.checks[Check.BACKUP].reason == "AWS Backup recovery point 10 h old"
+
+
+def test_the_daily_control_is_error_when_only_the_fallback_could_be_read(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    """The fallback gives the newest backup only: a day-by-day history it cannot show is
+    "could not check", never a false NONCOMPLIANT nor a pass."""
+    world.instance("db-acme", tenant="acme", retention=0)
+    fake.fail("ListBackupVaults")
+    fake.add_awsbackup_snapshot(
+        region=REGION,
+        kind="instance",
+        identifier="db-acme",
+        created=hours_ago(3),
+        resource_id=_resource_id(world, "db-acme"),
+    )
+    acme = row(run(world, retrier, **BACKUP_ONLY, BACKUPWATCH_DAILY_BACKUP_DAYS="7"), "acme")
+    assert acme.checks[Check.BACKUP].status is Status.OK
+    policy = acme.checks[Check.POLICY]
+    assert policy.status is Status.ERROR
+    assert "recovery points not read" in policy.reason

@@ -214,7 +214,7 @@ def test_a_stale_or_missing_copy_fails_and_names_the_destination() -> None:
         tenant(), [copy("eu-central-1", 5 * H), copy("us-east-1", 50 * H)], now=NOW, settings=COPIES
     )
     assert stale.status is Status.STALE
-    assert stale.reason == "copy in us-east-1 50 h old (AWS Backup copy), window 24 h"
+    assert stale.reason == "copy in us-east-1 50 h old (AWS Backup copy) (window 24 h)"
     missing = judge_copy(
         tenant(), [copy("eu-central-1", 5 * H), copy("us-east-1", None)], now=NOW, settings=COPIES
     )

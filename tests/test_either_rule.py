@@ -77,7 +77,7 @@ def test_rds_disabled_is_not_needed_when_aws_backup_is_ok() -> None:
     assert rds.status is Status.SKIPPED
     assert rds.deferred_to is Check.BACKUP
     assert rds.reason == (
-        "not needed, backup satisfies the policy (either suffices); "
+        "not needed, backup suffices (rule either); "
         "alone it would be DISABLED: automated backups are off"
     )
     assert combined[Check.BACKUP] == results[Check.BACKUP]
@@ -89,8 +89,8 @@ def test_rds_disabled_is_not_needed_when_aws_backup_is_ok() -> None:
     assert row.checks == combined
     # An OK row shows every check, what satisfied the policy first.
     assert row.reason == (
-        "backup: AWS Backup recovery point 5 h old; rds: not needed, backup satisfies the "
-        "policy (either suffices); alone it would be DISABLED: automated backups are off"
+        "backup: AWS Backup recovery point 5 h old; rds: not needed, backup suffices "
+        "(rule either); alone it would be DISABLED: automated backups are off"
     )
 
 

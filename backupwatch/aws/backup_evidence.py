@@ -15,8 +15,10 @@ Calls per region, never per tenant when the bulk listing is cheaper:
   Backup took, a second source of the same fact.
 
 Recovery points are matched to tenants by resource ARN, so a tenant is never vouched for by
-another resource's backups. The same vault listing, in another region, finds AWS Backup
-copies (``copy_evidence``): a copy keeps its source's resource ARN.
+another resource's backups; one older than the resource itself belongs to a predecessor of the
+same name (a deleted and re-created instance keeps its ARN) and never counts. The fallback
+snapshots carry the resource id and are matched on it. The same vault listing, in another
+region, finds AWS Backup copies (``copy_evidence``): a copy keeps its source's resource ARN.
 """
 
 from __future__ import annotations
@@ -199,6 +201,10 @@ def backup_evidence(
     evidence: dict[TenantKey, BackupEvidence] = {}
     for tenant in tenants:
         arn = tenant.resource_arn
+        if arn and tenant.created_at is not None:
+            # Older than the resource: a predecessor's under the same name (and ARN).
+            points[arn] = [p for p in points.get(arn, ()) if p.created_at >= tenant.created_at]
+            jobs[arn] = [j for j in jobs.get(arn, ()) if j.created_at >= tenant.created_at]
         if not arn:
             evidence[tenant.key] = BackupEvidence(
                 errors=("RDS gave no ARN for the resource",), looked_back_days=looked_back_days

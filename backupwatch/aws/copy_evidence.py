@@ -23,7 +23,7 @@ from backupwatch.aws.backup_evidence import recovery_points, resource_type
 from backupwatch.aws.pagination import pages
 from backupwatch.aws.retry import Retrier
 from backupwatch.core.errors import AwsCallError
-from backupwatch.core.models import CopyEvidence, CopyInfo, Tenant
+from backupwatch.core.models import BackupPoint, CopyEvidence, CopyInfo, Tenant
 
 if TYPE_CHECKING:
     from mypy_boto3_backup import BackupClient
@@ -107,7 +107,7 @@ def copy_evidence(
         errors.append(f"AWS Backup vaults: {error.short}")
     else:
         for arn, found in points.items():
-            usable = [p for p in found if p.usable]
+            usable = [p for p in found if p.usable and _this_incarnation(p, by_arn[arn])]
             if usable:
                 newest = max(usable, key=lambda p: p.created_at)
                 copied[by_arn[arn].key] = CopyInfo(
@@ -153,7 +153,7 @@ def account_copies(
             errors.append(f"{region}: {error.short}")
             continue
         for arn, found in points.items():
-            usable = [p for p in found if p.usable]
+            usable = [p for p in found if p.usable and _this_incarnation(p, by_arn[arn])]
             if not usable:
                 continue
             point = max(usable, key=lambda p: p.created_at)
@@ -171,3 +171,8 @@ def account_copies(
         )
         for tenant in tenants
     }
+
+
+def _this_incarnation(point: BackupPoint, tenant: Tenant) -> bool:
+    """A copy older than the resource is of a predecessor under the same name (and ARN)."""
+    return tenant.created_at is None or point.created_at >= tenant.created_at

@@ -229,7 +229,8 @@ def build_world(session: boto3.Session, now: datetime) -> str:
     instance("db-gringotts", {TENANT_TAG: "gringotts", VERIFY_CHECKSUM_TAG: "true"})
     # OK on AWS Backup alone: automated backups off, a recovery point every night.
     instance("db-bluth", {TENANT_TAG: "bluth"}, retention=0)
-    # STALE from day 6: its copies to eu-central-1 (RDS automated-backup replication) stopped.
+    # STALE on day 7: its copies to eu-central-1 (RDS automated-backup replication) stopped
+    # 40 h before the last run.
     instance(
         "db-massive",
         {TENANT_TAG: "massive-dynamic", "backupwatch:copy-regions": COPY_REGION},
@@ -256,7 +257,7 @@ def stage_day(session: boto3.Session, last_run: datetime, days_before: int) -> N
     - newco: created on the morning of day 7, PENDING; vandelay: offboarded (untagged) on day 5;
     - bluth: OK all week on AWS Backup alone (retention 0, a recovery point every night);
     - massive-dynamic: OK until its replicated automated backups in eu-central-1 stopped
-      40 h before the last run, STALE on days 6 and 7;
+      40 h before the last run, STALE on day 7 (a new failure in the last digest);
     - pied-piper: OK until its policy asked for 14 days of backups on day 4 (RDS keeps 7),
       NONCOMPLIANT since;
     - acme, wonka, nakatomi, virtucon, gringotts write a dated dump every night (the last

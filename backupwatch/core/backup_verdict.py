@@ -1,9 +1,9 @@
 """The ``backup`` check: AWS Backup's newest usable backup of the tenant. Pure; no AWS.
 
-Evidence is the newest recovery point (status ``COMPLETED`` or ``AVAILABLE``) or RDS snapshot of
-type ``awsbackup`` (status ``available``), whichever is newer: the two listings are two
-sources of the same fact, so one that cannot be read is covered by the other only when the
-other has a fresh backup. A recovery point that is ``PARTIAL``, ``EXPIRED``, ``DELETING``,
+Evidence is the newest recovery point (status ``COMPLETED`` or ``AVAILABLE``); when the
+recovery points cannot be read, the newest RDS snapshot of type ``awsbackup`` (status
+``available``), a second source of the same fact, which covers for the first only when it
+shows a fresh backup. A recovery point that is ``PARTIAL``, ``EXPIRED``, ``DELETING``,
 ``STOPPED`` or ``CREATING`` never counts, and the reason names the status seen. A job that
 went wrong after the newest usable backup is said with AWS's own message.
 

@@ -120,7 +120,7 @@ def _destination(copy: CopyEvidence, window: timedelta, now: datetime) -> tuple[
         if age <= window:
             return Status.OK, said
         if copy.error is None:
-            return Status.STALE, f"{said}, window {format_age(window)}"
+            return Status.STALE, f"{said} (window {format_age(window)})"
     if copy.error is not None:
         return Status.ERROR, f"could not check the copy in {where}: {copy.error}"
     return Status.MISSING, f"no copy in {where}"

@@ -45,7 +45,7 @@ def apply_rule(
             update={
                 "status": Status.SKIPPED,
                 "deferred_to": decides,
-                "reason": f"not needed, {decides.value} satisfies the policy (either suffices); "
+                "reason": f"not needed, {decides.value} suffices (rule either); "
                 f"alone it would be {alone.status.value}: {alone.reason}",
             }
         )

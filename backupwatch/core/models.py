@@ -33,7 +33,7 @@ class Status(StrEnum):
     """Verdict of one check, or of a tenant (the most severe of its checks).
 
     Declared from most to least severe; ``severity`` follows the declaration order. The first
-    six are failing; the four after them (``STOPPED`` to ``SKIPPED``) are listed in the digest
+    seven are failing; the four after them (``STOPPED`` to ``SKIPPED``) are listed in the digest
     but do not fail the run, because they describe a tenant's lifecycle rather than a broken
     backup. They rank below every failing status so that a real failure of another check is
     never hidden behind them, and above ``OK`` so that they are never counted as proof.

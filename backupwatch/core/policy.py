@@ -171,7 +171,9 @@ def _retention(
     notes: list[str],
 ) -> None:
     before = len(failed)
+    verified = False
     if Check.RDS in evidence.counted:
+        verified = True  # the configured retention, at least, is known
         configured = tenant.backup_retention_period or 0
         if configured < days:
             failed.append(
@@ -191,13 +193,18 @@ def _retention(
                 )
     if Check.BACKUP in evidence.counted and evidence.backup is not None:
         point = evidence.backup.newest_usable
-        if point is None or not point.lifecycle_known:
+        if point is None:
+            notes.append(f"recovery point retention of {days} days not verified: none to read")
+        elif not point.lifecycle_known:
             notes.append(f"recovery point retention of {days} days not verified: no lifecycle read")
-        elif point.delete_after_days is not None and point.delete_after_days < days:
-            failed.append(
-                f"AWS Backup recovery point kept {point.delete_after_days} days, policy {days} days"
-            )
-    if len(failed) == before:
+        else:
+            verified = True
+            if point.delete_after_days is not None and point.delete_after_days < days:
+                failed.append(
+                    f"AWS Backup recovery point kept {point.delete_after_days} days, "
+                    f"policy {days} days"
+                )
+    if len(failed) == before and verified:
         passed.append(f"retention at least {days} days")
 
 
@@ -241,7 +248,9 @@ def _daily(
     errors: list[str],
 ) -> None:
     if tenant.resource_status == "stopped":
-        notes.append(f"a backup each of the last {days} days not judged: DB {tenant.kind} stopped")
+        notes.append(
+            f"a backup in each of the last {days} days not judged: DB {tenant.kind} stopped"
+        )
         return
     times: list[datetime] = []
     if Check.RDS in evidence.counted:
@@ -251,8 +260,9 @@ def _daily(
         times.extend(evidence.snapshot_times or ())
     if Check.BACKUP in evidence.counted:
         backup = evidence.backup
-        if backup is None or (backup.errors and not backup.points):
-            errors.append("could not check daily backups: AWS Backup not read")
+        if backup is None or backup.errors:
+            # The fallback source gives the newest backup only: no day-by-day history.
+            errors.append("could not check daily backups: AWS Backup recovery points not read")
             return
         times.extend(point.created_at for point in backup.points if point.usable)
     # Periods that ended before the first backup was due are not judged (a new resource).

@@ -255,7 +255,8 @@ def _ages(row: TenantReport) -> list[tuple[Check, str, bool]]:
     out: list[tuple[Check, str, bool]] = []
     for check in _CHECKS:
         result = row.checks.get(check)
-        if result is not None:
+        # A check deferred to another (rule "either") is not the tenant's backup age.
+        if result is not None and result.deferred_to is None:
             out.append((check, _age_label(result.age_hours), result.status.failing))
     return out
 

@@ -41,6 +41,7 @@ from backupwatch.core.models import (
     CopyEvidence,
     Scope,
     SnapshotInfo,
+    Status,
     Tenant,
 )
 from backupwatch.core.policy import PolicyEvidence, controls_for, judge_policy
@@ -194,7 +195,9 @@ def judge_extra(
     counted = counted_evidence(tenant, combined, settings)
     policy = PolicyEvidence(
         counted=counted,
-        either=rule_for(tenant, settings) == "either",
+        # One complying source is enough only among sources that satisfied the policy.
+        either=rule_for(tenant, settings) == "either"
+        and all(combined[check].status is Status.OK for check in counted),
         snapshot=snapshot,
         snapshot_times=(snapshot.times if snapshot else ()) if rds_listed else None,
         rds_error=rds_error,
