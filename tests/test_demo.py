@@ -22,19 +22,23 @@ from .test_status_page import parse
 def test_demo_prints_the_published_digest(
     fake_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The demo publishes one digest and prints it: every status appears (SUSPECT four times,
-    one per way a dump can be broken), the decoy does not."""
+    """The demo publishes one digest and prints it: every status appears, once unless more
+    ways to reach it are shown (SUSPECT four times, one per way a dump can be broken; STALE
+    twice, a dump job that died and a disaster-recovery copy that stopped), the decoy does
+    not."""
     assert run_demo(now=NOW) == 0
     out = capsys.readouterr().out
     subject_line = next(line for line in out.splitlines() if line.startswith("Subject: "))
-    assert subject_line == "Subject: backupwatch 2026-11-27: 9 of 17 tenants failing"
+    assert subject_line == "Subject: backupwatch 2026-11-27: 11 of 20 tenants failing"
     lines = out.splitlines()
+    shown = {Status.SUSPECT: 4, Status.STALE: 2}
     for status in Status:
         if status.failing:
-            assert f"{status.value} ({4 if status is Status.SUSPECT else 1})" in lines
+            assert f"{status.value} ({shown.get(status, 1)})" in lines
         elif status.listed:
             assert f"{status.value} (1, not failing)" in lines
-    assert "OK: 4 tenant(s) with fresh backups." in out
+    assert "NONCOMPLIANT (1)" in lines
+    assert "OK: 5 tenant(s) with fresh backups." in out
     assert "scratch-analytics" not in out
     assert "legacy-payroll" in out
 
@@ -69,6 +73,36 @@ def test_demo_shows_each_lifecycle_state(
     soylent = next(line for line in lines if line.startswith("soylent "))
     assert soylent.split()[:4] == ["soylent", "OK", "cluster", "aurora-soylent"]
     assert not any("aurora-soylent-1" in line for line in lines)
+
+
+def test_demo_shows_aws_backup_copies_and_policy(
+    fake_env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The three tenants of the backup, copy and policy checks (issue #15): bluth is OK on AWS
+    Backup alone (its automated backups are off, and under the rule "either" that is not
+    needed); massive-dynamic's disaster-recovery copy went stale while its own backups are
+    fresh; pied-piper's fresh backups are kept for less than its policy asks."""
+    assert run_demo(now=NOW) == 0
+    lines = capsys.readouterr().out.splitlines()
+
+    def digest_line(tenant: str) -> str:
+        return next(line for line in lines if line.startswith(f"  - {tenant} ["))
+
+    bluth = next(line for line in lines if line.startswith("bluth "))
+    assert bluth.split()[:4] == ["bluth", "OK", "db-bluth", "eu-west-1"]
+    assert "backup: AWS Backup recovery point 5 h old" in bluth
+    assert "rds: not needed" in bluth
+    assert "alone it would be DISABLED" in bluth
+    assert not any(line.startswith("  - bluth [") for line in lines)  # OK: counted, not listed
+    assert digest_line("massive-dynamic") == (
+        "  - massive-dynamic [STALE] (db-massive, eu-west-1): copy: copy in eu-central-1 40 h "
+        "old (automated backup replication) (window 24 h)"
+    )
+    assert digest_line("pied-piper") == (
+        "  - pied-piper [NONCOMPLIANT] (db-piedpiper, eu-west-1): policy: retention 7 days "
+        "(BackupRetentionPeriod), policy 14 days"
+    )
+    assert "Regions: eu-west-1. Checks: rds, s3, backup." in lines
 
 
 SUSPECT_REASONS = {
@@ -141,7 +175,7 @@ def test_demo_command(
     assert main(["demo", "--json"]) == 0
     out = capsys.readouterr().out
     assert out.lstrip().startswith("{")
-    assert '"tenants": 17' in out
+    assert '"tenants": 20' in out
     page = tmp_path / "backupwatch-status.html"
     assert out.rstrip().endswith(f"Status page, a week of history: {page}")
     assert len(parse(page.read_text(encoding="utf-8")).days) == HISTORY_DAYS
@@ -167,6 +201,9 @@ WEEK = {
     "nakatomi": ["ok"] * 6 + ["suspect"],
     "virtucon": ["ok"] * 6 + ["suspect"],
     "gringotts": ["ok"] * 6 + ["suspect"],
+    "bluth": ["ok"] * 7,
+    "massive-dynamic": ["ok"] * 6 + ["stale"],
+    "pied-piper": ["ok"] * 3 + ["noncompliant"] * 4,
 }
 
 
@@ -179,23 +216,28 @@ def test_demo_writes_a_week_of_history(
     assert run_demo(now=NOW, html=page_file) == 0
     out = capsys.readouterr().out
     assert out.count("Subject: ") == 1
-    assert "Subject: backupwatch 2026-11-27: 5 new failures; 9 of 17 tenants failing" in out
+    assert "Subject: backupwatch 2026-11-27: 6 new failures; 11 of 20 tenants failing" in out
     changes = out[out.index("WHAT CHANGED") : out.index("FULL STATUS")]
-    new_failures = changes[changes.index("NEW FAILURES (5)\n") : changes.index("RECOVERED")]
+    new_failures = changes[changes.index("NEW FAILURES (6)\n") : changes.index("RECOVERED")]
     assert re.findall(r"^  - (\S+) \[(\w+)\] .*: was OK;", new_failures, re.MULTILINE) == [
         ("gringotts", "SUSPECT"),
         ("nakatomi", "SUSPECT"),
         ("virtucon", "SUSPECT"),
         ("wonka", "SUSPECT"),
         ("globex", "STALE"),
+        ("massive-dynamic", "STALE"),
     ]
     assert "RECOVERED (1)\n  - soylent [OK]" in changes
     assert "  - initech [MISSING] (db-initech, eu-west-1): since 2026-11-21 (6 days)" in changes
+    assert (
+        "  - pied-piper [NONCOMPLIANT] (db-piedpiper, eu-west-1): since 2026-11-24 (3 days)"
+        in changes
+    )
     assert "NEW TENANTS (1)\n  - newco [PENDING]" in changes
     page = parse(page_file.read_text(encoding="utf-8"))
     assert [day["title"][4:14] for day in page.days] == [f"2026-11-{day}" for day in range(21, 28)]
     assert {name: page.row(name).classes() for name in page.names()} == WEEK
-    assert page.names()[:9] == [
+    assert page.names()[:11] == [
         "stark",
         "initech",
         "umbrella",
@@ -204,7 +246,9 @@ def test_demo_writes_a_week_of_history(
         "virtucon",
         "wonka",
         "globex",
+        "massive-dynamic",
         "hooli",
+        "pied-piper",
     ]
 
 
