@@ -80,16 +80,21 @@ def recovery_points(
     *,
     since: datetime,
     need_lifecycle: bool,
+    per_resource: bool = True,
 ) -> dict[str, list[BackupPoint]]:
     """Resource ARN -> its recovery points created after ``since`` (any status), for the
-    ``wanted`` ARNs. Raises ``AwsCallError`` when a listing fails for good."""
+    ``wanted`` ARNs. Raises ``AwsCallError`` when a listing fails for good.
+
+    ``per_resource`` False keeps to the vault listing: copies are read with it, because
+    ``ListRecoveryPointsByResource`` is not documented to return another region's or
+    account's copies of a resource."""
     found: dict[str, list[BackupPoint]] = {}
     if not wanted:
         return found
     types = sorted(set(types))
     vaults = backup_vaults(backup, retrier)
     bulk = sum(max(1, math.ceil(count / PAGE_SIZE)) for _, count in vaults) * len(types)
-    if not need_lifecycle and len(wanted) < bulk:
+    if per_resource and not need_lifecycle and len(wanted) < bulk:
         for arn in sorted(wanted):
             for page in pages(
                 retrier,

@@ -102,6 +102,7 @@ def copy_evidence(
             {resource_type(t) for t in by_arn.values()},
             since=since,
             need_lifecycle=False,
+            per_resource=False,
         )
     except AwsCallError as error:
         errors.append(f"AWS Backup vaults: {error.short}")
@@ -147,7 +148,13 @@ def account_copies(
     for region in regions:
         try:
             points = recovery_points(
-                session_for(region), retrier, by_arn, types, since=since, need_lifecycle=False
+                session_for(region),
+                retrier,
+                by_arn,
+                types,
+                since=since,
+                need_lifecycle=False,
+                per_resource=False,
             )
         except AwsCallError as error:
             errors.append(f"{region}: {error.short}")

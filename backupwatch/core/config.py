@@ -15,7 +15,15 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from backupwatch.core.errors import ConfigurationError
 from backupwatch.core.integrity import DumpFormat
@@ -325,12 +333,14 @@ class Settings(BaseModel):
 
     @field_validator("require_kms_key", "backup_kms_key")
     @classmethod
-    def _kms_key_is_an_id_or_arn(cls, value: str | None) -> str | None:
-        # S3 reports the key's ARN, never an alias: an alias could never match.
+    def _kms_key_is_an_id_or_arn(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # S3, RDS and AWS Backup report the key's ARN, never an alias: one could never match.
+        reporter = "S3" if info.field_name == "require_kms_key" else "RDS and AWS Backup"
         if value is not None and not _KMS_KEY.match(value):
             raise ValueError(
                 "a KMS key id (1234abcd-...) or key ARN (arn:aws:kms:<region>:<account>:key/...); "
-                "an alias cannot be compared with what S3 reports"
+                f"an alias cannot be compared with what {reporter} report"
+                + ("s" if reporter == "S3" else "")
             )
         return value
 

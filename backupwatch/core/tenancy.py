@@ -67,6 +67,7 @@ S3_MAX_OBJECT_BYTES = 5 * 1024**4
 """5 TiB: a minimum above it could never be met, so it is a malformed tag, not a policy."""
 
 # RDS tag values cannot contain commas, so a space, "+" or "/" separates checks too.
+_WHOLE_DAYS = re.compile(r"[0-9]{1,6}")
 _CHECK_SEPARATORS = re.compile(r"[\s,+/]+")
 _URL = re.compile(r"^https?://\S+$")
 
@@ -277,12 +278,16 @@ def _control_tags(
     setting applies."""
     fields: dict[str, Any] = {}
     if TAG_RDS_BACKUP_RULE in tags:
-        text = tags[TAG_RDS_BACKUP_RULE].strip().lower()
+        raw = tags[TAG_RDS_BACKUP_RULE]
+        text = raw.strip().lower()
         if text not in ("both", "either"):
-            problems.append(f"tag {TAG_RDS_BACKUP_RULE}={text[:40]!r} is not both or either")
+            problems.append(
+                f"tag {TAG_RDS_BACKUP_RULE}={raw[:40]!r} is not both or either; checked with "
+                f"BACKUPWATCH_RDS_BACKUP_RULE={settings.rds_backup_rule}"
+            )
         elif text == "either" and settings.rds_backup_rule == "both":
             problems.append(
-                f"tag {TAG_RDS_BACKUP_RULE}=either cannot loosen "
+                f"tag {TAG_RDS_BACKUP_RULE}={raw!r} cannot loosen "
                 "BACKUPWATCH_RDS_BACKUP_RULE=both; both are required"
             )
         else:
@@ -295,9 +300,13 @@ def _control_tags(
             continue
         text = tags[tag].strip()
         least: int = getattr(settings, field) or 0
-        days = int(text) if text.isdigit() and len(text) <= 6 else None
+        # ASCII digits only: str.isdigit() takes '²' and '٣', which int() refuses or reads.
+        days = int(text) if _WHOLE_DAYS.fullmatch(text) else None
         if days is None or not 1 <= days <= most:
-            problems.append(f"tag {tag}={text[:40]!r} is not a whole number of days, 1 to {most}")
+            applies = f"checked with {least} days" if least else "the control stays off"
+            problems.append(
+                f"tag {tag}={text[:40]!r} is not a whole number of days, 1 to {most}; {applies}"
+            )
         elif days < least:
             problems.append(
                 f"tag {tag}={text!r} is below the operator's {setting}={least}; "
@@ -322,11 +331,19 @@ def _control_tags(
         if text in ("true", "yes", "on", "1"):
             fields["require_encrypted_backups"] = True
         elif text not in ("false", "no", "off", "0"):
-            problems.append(f"tag {TAG_REQUIRE_ENCRYPTION}={text[:40]!r} is not true or false")
-        elif settings.encryption_required:
             problems.append(
-                f"tag {TAG_REQUIRE_ENCRYPTION}={text!r} cannot switch off what "
-                "BACKUPWATCH_REQUIRE_ENCRYPTED_BACKUPS switched on; encryption is checked"
+                f"tag {TAG_REQUIRE_ENCRYPTION}={tags[TAG_REQUIRE_ENCRYPTION][:40]!r} is not true "
+                "or false; checked with the setting"
+            )
+        elif settings.encryption_required:
+            switch = (
+                "BACKUPWATCH_REQUIRE_ENCRYPTED_BACKUPS"
+                if settings.require_encrypted_backups
+                else "BACKUPWATCH_BACKUP_KMS_KEY"
+            )
+            problems.append(
+                f"tag {TAG_REQUIRE_ENCRYPTION}={text!r} cannot switch off what {switch} "
+                "switched on; encryption is checked"
             )
     return fields
 
