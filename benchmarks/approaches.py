@@ -20,7 +20,15 @@ import boto3
 
 from backupwatch import Settings, check_tenants, load_settings
 
-from .world import BUCKET, REGION, TENANT_TAG
+from .world import (
+    BUCKET,
+    COPY_REGION,
+    DAILY_BACKUP_DAYS,
+    KMS_KEY,
+    MIN_RETENTION_DAYS,
+    REGION,
+    TENANT_TAG,
+)
 
 WINDOW = timedelta(hours=24)
 SEVERITY = ("MISSING", "STALE", "OK")
@@ -96,11 +104,17 @@ def backupwatch_settings(
     rds_burst: int | None = None,
     date_layout: str | None = None,
     integrity: bool = False,
+    everything: bool = False,
 ) -> Settings:
     """``load_settings`` as the Lambda does it, from variables; knobs only when given.
 
     ``integrity`` switches on every check that reads the dump: its format (pg_custom, from its
     first bytes) and its checksum (a HeadObject, and a look for the sidecar).
+
+    ``everything`` switches on every other check and control: ``backup`` (with the rule
+    ``both``, so snapshots and recovery points are each read and judged), ``copy`` to
+    ``COPY_REGION``, and the policy controls (retention, encryption with ``KMS_KEY``, a backup
+    each of the last days).
 
     Going through the environment variables (not overrides) exercises the same parsing an
     operator's configuration does. Unset knobs keep backupwatch's defaults.
@@ -119,6 +133,16 @@ def backupwatch_settings(
         "BACKUPWATCH_DUMP_FORMAT": "pg_custom" if integrity else None,
         "BACKUPWATCH_VERIFY_CHECKSUMS": "true" if integrity else None,
     }
+    if everything:
+        knobs |= {
+            "BACKUPWATCH_CHECKS": "rds,s3,backup",
+            "BACKUPWATCH_RDS_BACKUP_RULE": "both",
+            "BACKUPWATCH_COPY_REGIONS": COPY_REGION,
+            "BACKUPWATCH_MIN_RETENTION_DAYS": MIN_RETENTION_DAYS,
+            "BACKUPWATCH_REQUIRE_ENCRYPTED_BACKUPS": "true",
+            "BACKUPWATCH_BACKUP_KMS_KEY": KMS_KEY,
+            "BACKUPWATCH_DAILY_BACKUP_DAYS": DAILY_BACKUP_DAYS,
+        }
     environ.update({name: str(value) for name, value in knobs.items() if value is not None})
     return load_settings(environ)
 

@@ -18,6 +18,13 @@ ASSUMED_CPU_PER_CALL = 0.025
 """Seconds of botocore + moto CPU per call when nothing was measured yet."""
 
 
+BACKUP_PAGE = 1000
+COPY_REGIONS = 1
+VAULTS = 1
+TYPES = 1
+"""``--everything``: one copy region, one vault, one resource type (``RDS``) in the world."""
+
+
 @dataclass(frozen=True)
 class CallModel:
     """Calls for one run at N tenants; see ``docs/performance.md`` for the derivation."""
@@ -25,24 +32,50 @@ class CallModel:
     discovery: int
     rds_snapshots: int
     s3: int
+    backup: int = 0
+    """``--everything``: the AWS Backup listings of the tenants' region."""
+    copies: int = 0
+    """``--everything``: the listings of the copy region."""
 
     @property
     def total(self) -> int:
-        return self.discovery + self.rds_snapshots + self.s3
+        return self.discovery + self.rds_snapshots + self.s3 + self.backup + self.copies
 
     @property
     def rds(self) -> int:
         return self.discovery + self.rds_snapshots
 
 
-def calls(approach: str, tenants: int, *, snapshots: int = 7, objects: int = 30) -> CallModel:
-    """Expected calls: naive asks per tenant, backupwatch lists snapshots in bulk."""
+def calls(
+    approach: str,
+    tenants: int,
+    *,
+    snapshots: int = 7,
+    objects: int = 30,
+    everything: bool = False,
+) -> CallModel:
+    """Expected calls: naive asks per tenant, backupwatch lists snapshots in bulk.
+
+    ``everything`` (backupwatch only; naive checks only rds and s3): per region, 1
+    ListBackupVaults + vaults x types x ceil(recovery points / 1,000) pages + types x
+    ceil(backup jobs / 1,000) pages (one point a day per tenant, one job in the last day); per
+    copy region, ceil(N / 100) DescribeDBInstanceAutomatedBackups pages + 1 ListBackupVaults
+    (the copy region has no vault, so no recovery-point listing).
+    """
     discovery = max(1, math.ceil(tenants / RDS_PAGE))
     s3 = tenants * max(1, math.ceil(objects / S3_PAGE))
     if approach == "naive":
         per_tenant = max(1, math.ceil(snapshots / RDS_PAGE))
         return CallModel(discovery, tenants * per_tenant, s3)
-    return CallModel(discovery, max(1, math.ceil(tenants * snapshots / RDS_PAGE)), s3)
+    discovery += 1  # backupwatch also lists clusters (DescribeDBClusters): they can be tenants
+    rds_snapshots = max(1, math.ceil(tenants * snapshots / RDS_PAGE))
+    if not everything:
+        return CallModel(discovery, rds_snapshots, s3)
+    points = max(1, math.ceil(tenants * snapshots / BACKUP_PAGE))
+    jobs = max(1, math.ceil(tenants / BACKUP_PAGE))
+    backup = 1 + VAULTS * TYPES * points + TYPES * jobs
+    copies = COPY_REGIONS * (max(1, math.ceil(tenants / RDS_PAGE)) + 1)
+    return CallModel(discovery, rds_snapshots, s3, backup=backup, copies=copies)
 
 
 TRACE_FACTOR = 4.0
@@ -78,10 +111,11 @@ def seconds(
     latency: float,
     measured: Measured | None,
     passes: Passes,
+    everything: bool = False,
 ) -> float:
     """Estimated worker seconds at ``tenants``: linear from ``measured``, else the call model."""
     if measured is None:
-        model = calls(approach, tenants)
+        model = calls(approach, tenants, everything=everything)
         wait = latency if approach == "naive" else 0.0  # backupwatch overlaps its waits
         run = model.total * (ASSUMED_CPU_PER_CALL + wait)
         floor = model.total * ASSUMED_CPU_PER_CALL

@@ -106,3 +106,37 @@ def verify_latency(session: boto3.Session, meter: AwsMeter, *, calls: int = 5) -
             f"expected >= {meter.latency_seconds * 1000:.0f} ms"
         )
     return per_call
+
+
+@dataclass
+class HandlerClock:
+    """CPU spent in the handlers of some specific ``before-send.<service>.<Operation>`` events
+    (``FakeAws``'s), summed over threads: the share of a run that AWS would spend, not us.
+
+    botocore calls an event's handlers registered first, then the built-in ones (the fake's),
+    then those registered last, and the specific event's before the generic ``before-send``
+    ones (the meter's and moto's); so the interval between ours is the fake's work alone.
+    """
+
+    events: tuple[str, ...]
+    cpu_seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+
+    def attach(self, session: boto3.Session) -> None:
+        """Hook ``session``; clients created from it afterwards inherit the handlers."""
+        for index, event in enumerate(self.events):
+            session.events.register_first(event, self._started, unique_id=f"bench-fake-{index}")
+            session.events.register_last(event, self._done, unique_id=f"bench-fake-{index}-end")
+
+    def reset(self) -> None:
+        with self._lock:
+            self.cpu_seconds = 0.0
+
+    def _started(self, **_: Any) -> None:
+        self._local.started = time.thread_time()
+
+    def _done(self, **_: Any) -> None:
+        cpu = time.thread_time() - getattr(self._local, "started", time.thread_time())
+        with self._lock:
+            self.cpu_seconds += cpu

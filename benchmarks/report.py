@@ -15,6 +15,7 @@ import botocore
 import moto
 
 from .estimate import calls as model_calls
+from .world import COPY_REGION, DAILY_BACKUP_DAYS, MIN_RETENTION_DAYS, REGION
 
 AWS_RDS_BURST = 300
 AWS_RDS_RATE = 12.0
@@ -28,8 +29,12 @@ How to read the table (one fresh process per row; medians over {repeat} timed ru
   answered in exactly the latency and nothing else cost time (naive: concurrency 1;
   backupwatch: `s3_concurrency`).
 - **RDS rate bound s**: the time RDS's token bucket forces: backupwatch's client-side limit
-  ((RDS calls - burst) / rps), or for the naive check AWS's own throttling ((RDS calls - 300)
+  ((RDS calls - burst) / rps, per region: the copy region's DescribeDBInstanceAutomatedBackups
+  have a bucket of their own), or for the naive check AWS's own throttling ((RDS calls - 300)
   / 12 per s) that moto does not enforce, so the naive wall time here is *optimistic*.
+- **CPU ms/tenant (client)**: process CPU of the timed run (median) / N: botocore + moto + our
+  code (+ the fake's, with everything on); waiting for the latency costs none. In brackets the
+  client's share: without moto's and the fake's (work AWS would do).
 - **CPU floor s**: one run at latency 0: botocore + moto + our code, nothing to wait for.
   Threads share one interpreter lock, so CPU does not overlap: wall >= max(bounds, floor),
   roughly.
@@ -67,11 +72,26 @@ def machine_header(args: Any) -> str:
         f"tenant; date layout {args.date_layout or 'none (undated keys)'}; "
         f"dump checks {'on (format pg_custom, checksums)' if args.integrity else 'off'}; "
         f"moto {'as is' if args.moto_as_is else 'patched (benchmarks/moto_patches.py)'}",
+        f"- mode: {_mode(args)}",
         f"- latency {args.latency_ms:g} ms per call; knobs: s3 concurrency "
         f"{_knob(args.s3_concurrency)}, RDS rps {_knob(args.rds_rps)}, RDS burst "
         f"{_knob(args.rds_burst)}",
     ]
     return "\n".join(lines)
+
+
+def _mode(args: Any) -> str:
+    """What backupwatch checks: the default checks, or everything (``--everything``)."""
+    if not getattr(args, "everything", False):
+        return "default checks (rds, s3); naive checks rds and s3"
+    return (
+        f"**everything on** for backupwatch: checks rds, s3, backup (rule both), copy to "
+        f"{COPY_REGION}, policy (retention {MIN_RETENTION_DAYS} d, encryption with one KMS key, "
+        f"a backup each of the last {DAILY_BACKUP_DAYS} d); world: encrypted instances, a "
+        f"recovery point a day in 1 vault and a backup job per tenant in {REGION}, a replicated "
+        f"automated backup per tenant in {COPY_REGION}, answered by backupwatch/cli/fake_aws.py "
+        "(moto lacks these APIs); naive unchanged (rds and s3 only, plain world)"
+    )
 
 
 def _knob(value: object) -> str:
@@ -97,9 +117,9 @@ def _git(*args: str) -> str:
 def table(rows: Sequence[Row], *, latency: float) -> str:
     """The main Markdown table, one line per (N, approach)."""
     head = (
-        "| N | approach | wall s | latency bound s | RDS rate bound s | CPU floor s "
-        "| moto ms/call | calls | calls/tenant | calls by operation | peak RSS MiB (world) "
-        "| check peak MiB | verdicts |"
+        "| N | approach | wall s | latency bound s | RDS rate bound s | CPU ms/tenant (client) "
+        "| CPU floor s | moto ms/call | calls | calls/tenant | calls by operation "
+        "| peak RSS MiB (world) | check peak MiB | verdicts |"
     )
     lines = [head, _rule(head)]
     lines += [_line(row, latency) for row in rows]
@@ -113,7 +133,7 @@ def _rule(head: str) -> str:
 
 def _line(row: Row, latency: float) -> str:
     if row.result is None:
-        return f"| {row.tenants:,} | {row.approach} | skipped: {row.skipped} |" + " |" * 10
+        return f"| {row.tenants:,} | {row.approach} | skipped: {row.skipped} |" + " |" * 11
     r = row.result
     total = sum(r["calls"].values())
     cells = [
@@ -122,6 +142,7 @@ def _line(row: Row, latency: float) -> str:
         _wall(r["walls"]),
         f"{latency_bound(row.approach, r, latency):.1f}",
         f"{rate_bound(row.approach, r):.1f}",
+        _cpu_cell(r, row.tenants),
         _opt(r["floor_seconds"], "{:.1f}"),
         _opt(_moto_ms(r), "{:.1f}"),
         f"{total:,}",
@@ -145,6 +166,25 @@ def _opt(value: float | None, fmt: str) -> str:
     return "-" if value is None else fmt.format(value)
 
 
+def cpu_split(r: dict[str, Any]) -> tuple[float, float] | None:
+    """Process CPU seconds of the median timed run and the client's share of it (without
+    moto's and the fake's); None for results without them."""
+    cpus: list[float] = r.get("cpus") or []
+    if not cpus:
+        return None
+    median = sorted(range(len(cpus)), key=cpus.__getitem__)[(len(cpus) - 1) // 2]
+    others = sum(float((r.get(k) or [0.0] * len(cpus))[median]) for k in ("moto_cpus", "fake_cpus"))
+    return float(cpus[median]), float(cpus[median]) - others
+
+
+def _cpu_cell(r: dict[str, Any], tenants: int) -> str:
+    split = cpu_split(r)
+    if split is None:
+        return "-"
+    total, client = split
+    return f"{total / tenants * 1000:.1f} ({client / tenants * 1000:.1f})"
+
+
 def _moto_ms(r: dict[str, Any]) -> float | None:
     if r["moto_cpu_seconds"] is None:
         return None
@@ -154,6 +194,31 @@ def _moto_ms(r: dict[str, Any]) -> float | None:
 
 def _by_operation(counts: dict[str, int]) -> str:
     return ", ".join(f"{op.split(':', 1)[1]} {n:,}" for op, n in sorted(counts.items()))
+
+
+def per_tenant(rows: Sequence[Row]) -> str:
+    """Calls per tenant by operation, one column per measured row, and their total."""
+    measured = [row for row in rows if row.result is not None]
+    if not measured:
+        return "- nothing measured"
+    operations = sorted({op for row in measured for op in _calls(row)})
+    head = "| operation | " + " | ".join(f"{r.approach} N={r.tenants:,}" for r in measured) + " |"
+    lines = [head, _rule(head)]
+    for op in operations:
+        cells = [_per(_calls(row).get(op, 0), row.tenants) for row in measured]
+        lines.append(f"| {op} | " + " | ".join(cells) + " |")
+    totals = [_per(sum(_calls(row).values()), row.tenants) for row in measured]
+    lines.append("| **total** | " + " | ".join(f"**{t}**" for t in totals) + " |")
+    return "\n".join(lines)
+
+
+def _calls(row: Row) -> dict[str, int]:
+    return row.result["calls"] if row.result is not None else {}
+
+
+def _per(calls: int, tenants: int) -> str:
+    """Calls per tenant, with the count: ``0.007 (7)``; ``-`` for none."""
+    return f"{calls / tenants:.3f} ({calls:,})" if calls else "-"
 
 
 def _verdicts(counts: dict[str, int]) -> str:
@@ -177,13 +242,20 @@ def rds_calls(r: dict[str, Any]) -> int:
     return sum(n for op, n in r["calls"].items() if op.startswith("rds:"))
 
 
+COPY_REGION_RDS = "rds:DescribeDBInstanceAutomatedBackups"
+"""The one RDS call the benchmark makes only in the copy region (``--everything``): it spends
+that region's budget, not the tenants' region's, so it is bounded on its own."""
+
+
 def rate_bound(approach: str, r: dict[str, Any]) -> float:
-    """Seconds the RDS token bucket forces (see the header)."""
+    """Seconds the RDS token bucket forces (see the header): the slowest region's, since
+    each account-region has its own bucket (and backupwatch its own limiter per region)."""
     if approach == "naive":
         return max(0, rds_calls(r) - AWS_RDS_BURST) / AWS_RDS_RATE
     rps = float(r["settings"].get("rds_requests_per_second") or AWS_RDS_RATE)
     burst = int(r["settings"].get("rds_burst") or AWS_RDS_BURST)
-    return max(0, rds_calls(r) - burst) / rps
+    elsewhere: int = r["calls"].get(COPY_REGION_RDS, 0)
+    return max(max(0, rds_calls(r) - elsewhere - burst), max(0, elsewhere - burst)) / rps
 
 
 def ratios(rows: Sequence[Row]) -> str:
@@ -217,11 +289,13 @@ def moto_costs(rows: Sequence[Row]) -> str:
             continue
         total = sum(r["calls"].values())
         moto_s, cpu_s = r["moto_cpu_seconds"], r["floor_cpu_seconds"]
+        fake_s = float(r.get("floor_fake_cpu_seconds") or 0.0)
+        fake = f", the fake {fake_s:.1f} s" if fake_s else ""
         lines.append(
             f"- {row.approach} N={row.tenants:,}: latency-0 run {r['floor_seconds']:.1f} s "
             f"wall, {cpu_s:.1f} s CPU, of which moto {moto_s:.1f} s "
-            f"({moto_s / total * 1000:.1f} ms/call over {total:,} calls); "
-            f"client side (botocore + our code) {max(0.0, cpu_s - moto_s):.1f} s"
+            f"({moto_s / total * 1000:.1f} ms/call over {total:,} calls){fake}; "
+            f"client side (botocore + our code) {max(0.0, cpu_s - moto_s - fake_s):.1f} s"
         )
     return "\n".join(lines)
 
@@ -250,13 +324,21 @@ def verdict_check(rows: Sequence[Row]) -> tuple[bool, str]:
     return True, "Verdicts: every run reached the world's verdict counts (naive and backupwatch)."
 
 
-def expected_calls_note(rows: Sequence[Row], *, snapshots: int, objects: int) -> str:
+def expected_calls_note(
+    rows: Sequence[Row], *, snapshots: int, objects: int, everything: bool = False
+) -> str:
     """Where measured calls differ from the model in docs/performance.md (surprises)."""
     notes = []
     for row in rows:
         if row.result is None:
             continue
-        model = model_calls(row.approach, row.tenants, snapshots=snapshots, objects=objects)
+        model = model_calls(
+            row.approach,
+            row.tenants,
+            snapshots=snapshots,
+            objects=objects,
+            everything=everything and row.approach == "backupwatch",
+        )
         total = sum(row.result["calls"].values())
         if total != model.total:
             notes.append(

@@ -23,6 +23,7 @@ from typing import Any
 
 from . import estimate, report
 from .worker import Job
+from .world import COPY_REGION, DAILY_BACKUP_DAYS
 
 APPROACHES = ("naive", "backupwatch")
 
@@ -44,6 +45,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="every dump check that reads the object on (format, checksum): their cost",
     )
+    parser.add_argument(
+        "--everything",
+        action="store_true",
+        help="backupwatch with every check and control on: backup (rule both), copy to "
+        f"{COPY_REGION}, retention, encryption, daily; AWS Backup answered by FakeAws",
+    )
     parser.add_argument("--s3-concurrency", type=int, help="BACKUPWATCH_S3_CONCURRENCY")
     parser.add_argument("--rds-rps", type=float, help="BACKUPWATCH_RDS_REQUESTS_PER_SECOND")
     parser.add_argument("--rds-burst", type=int, help="BACKUPWATCH_RDS_BURST")
@@ -58,7 +65,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--moto-as-is", action="store_true", help="no moto patches")
     parser.add_argument("--json", metavar="FILE", help="also write raw results here")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.everything and args.snapshots < DAILY_BACKUP_DAYS:
+        parser.error(
+            f"--everything needs --snapshots >= {DAILY_BACKUP_DAYS}: the daily and retention "
+            "controls judge that many days"
+        )
+    return args
 
 
 def _ints(text: str) -> list[int]:
@@ -103,9 +116,16 @@ def _cell(
         latency=args.latency_ms / 1000,
         measured=last.get(approach),
         passes=passes,
+        everything=args.everything,
     )
     if guess > args.max_cell_minutes * 60 and not args.force:
-        model = estimate.calls(approach, tenants, snapshots=args.snapshots, objects=args.objects)
+        model = estimate.calls(
+            approach,
+            tenants,
+            snapshots=args.snapshots,
+            objects=args.objects,
+            everything=args.everything,
+        )
         basis = last.get(approach)
         how = f"linear from N={basis.tenants:,}" if basis else "from the call model"
         reason = (
@@ -149,6 +169,7 @@ def _job(args: argparse.Namespace, approach: str, tenants: int) -> Job:
         moto_as_is=args.moto_as_is,
         floor=not args.no_floor,
         memory=_traced(args, tenants),
+        everything=args.everything and approach == "backupwatch",
     )
 
 
@@ -181,6 +202,8 @@ def _print_report(
         header,
         report.HEADER.format(repeat=args.repeat, latency=args.latency_ms),
         report.table(rows, latency=latency),
+        "Calls per tenant by operation:",
+        report.per_tenant(rows),
         "Baseline / backupwatch:",
         report.ratios(rows),
         "moto's own cost (latency-0 run):",
@@ -189,7 +212,9 @@ def _print_report(
         "backupwatch tree measured by each row:",
         report.trees(rows),
     ]
-    surprises = report.expected_calls_note(rows, snapshots=args.snapshots, objects=args.objects)
+    surprises = report.expected_calls_note(
+        rows, snapshots=args.snapshots, objects=args.objects, everything=args.everything
+    )
     if surprises:
         sections += ["Calls that differ from the model in docs/performance.md:", surprises]
     print("\n\n".join(sections))

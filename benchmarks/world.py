@@ -6,11 +6,21 @@ difference between seconds and many minutes at 10,000 tenants.
 
 Every tenant has a fate, fixed by its index, so both approaches must reach the same verdict
 counts and we can tell which is wrong when they do not (``expected_verdicts``).
+
+With ``everything`` (``--everything``) the world also holds what the ``backup``, ``copy`` and
+``policy`` checks read, so that a healthy tenant passes every one of them and an unhealthy one
+fails for the same reason as before: encrypted instances (and so snapshots) with one KMS key;
+in ``FakeAws`` (``backupwatch/cli/fake_aws.py``: moto lacks these APIs) a recovery point a day
+for ``snapshots_per_tenant`` days in one vault, kept ``RECOVERY_POINT_DAYS`` days, a backup job
+in the last day, and in ``COPY_REGION`` a replicated automated backup per tenant. The fate
+``RDS_STALE`` means the database's backups stopped: its recovery points and its copy are as old
+as its snapshots (and its last backup job FAILED), so every one of those checks says STALE.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,6 +40,18 @@ FRESH_HOURS = 1
 """Age of the newest evidence of a healthy tenant."""
 STALE_HOURS = 50
 """Age of the newest evidence of a stale one: older than the 24 h window."""
+COPY_REGION = "us-west-2"
+"""The disaster-recovery region of ``--everything`` (``BACKUPWATCH_COPY_REGIONS``)."""
+VAULT = "bench-daily"
+"""The one AWS Backup vault of ``--everything``, in ``REGION``."""
+RECOVERY_POINT_DAYS = 35
+"""Lifecycle ``DeleteAfterDays`` of every recovery point: above ``MIN_RETENTION_DAYS``."""
+MIN_RETENTION_DAYS = 7
+DAILY_BACKUP_DAYS = 7
+"""The policy controls of ``--everything``: what a week of daily backups satisfies."""
+KMS_KEY = f"arn:aws:kms:{REGION}:{DEFAULT_ACCOUNT}:key/0b7e4c1a-5d2f-4e8a-9c3b-6a1f2e3d4c5b"
+"""The key of every instance (so of its snapshots) and recovery point under ``--everything``,
+and ``BACKUPWATCH_BACKUP_KMS_KEY``."""
 
 
 class Fate(Enum):
@@ -96,6 +118,8 @@ class WorldSpec:
     """``%Y/%m/%d/``: keys become ``{prefix}2026/11/26/backup.dump`` (one per day)."""
     integrity: bool = False
     """Objects start like a pg_dump custom-format archive, for the format check to pass."""
+    everything: bool = False
+    """Encrypted instances, and AWS Backup and copies in a ``FakeAws`` world (module doc)."""
 
     def expected_verdicts(self) -> dict[str, int]:
         """Tenant verdict counts a correct checker must report for this world."""
@@ -108,10 +132,18 @@ class WorldSpec:
         return f"{prefix(index)}{at.strftime(self.date_layout)}backup.dump"
 
 
-def build_world(spec: WorldSpec) -> None:
-    """Create the bucket, the tenants' instances, snapshots and objects inside ``mock_aws``."""
+def build_world(spec: WorldSpec, fake: Any = None) -> None:
+    """Create the bucket, the tenants' instances, snapshots and objects inside ``mock_aws``;
+    with ``spec.everything``, also their recovery points, jobs and copies in ``fake`` (a
+    ``FakeAws``)."""
     _seed_rds(spec)
     _seed_s3(spec)
+    if spec.everything:
+        if fake is None:
+            raise ValueError("everything needs a FakeAws world to seed")
+        from moto.rds.models import rds_backends
+
+        seed_backups(fake, rds_backends[account_id()][REGION], spec, range(spec.tenants))
 
 
 def _naive_utc(when: datetime) -> datetime:
@@ -141,7 +173,7 @@ def seed_instances(backend: Any, spec: WorldSpec, indexes: Iterable[int]) -> Non
     created = _naive_utc(spec.now - timedelta(days=90))  # long past any new-tenant grace
     for index in indexes:
         before = _minute()
-        database = backend.create_db_instance(_instance_kwargs(index))
+        database = backend.create_db_instance(_instance_kwargs(index, spec.everything))
         stamps = {before, _minute()}
         database.created = database.instance_create_time = created
         _seed_snapshots(backend, spec, index, _creation_snapshot(backend, index, stamps))
@@ -162,9 +194,13 @@ def _creation_snapshot(backend: Any, index: int, stamps: set[str]) -> Any:
     raise RuntimeError(f"moto took no snapshot when creating {instance_id(index)}")
 
 
-def _instance_kwargs(index: int) -> dict[str, Any]:
-    """``create_db_instance`` kwargs, snake_case as moto's backend takes them."""
+def _instance_kwargs(index: int, encrypted: bool = False) -> dict[str, Any]:
+    """``create_db_instance`` kwargs, snake_case as moto's backend takes them. ``encrypted``:
+    storage encrypted with ``KMS_KEY``; moto gives each snapshot its instance's key and
+    ``Encrypted`` when the instance's storage is encrypted."""
+    encryption = {"storage_encrypted": True, "kms_key_id": KMS_KEY} if encrypted else {}
     return {
+        **encryption,
         "db_instance_identifier": instance_id(index),
         "db_instance_class": "db.t4g.micro",
         "engine": "postgres",
@@ -219,3 +255,74 @@ def seed_objects(
             at = spec.now - timedelta(hours=newest_hours, days=day)
             key = backend.put_object(bucket, spec.object_key(index, day, at), body)
             key.last_modified = _naive_utc(at)
+
+
+def newest_hours(index: int) -> int:
+    """Age of the tenant's newest database backup: snapshot, recovery point and copy alike."""
+    return STALE_HOURS if fate(index) is Fate.RDS_STALE else FRESH_HOURS
+
+
+def seed_backups(fake: Any, backend: Any, spec: WorldSpec, indexes: Iterable[int]) -> None:
+    """Each tenant's AWS Backup recovery points (one a day, in ``VAULT``), its backup job of
+    the last day, and its replicated automated backup in ``COPY_REGION``, in ``fake``.
+
+    The resource ARN and ``DbiResourceId`` are the moto instance's own, as backupwatch matches
+    by both. Points are spaced like the snapshots: one per 24 h period ending at ``now``.
+    """
+    account = account_id()
+    for index in indexes:
+        database = backend.databases[instance_id(index)]
+        arn, hours = database.db_instance_arn, newest_hours(index)
+        for day in range(spec.snapshots_per_tenant):
+            at = spec.now - timedelta(hours=hours, days=day)
+            job = _job_id(index, day) if day == 0 and hours == FRESH_HOURS else None
+            fake.add_recovery_point(
+                region=REGION,
+                vault=VAULT,
+                resource_arn=arn,
+                resource_type="RDS",
+                created=at,
+                encryption_key_arn=KMS_KEY,
+                delete_after_days=RECOVERY_POINT_DAYS,
+                account_id=account,
+                job_id=job,
+            )
+            if job is not None:
+                fake.add_backup_job(
+                    region=REGION,
+                    resource_arn=arn,
+                    resource_type="RDS",
+                    created=at,
+                    state="COMPLETED",
+                    vault=VAULT,
+                    account_id=account,
+                    job_id=job,
+                    delete_after_days=RECOVERY_POINT_DAYS,
+                )
+        if hours != FRESH_HOURS:  # the day's job went wrong: listed, but no recovery point
+            fake.add_backup_job(
+                region=REGION,
+                resource_arn=arn,
+                resource_type="RDS",
+                created=spec.now - timedelta(hours=FRESH_HOURS),
+                state="FAILED",
+                status_message="bench: the backup window passed without a snapshot",
+                vault=VAULT,
+                account_id=account,
+            )
+        latest = spec.now - timedelta(hours=hours)
+        fake.add_automated_backup(
+            region=COPY_REGION,
+            source_region=REGION,
+            instance_arn=arn,
+            identifier=instance_id(index),
+            resource_id=database.dbi_resource_id,
+            latest=latest,
+            earliest=latest - timedelta(days=spec.snapshots_per_tenant),
+            kms_key_id=KMS_KEY.replace(REGION, COPY_REGION),
+        )
+
+
+def _job_id(index: int, day: int) -> str:
+    """A stable UUID, as AWS Backup's job ids are, tying a job to its recovery point."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"backupwatch-bench/{tenant_name(index)}/{day}"))
