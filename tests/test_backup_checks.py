@@ -141,6 +141,31 @@ def test_calls_stay_per_region_not_per_tenant(
     assert operations.count("ListRecoveryPointsByBackupVault") == 1
     assert operations.count("ListBackupJobs") == 1
     assert "ListRecoveryPointsByResource" not in operations
+    # Every tenant has a fresh recovery point: the second source has nothing to add.
+    assert "DescribeDBSnapshots" not in operations
+
+
+def test_an_awsbackup_snapshot_is_evidence_when_no_recovery_point_shows_it(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    """Two sources of the same fact: a tenant the vault listing leaves without a fresh
+    backup is looked up among the RDS snapshots AWS Backup took, and only that tenant."""
+    for index in range(5):
+        world.instance(f"db-t{index}", tenant=f"t{index}", retention=0)
+        if index:
+            recovery_point(fake, f"db-t{index}", 4 * H)
+    fake.add_awsbackup_snapshot(
+        region=REGION,
+        kind="instance",
+        identifier="db-t0",
+        created=hours_ago(6),
+        resource_id=_resource_id(world, "db-t0"),
+    )
+    report = run(world, retrier, **BACKUP_ONLY)
+    assert row(report, "t0").checks[Check.BACKUP].reason == "AWS Backup snapshot 6 h old"
+    looked_up = [p for op, _, p in fake.calls if op == "DescribeDBSnapshots"]
+    assert len(looked_up) == 1  # one page: in bulk, as cheap as the one tenant alone
+    assert {r.checks[Check.BACKUP].status for r in report.tenants} == {Status.OK}
 
 
 def test_a_stale_copy_fails_and_names_the_destination(

@@ -10,9 +10,11 @@ Calls per region, never per tenant when the bulk listing is cheaper:
   ``backup:ListRecoveryPointsByResource`` once per tenant, whichever costs fewer calls;
 - ``backup:ListBackupJobs`` per resource type, filtered by creation date, for jobs that went
   wrong;
-- only when the recovery points cannot be read: ``rds:DescribeDBSnapshots`` and
+- only for the resources the recovery points leave without a fresh usable backup (or all,
+  when they cannot be read): ``rds:DescribeDBSnapshots`` and
   ``rds:DescribeDBClusterSnapshots`` with ``SnapshotType="awsbackup"``, the RDS snapshots AWS
-  Backup took, a second source of the same fact.
+  Backup took, a second source of the same fact; in bulk, or per resource when fewer calls.
+  On a healthy day nothing is left to read.
 
 Recovery points are matched to tenants by resource ARN, so a tenant is never vouched for by
 another resource's backups; one older than the resource itself belongs to a predecessor of the
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from backupwatch.aws.pagination import pages
@@ -173,6 +175,7 @@ def backup_evidence(
     retrier: Retrier,
     tenants: Sequence[Tenant],
     *,
+    now: datetime,
     since: datetime,
     jobs_since: datetime,
     need_lifecycle: bool,
@@ -193,12 +196,20 @@ def backup_evidence(
         )
     except AwsCallError as error:
         errors.append(f"recovery points: {error.short}")
+        lacking = by_arn  # nothing read: every resource needs the second source
+    else:
+        lacking = {arn: t for arn, t in by_arn.items() if not _fresh(points.get(arn, ()), t, now)}
+    if lacking:
+        # The second source of the same fact, read only for the resources the first left
+        # without a fresh usable backup: nothing to read on a healthy day.
+        seen = sum(len(found) for found in points.values())
         try:
-            points = _snapshot_points(rds, retrier, by_arn, since)
+            for resource, found in _snapshot_points(rds, retrier, lacking, since, seen).items():
+                points.setdefault(resource, []).extend(found)
         except AwsCallError as fallback:
             errors.append(f"awsbackup snapshots: {fallback.short}")
     jobs: dict[str, list[BackupJobProblem]] = {}
-    job_error = None
+    job_error: str | None = None
     try:
         jobs = job_problems(backup, retrier, by_arn, types, since=jobs_since)
     except AwsCallError as error:
@@ -225,17 +236,27 @@ def backup_evidence(
     return evidence
 
 
+def _fresh(points: Iterable[BackupPoint], tenant: Tenant, now: datetime) -> bool:
+    window = timedelta(hours=tenant.max_age_hours)
+    return any(p.usable and now - p.created_at <= window for p in points)
+
+
 def _snapshot_points(
-    rds: RDSClient, retrier: Retrier, by_arn: Mapping[str, Tenant], since: datetime
+    rds: RDSClient,
+    retrier: Retrier,
+    by_arn: Mapping[str, Tenant],
+    since: datetime,
+    expected: int,
 ) -> dict[str, list[BackupPoint]]:
-    """The fallback source: the newest RDS snapshot AWS Backup took of each resource."""
+    """The second source: the newest RDS snapshot AWS Backup took of each resource.
+    ``expected``: the recovery points seen, about as many as such snapshots."""
     found: dict[str, list[BackupPoint]] = {}
     for kind in ("instance", "cluster"):
         of_kind = {arn: t for arn, t in by_arn.items() if t.kind == kind}
         if not of_kind:
             continue
         wanted = {t.identifier: t.resource_id for t in of_kind.values()}
-        newest = newest_awsbackup_snapshots(rds, retrier, wanted, kind)
+        newest = newest_awsbackup_snapshots(rds, retrier, wanted, kind, expected)
         for arn, tenant in of_kind.items():
             snapshot = newest.get(tenant.identifier)
             if snapshot is not None and snapshot.created_at >= since:

@@ -85,36 +85,49 @@ def newest_automated_cluster_snapshots(
 
 
 def newest_awsbackup_snapshots(
-    rds: RDSClient, retrier: Retrier, wanted: Mapping[str, str | None], kind: Kind
+    rds: RDSClient,
+    retrier: Retrier,
+    wanted: Mapping[str, str | None],
+    kind: Kind,
+    expected: int | None = None,
 ) -> dict[str, SnapshotInfo]:
     """Identifier -> newest available snapshot AWS Backup took (``SnapshotType="awsbackup"``),
-    for the ``wanted`` instances or clusters (identifier -> resource id). One bulk listing.
+    for the ``wanted`` instances or clusters (identifier -> resource id): one bulk listing, or
+    one filtered listing per wanted resource when ``expected`` (about how many such snapshots
+    the region holds) makes that fewer calls.
 
     Raises ``AwsCallError`` when a page fails for good.
     """
+    operation: str
+    call: Callable[..., Mapping[str, Any]]
     if kind == "cluster":
-        return _newest(
-            retrier,
-            "rds:DescribeDBClusterSnapshots",
-            rds.describe_db_cluster_snapshots,
-            items="DBClusterSnapshots",
-            owner="DBClusterIdentifier",
-            snapshot_id="DBClusterSnapshotIdentifier",
-            incarnation="DbClusterResourceId",
-            wanted=wanted,
-            snapshot_type="awsbackup",
+        operation, call = "rds:DescribeDBClusterSnapshots", rds.describe_db_cluster_snapshots
+        shape = {
+            "items": "DBClusterSnapshots",
+            "owner": "DBClusterIdentifier",
+            "snapshot_id": "DBClusterSnapshotIdentifier",
+            "incarnation": "DbClusterResourceId",
+        }
+    else:
+        operation, call = "rds:DescribeDBSnapshots", rds.describe_db_snapshots
+        shape = {
+            "items": "DBSnapshots",
+            "owner": "DBInstanceIdentifier",
+            "snapshot_id": "DBSnapshotIdentifier",
+            "incarnation": "DbiResourceId",
+        }
+    if not per_tenant_is_cheaper(len(wanted), expected):
+        return _newest(retrier, operation, call, wanted=wanted, snapshot_type="awsbackup", **shape)
+    newest: dict[str, SnapshotInfo] = {}
+    owner = shape["owner"]
+    for identifier in sorted(wanted):
+        by_owner: dict[str, Any] = {owner: identifier}
+        one: Callable[..., Mapping[str, Any]] = partial(call, **by_owner)
+        only = {identifier: wanted[identifier]}
+        newest.update(
+            _newest(retrier, operation, one, wanted=only, snapshot_type="awsbackup", **shape)
         )
-    return _newest(
-        retrier,
-        "rds:DescribeDBSnapshots",
-        rds.describe_db_snapshots,
-        items="DBSnapshots",
-        owner="DBInstanceIdentifier",
-        snapshot_id="DBSnapshotIdentifier",
-        incarnation="DbiResourceId",
-        wanted=wanted,
-        snapshot_type="awsbackup",
-    )
+    return newest
 
 
 def per_tenant_is_cheaper(tenants: int, expected: int | None) -> bool:

@@ -1,11 +1,12 @@
 """The ``backup`` check: AWS Backup's newest usable backup of the tenant. Pure; no AWS.
 
-Evidence is the newest recovery point (status ``COMPLETED`` or ``AVAILABLE``); when the
-recovery points cannot be read, the newest RDS snapshot of type ``awsbackup`` (status
-``available``), a second source of the same fact, which covers for the first only when it
-shows a fresh backup. A recovery point that is ``PARTIAL``, ``EXPIRED``, ``DELETING``,
-``STOPPED`` or ``CREATING`` never counts, and the reason names the status seen. A job that
-went wrong after the newest usable backup is said with AWS's own message.
+Evidence is the newest recovery point (status ``COMPLETED`` or ``AVAILABLE``) or RDS snapshot of
+type ``awsbackup`` (status ``available``), two sources of the same fact; the snapshots are read
+only for resources the recovery points leave without a fresh one. A source that could not be
+read is covered by the other only when the other shows a fresh backup. A recovery point that
+is ``PARTIAL``, ``EXPIRED``, ``DELETING``, ``STOPPED`` or ``CREATING`` never counts, and the
+reason names the status seen. A job that went wrong after the newest usable backup is said
+with AWS's own message.
 
 Lifecycle as for the ``rds`` check (a cluster member or a PostgreSQL or SQL Server read replica
 is ``SKIPPED``, a new resource ``PENDING``), with one difference: a stopped instance is not excused,

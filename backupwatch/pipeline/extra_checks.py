@@ -91,6 +91,7 @@ def gather_backup(
         rds,
         retrier,
         tenants,
+        now=now,
         since=now - timedelta(days=days),
         jobs_since=now - timedelta(hours=window),
         need_lifecycle=any(controls_for(t, settings).min_retention_days for t in tenants),
