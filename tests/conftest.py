@@ -39,6 +39,13 @@ from backupwatch import Report, Retrier, check_tenants, load_settings
 # never that this run drew a new example. Locally they explore (and keep what they found in
 # .hypothesis/), which is where new counterexamples come from.
 hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
+# `pytest --hypothesis-profile=noshrink --hypothesis-seed=N`: a counterexample's failure at
+# once, without the minutes shrinking can take on a whole-run property.
+hypothesis.settings.register_profile(
+    "noshrink",
+    phases=[hypothesis.Phase.explicit, hypothesis.Phase.reuse, hypothesis.Phase.generate],
+    print_blob=True,
+)
 if os.environ.get("CI"):
     hypothesis.settings.load_profile("ci")
 

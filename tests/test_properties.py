@@ -728,6 +728,8 @@ def _without_claimants_in(reason: str, region: str) -> str:
     kept = [c for c in claims.split(", ") if not c.endswith(f"({region})")]
     if kept:
         return f"{head}{marker}{', '.join(kept)}{semicolon}{tail}"
-    note_start = head.rfind("; ")
-    prefix = head[:note_start] if note_start >= 0 else ""
+    # The note starts at "tenant name": the name itself may hold "; " (a tenant called
+    # "; DROP"), so the note's start is never found by looking for the separator.
+    note_start = head.rfind("tenant name ")
+    prefix = head[:note_start].removesuffix("; ") if note_start > 0 else ""
     return f"{prefix}{semicolon}{tail}" if prefix else tail
