@@ -11,6 +11,7 @@ new setting without a row fails here, named.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import annotated_types
 import pytest
 
 from backupwatch import ConfigurationError, Settings, load_settings
-from backupwatch.core.config import ENVIRONMENT, KNOWN_VARIABLES, OTHER_VARIABLES
+from backupwatch.core.config import ENVIRONMENT, EVIDENCE_CHECKS, KNOWN_VARIABLES, OTHER_VARIABLES
 from backupwatch.pipeline import telemetry
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
@@ -336,6 +337,9 @@ NEEDS = re.compile(r"needs `(BACKUPWATCH_\w+)`")
 AT_LEAST = re.compile(r"at least `(BACKUPWATCH_\w+)`")
 AT_MOST = re.compile(r"at most `(BACKUPWATCH_\w+)`")
 NOT_WITH = re.compile(r"Not together with `(BACKUPWATCH_\w+)`")
+CHECKS_NEEDED = re.compile(r"[Nn]eeds ((?:`\w+`(?: and | or )?)+) in `BACKUPWATCH_CHECKS`")
+"""``needs `rds` and `backup` in `BACKUPWATCH_CHECKS```: checks that must all (``and``) or
+one of which (``or``) must be on."""
 
 
 def example(variable: str) -> str:
@@ -343,10 +347,22 @@ def example(variable: str) -> str:
 
 
 def dependencies(variable: str) -> dict[str, str]:
-    """The other variables that the accepted values say this one needs, at their examples."""
+    """The other variables that the accepted values say this one needs, at their examples;
+    the checks it needs, when it needs some."""
     text = reference()[variable].accepted
     needed = NEEDS.findall(text) + AT_LEAST.findall(text) + AT_MOST.findall(text)
-    return {other: example(other) for other in needed}
+    found = {other: example(other) for other in needed}
+    for names, kind in checks_needed(variable):
+        found["BACKUPWATCH_CHECKS"] = ",".join(names if kind == "and" else names[:1])
+    return found
+
+
+def checks_needed(variable: str) -> list[tuple[tuple[str, ...], str]]:
+    """The checks a variable's accepted values say it needs: (their names, ``and``/``or``)."""
+    return [
+        (tuple(code_spans(group)), "and" if " and " in group else "or")
+        for group in CHECKS_NEEDED.findall(reference()[variable].accepted)
+    ]
 
 
 @pytest.mark.parametrize("variable", sorted(documented() - set(OTHER_VARIABLES)))
@@ -371,6 +387,7 @@ def test_the_rules_between_settings_are_found() -> None:
     """The parser sees the documented rules (so the probes below are not vacuous)."""
     assert rules(NEEDS) == [
         ("BACKUPWATCH_OBJECT_LOCK_COMPLIANCE", "BACKUPWATCH_OBJECT_LOCK_MIN_DAYS"),
+        ("BACKUPWATCH_COPY_ACCOUNTS", "BACKUPWATCH_COPY_ROLE_NAME"),
         ("BACKUPWATCH_REPORT_URL_HOURS", "BACKUPWATCH_REPORT_BUCKET"),
     ]
     assert rules(AT_LEAST) == [("BACKUPWATCH_TAG_WINDOW_LIMIT_HOURS", "BACKUPWATCH_MAX_AGE_HOURS")]
@@ -381,12 +398,50 @@ def test_the_rules_between_settings_are_found() -> None:
         ("BACKUPWATCH_ORGANIZATION_ROLE_NAME", "BACKUPWATCH_TARGETS"),
         ("BACKUPWATCH_TARGETS", "BACKUPWATCH_ORGANIZATION_ROLE_NAME"),
     ]
+    assert check_rules() == [
+        ("BACKUPWATCH_RDS_BACKUP_RULE", ("rds", "backup"), "and"),
+        ("BACKUPWATCH_MIN_RETENTION_DAYS", ("rds", "backup"), "or"),
+        ("BACKUPWATCH_DAILY_BACKUP_DAYS", ("rds", "backup"), "or"),
+    ]
+
+
+def check_rules() -> list[tuple[str, tuple[str, ...], str]]:
+    return [
+        (variable, names, kind)
+        for variable in reference()
+        for names, kind in checks_needed(variable)
+    ]
+
+
+EVERY_CHECKS_LIST = [
+    ",".join(c.value for c in chosen)
+    for size in range(1, len(EVIDENCE_CHECKS) + 1)
+    for chosen in itertools.combinations(EVIDENCE_CHECKS, size)
+]
+"""Every non-empty combination of the checks ``BACKUPWATCH_CHECKS`` may list."""
+
+
+@pytest.mark.parametrize(("variable", "names", "kind"), check_rules())
+def test_needed_checks_as_documented(variable: str, names: tuple[str, ...], kind: str) -> None:
+    """The example is refused exactly when ``BACKUPWATCH_CHECKS`` lacks what the row says it
+    needs: all of the checks (``and``), or every one of them (``or``)."""
+    for checks in EVERY_CHECKS_LIST:
+        listed = set(checks.split(","))
+        met = all(n in listed for n in names) if kind == "and" else any(n in listed for n in names)
+        given = {variable: example(variable), "BACKUPWATCH_CHECKS": checks}
+        assert refused(**given) is not met, given
+
+
+NEEDS_PROBES = {"BACKUPWATCH_COPY_ACCOUNTS": "222233334444"}
+"""A value that turns the variable on, where "1" would not be valid (an account id)."""
 
 
 @pytest.mark.parametrize(("variable", "other"), rules(NEEDS))
 def test_needs_as_documented(variable: str, other: str) -> None:
-    assert refused(**{variable: "1"})
-    assert not refused(**{variable: "1", other: example(other)})
+    """Refused alone, accepted with the other variable: the value alone is valid."""
+    value = NEEDS_PROBES.get(variable, "1")
+    assert refused(**{variable: value})
+    assert not refused(**{variable: value, other: example(other)})
 
 
 @pytest.mark.parametrize(("variable", "other"), rules(AT_LEAST))

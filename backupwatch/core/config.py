@@ -282,7 +282,9 @@ class Settings(BaseModel):
         if not value:
             raise ValueError("at least one check is needed: rds, s3, backup")
         if Check.COPY in value:
-            raise ValueError("copy is not listed here: set BACKUPWATCH_COPY_REGIONS")
+            raise ValueError(
+                "copy is not listed here: set BACKUPWATCH_COPY_REGIONS or BACKUPWATCH_COPY_ACCOUNTS"
+            )
         if Check.POLICY in value:
             raise ValueError(
                 "policy is not listed here: set a control (BACKUPWATCH_MIN_RETENTION_DAYS, "

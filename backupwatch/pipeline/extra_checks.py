@@ -142,7 +142,8 @@ def gather_account_copies(
         return None
     destination = account_destination(account)
     regions = sorted({t.region for t in wanted} | set(settings.copy_regions))
-    partition = (wanted[0].resource_arn or "arn:aws").split(":")[1]
+    arns = [t.resource_arn for t in wanted if t.resource_arn]
+    partition = arns[0].split(":")[1] if arns else "aws"
     scope = Scope(
         region=regions[0],
         account_id=account,
