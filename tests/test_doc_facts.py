@@ -129,6 +129,7 @@ CONTEXTS: dict[str, dict[str, str]] = {
     "BACKUPWATCH_TARGETS='arn:aws:iam::111122223333:role/r': give either": {
         "BACKUPWATCH_ORGANIZATION_ROLE_NAME": "backupwatch-reader"
     },
+    "BACKUPWATCH_MIN_RETENTION_DAYS='35': needs rds or backup": {"BACKUPWATCH_CHECKS": "s3"},
 }
 NOT_PROBED = ("--timeout=", "event.dry_run=")
 """The command line's and the Lambda event's own (tests/test_cli.py, tests/test_handler.py)."""

@@ -4,16 +4,18 @@ The calls are not listed by hand. ``recording`` wraps ``backupwatch.aws.clients.
 backupwatch builds every client it uses, and records each operation those clients perform (a
 botocore ``before-parameter-build`` hook on each client), under the role that makes it. The
 scenarios then drive every code path against moto: the demo world with a tenant in every status,
-the pipeline's publish, the ``{account_id}`` template, every optional setting at once, targets in
-other accounts, an AWS Organization, the report archive, the Lambda handler and the CLI (all of
-them DigestFunction's); and the state machine's three handlers (PlanFunction, ScanFunction,
-PublishFunction), each run as its function would be. The operations are mapped to IAM actions
-(``OPERATIONS``) and compared with each function's policy in template.yaml, both ways: a call the
-policy misses fails, and so does a grant nobody uses.
+the pipeline's publish, the ``{account_id}`` template, every optional setting at once (a copy
+account among them), targets in other accounts, an AWS Organization, the report archive, the
+Lambda handler and the CLI (all of them DigestFunction's); and the state machine's three
+handlers (PlanFunction, ScanFunction, PublishFunction), each run as its function would be. The
+operations are mapped to IAM actions (``OPERATIONS``) and compared with each function's policy in
+template.yaml, both ways: a call the policy misses fails, and so does a grant nobody uses.
 
 A call made with a member account's credentials (``sts:AssumeRole``'d) is not the function's:
 it is recorded for the member-account role, and compared, the same way, with that role's policy
-in docs/iam.md.
+in docs/iam.md. Likewise a call made with a copy account's credentials (the role of
+``BACKUPWATCH_COPY_ROLE_NAME``, which lists the vaults of ``BACKUPWATCH_COPY_ACCOUNTS``) is
+recorded for the copy-account role, and compared with its policy in docs/iam.md.
 
 When new code calls a new operation, the test fails and names the action to add to
 template.yaml and docs/iam.md; that is how ``DescribeDBClusters`` and
@@ -58,9 +60,11 @@ import backupwatch.aws.fanout_store
 from backupwatch import Retrier, check_tenants, load_settings, run_daily
 from backupwatch.aws.clients import USER_AGENT_EXTRA
 from backupwatch.cli.demo import ACCOUNT, BUCKET, REGION, TENANT_TAG, build_world
+from backupwatch.cli.fake_aws import FakeAws
 from backupwatch.cli.main import main as cli_main
 from backupwatch.core.config import ENVIRONMENT
 from backupwatch.core.integrity import HEAD_BYTES, TAIL_BYTES
+from backupwatch.core.models import Check, Status
 from backupwatch.core.tenancy import TAG_DUMP_FORMAT, TAG_OBJECT_LOCK_MIN_DAYS, TAG_VERIFY_CHECKSUM
 from handlers import plan_scopes, publish_digest, scan_scope
 from handlers.daily_digest import lambda_handler
@@ -69,6 +73,9 @@ from .conftest import FAKE_ENV, World
 from .test_template import ROOT, Stack, function_properties, load_template
 
 OTHER_REGION = "us-east-1"
+COPY_REGION = "eu-central-1"
+"""Where every tenant must have a copy: a region no tenant is in, so its clients are the copy
+check's own."""
 MEMBER = "111111111111"
 OTHER_MEMBER = "222222222222"
 MEMBER_ROLE = "backupwatch-reader"
@@ -76,11 +83,23 @@ MEMBER_BUCKET = "member-db-backups"
 REPORTS = "acme-corp-backupwatch-reports"
 EXTERNAL_ID = "acme-backupwatch-7f3a"
 MEMBER_PRINCIPAL = "member-account role"
+"""Who makes a call with a member account's assumed-role credentials."""
+COPY_ACCOUNT = "222233334444"
+"""The account of ``BACKUPWATCH_COPY_ACCOUNTS``: it holds ledger's AWS Backup copy."""
+COPY_ROLE = "backupwatch-copy-reader"
+COPY_PRINCIPAL = "copy-account role"
+"""Who makes a call with the copy role's credentials (``BACKUPWATCH_COPY_ROLE_NAME``)."""
 DUMP_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0b9e6c2a-5d1f-4e8a-9c3b-7f2d1e4a6b58"
 """The key ledger's dump is encrypted with (moto's S3 takes any key ARN without asking KMS)."""
 INSPECTED = "ledger"
 """A tenant of this account with no tag of its own: only the settings decide its inspections."""
-"""Who makes a call with assumed-role credentials: the role in the member account."""
+BACKUP_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/7c1e2b3a-4d5f-4a6b-8c7d-9e0f1a2b3c4d"
+"""The key ledger, its snapshots and its recovery points are encrypted with
+(``BACKUPWATCH_BACKUP_KMS_KEY``)."""
+COPY_VAULTS = 12
+"""Vaults in this account's copy region: more vault listings than it has tenants, and still the
+copy check lists them vault by vault: copies are read with the vaults' listing only, never with
+``ListRecoveryPointsByResource`` (the backup check's, when it is fewer calls)."""
 FUNCTIONS = ("DigestFunction", "PlanFunction", "ScanFunction", "PublishFunction")
 
 
@@ -103,6 +122,10 @@ OPERATIONS: dict[str, Action] = {
     "rds:DescribeDBClusterSnapshots": Action("rds:DescribeDBClusterSnapshots"),
     "rds:DescribeDBInstanceAutomatedBackups": Action("rds:DescribeDBInstanceAutomatedBackups"),
     "rds:DescribeDBClusterAutomatedBackups": Action("rds:DescribeDBClusterAutomatedBackups"),
+    "backup:ListBackupVaults": Action("backup:ListBackupVaults"),
+    "backup:ListRecoveryPointsByBackupVault": Action("backup:ListRecoveryPointsByBackupVault"),
+    "backup:ListRecoveryPointsByResource": Action("backup:ListRecoveryPointsByResource"),
+    "backup:ListBackupJobs": Action("backup:ListBackupJobs"),
     "s3:ListObjectsV2": Action("s3:ListBucket"),
     "s3:ListObjects": Action("s3:ListBucket"),
     # Also recorded when a GetObject URL is presigned: whoever follows the link is authorised
@@ -315,13 +338,16 @@ class Recorder:
     function: str = "setup"
     scenario: str = "setup"
     operations: dict[str, dict[str, set[str]]] = field(default_factory=dict)
-    """Role (a function of the template, or MEMBER_PRINCIPAL) -> API operation -> scenarios."""
+    """Role (a function of the template, MEMBER_PRINCIPAL or COPY_PRINCIPAL) -> API operation
+    -> scenarios."""
     object_reads: dict[str, set[ObjectRead]] = field(default_factory=dict)
     """Role -> every HeadObject and GetObject it made, with its bucket, key and range."""
     inspected_by_tags: set[str] = field(default_factory=set)
     """The world's tenants whose own tags ask for an inspection of their dumps."""
     labels: set[str] = field(default_factory=set)
     """The names passed to ``Retrier.call`` (the IAM action, by backupwatch's convention)."""
+    roles_assumed: dict[str, set[tuple[str, str | None]]] = field(default_factory=dict)
+    """Who assumed a role -> (the role's ARN, the external id sent)."""
 
     @contextmanager
     def running(self, scenario: str, function: str = "DigestFunction") -> Iterator[None]:
@@ -331,15 +357,25 @@ class Recorder:
         finally:
             self.function = self.scenario = "setup"
 
-    def recorder_for(self, assumed: bool) -> Callable[..., None]:
-        """The hook for one client: its calls are the member role's if it holds assumed-role
-        credentials, else those of the function running."""
+    def recorder_for(self, assumed_role: str | None) -> Callable[..., None]:
+        """The hook for one client: its calls are the copy-account role's if it holds that
+        role's credentials, the member role's if it holds another role's, else those of the
+        function running."""
 
         def record(model: Any, params: Mapping[str, Any] | None = None, **_: Any) -> None:
             operation = f"{model.service_model.service_name}:{model.name}"
-            who = MEMBER_PRINCIPAL if assumed else self.function
+            who = (
+                self.function
+                if assumed_role is None
+                else COPY_PRINCIPAL
+                if assumed_role == COPY_ROLE
+                else MEMBER_PRINCIPAL
+            )
             calls = self.operations.setdefault(who, {})
             calls.setdefault(operation, set()).add(self.scenario)
+            if operation == "sts:AssumeRole" and params is not None:
+                role = (params.get("RoleArn", ""), params.get("ExternalId"))
+                self.roles_assumed.setdefault(who, set()).add(role)
             if operation in OBJECT_READS and params is not None:
                 read = ObjectRead(
                     self.scenario,
@@ -356,9 +392,23 @@ class Recorder:
         return self.operations.get(who, {})
 
 
-def _assumed(session: boto3.Session) -> bool:
+def _assumed_role(session: boto3.Session) -> str | None:
+    """The name of the role whose assumed-role credentials ``session`` holds; None for the
+    function's own. Asked of STS with a client of the test's own (not recorded)."""
     credentials = session.get_credentials()
-    return getattr(credentials, "method", None) == "sts-assume-role"
+    if getattr(credentials, "method", None) != "sts-assume-role":
+        return None
+    frozen = credentials.get_frozen_credentials()
+    sts = boto3.client(
+        "sts",
+        region_name=REGION,
+        aws_access_key_id=frozen.access_key,
+        aws_secret_access_key=frozen.secret_key,
+        aws_session_token=frozen.token,
+    )
+    # arn:aws:sts::<account>:assumed-role/<role name>/<session name>
+    arn: str = sts.get_caller_identity()["Arn"]
+    return arn.split(":assumed-role/", 1)[1].rsplit("/", 1)[0]
 
 
 @contextmanager
@@ -375,7 +425,7 @@ def recording(patch: pytest.MonkeyPatch) -> Iterator[Recorder]:
         # Every handler of this event runs (a before-call hook can answer a call and stop the
         # others), so no fault injection or stub can hide a call from the record.
         client.meta.events.register(
-            "before-parameter-build", recorded.recorder_for(_assumed(session))
+            "before-parameter-build", recorded.recorder_for(_assumed_role(session))
         )
         return client
 
@@ -432,7 +482,8 @@ EVERY_SETTING_ON = {
     "prefix_template": "{account_id}/{region}/{tenant}/",
     "max_age_hours": "26",
     "min_object_bytes": "1024",
-    "checks": "rds,s3",
+    # Every check: rds, s3 and backup listed; copy and policy by their settings below.
+    "checks": "rds,s3,backup",
     "regions": f"{REGION},{OTHER_REGION}",
     "dry_run": "false",
     "notify": "failures",
@@ -479,8 +530,44 @@ EVERY_SETTING_ON = {
     "report_bucket": REPORTS,
     "report_prefix": "backupwatch/prod/",
     "report_url_hours": "12",
+    # The backup check's recovery points and jobs, the copy check's vaults and replicated
+    # automated backups in the copy region, the copy account's vaults (through the copy role),
+    # and every policy control (which read nothing more). With a retention control the backup
+    # check lists the recovery points per vault (their lifecycle); BACKUP_PER_TENANT, without
+    # it, per tenant: both listings are made. Copies are listed per vault, always.
+    "rds_backup_rule": "either",
+    "copy_regions": COPY_REGION,
+    "copy_accounts": COPY_ACCOUNT,
+    "copy_role_name": COPY_ROLE,
+    "min_retention_days": "7",
+    "require_encrypted_backups": "true",
+    "backup_kms_key": BACKUP_KEY_ARN,
+    "daily_backup_days": "3",
 }
 NOT_WITH_TARGETS = {"organization_role_name"}
+PER_TENANT = "the backup check per tenant"
+"""In the names of BACKUP_PER_TENANT's scenarios."""
+BACKUP_PER_TENANT = {
+    **{k: v for k, v in EVERY_SETTING_ON.items() if k not in NOT_WITH_TARGETS},
+    "min_retention_days": "",
+    # This account in OTHER_REGION, and the member account in REGION: each has one tenant
+    # there and two vaults (_aws_backup_world), so the backup check lists that tenant's
+    # recovery points (ListRecoveryPointsByResource) rather than the vaults'.
+    "targets": json.dumps(
+        [
+            {"regions": [OTHER_REGION]},
+            {
+                "role_arn": _role(MEMBER),
+                "external_id": "member-specific-id",
+                "s3_bucket": MEMBER_BUCKET,
+                "regions": [REGION],
+            },
+        ]
+    ),
+}
+"""Every setting on but the retention control, whose lifecycle only the vaults' listing has:
+where a region's vaults are more listings than its tenants, the backup check lists per tenant.
+"""
 
 
 def _environment(values: Mapping[str, str]) -> dict[str, str]:
@@ -539,9 +626,113 @@ def _more_world(session: boto3.Session) -> None:
         MasterUsername="admin",
         MasterUserPassword="not-a-secret-1",
         BackupRetentionPeriod=7,
+        StorageEncrypted=True,
+        KmsKeyId=BACKUP_KEY_ARN,
         Tags=[{"Key": TENANT_TAG, "Value": INSPECTED}],
     )
     _inspected_dump(session)
+
+
+def _instance(session: boto3.Session, identifier: str, region: str) -> dict[str, Any]:
+    client = session.client("rds", region_name=region)
+    [instance] = client.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"]
+    return dict(instance)
+
+
+def _aws_backup_world(fake: FakeAws, session: boto3.Session, now: datetime) -> None:
+    """What AWS Backup and RDS's replication hold, where EVERY_SETTING_ON looks (moto has none
+    of it): ledger's daily recovery points, kept 35 days, with the required key, in this
+    account's region, and its copies in the copy region (an AWS Backup copy in one of
+    COPY_VAULTS vaults, a replicated automated backup); a failed job of another tenant; and in
+    the member account, a recovery point in its region and two vaults in its copy region (more
+    vault listings than its one tenant: still listed per vault); in the copy account
+    (COPY_ACCOUNT), ledger's AWS Backup copy; and a second vault beside db-east's recovery point
+    in OTHER_REGION, and beside the member's in REGION, for BACKUP_PER_TENANT."""
+    ledger = _instance(session, f"db-{INSPECTED}", REGION)
+    arn = ledger["DBInstanceArn"]
+    for days in range(4):
+        fake.add_recovery_point(
+            region=REGION,
+            vault="Default",
+            resource_arn=arn,
+            resource_type="RDS",
+            created=now - timedelta(days=days, hours=2),
+            encryption_key_arn=BACKUP_KEY_ARN,
+            delete_after_days=35,
+        )
+    source_vault = f"arn:aws:backup:{REGION}:{ACCOUNT}:backup-vault:Default"
+    for number in range(COPY_VAULTS):
+        fake.add_recovery_point(
+            region=COPY_REGION,
+            vault=f"dr-{number}",
+            resource_arn=arn,
+            resource_type="RDS",
+            created=now - timedelta(hours=3 + number),
+            encryption_key_arn=BACKUP_KEY_ARN,
+            delete_after_days=35,
+            source_vault_arn=source_vault,
+        )
+    fake.add_automated_backup(
+        region=COPY_REGION,
+        source_region=REGION,
+        instance_arn=arn,
+        identifier=f"db-{INSPECTED}",
+        resource_id=ledger["DbiResourceId"],
+        latest=now - timedelta(minutes=20),
+        earliest=now - timedelta(days=7),
+        kms_key_id=BACKUP_KEY_ARN,
+    )
+    acme = _instance(session, "db-acme", REGION)
+    fake.add_backup_job(
+        region=REGION,
+        resource_arn=acme["DBInstanceArn"],
+        resource_type="RDS",
+        created=now - timedelta(hours=5),
+        state="FAILED",
+        status_message="Insufficient privileges to perform this action.",
+    )
+    # Copied since ledger was created (just now, in moto): a copy older than its resource
+    # would be of a predecessor of the same name.
+    fake.add_recovery_point(
+        account_id=COPY_ACCOUNT,
+        region=REGION,
+        vault="central",
+        resource_arn=arn,
+        resource_type="RDS",
+        created=max(now, ledger["InstanceCreateTime"]),
+        encryption_key_arn=BACKUP_KEY_ARN,
+        delete_after_days=35,
+        source_vault_arn=source_vault,
+    )
+    east = _instance(session, "db-east", OTHER_REGION)
+    fake.add_recovery_point(
+        region=OTHER_REGION,
+        vault="Default",
+        resource_arn=east["DBInstanceArn"],
+        resource_type="RDS",
+        created=now - timedelta(hours=6),
+    )
+    fake.add_vault(OTHER_REGION, "monthly")
+    member = f"arn:aws:rds:{REGION}:{MEMBER}:db:db-member"
+    fake.add_recovery_point(
+        region=REGION,
+        vault="Default",
+        resource_arn=member,
+        resource_type="RDS",
+        created=now - timedelta(hours=4),
+        account_id=MEMBER,
+    )
+    fake.add_vault(REGION, "monthly", account_id=MEMBER)
+    for vault in ("dr-a", "dr-b"):
+        fake.add_recovery_point(
+            region=COPY_REGION,
+            vault=vault,
+            resource_arn=member,
+            resource_type="RDS",
+            created=now - timedelta(hours=5),
+            account_id=MEMBER,
+            source_vault_arn=f"arn:aws:backup:{REGION}:{MEMBER}:backup-vault:Default",
+        )
 
 
 PG_PLAIN_DUMP = (
@@ -633,9 +824,14 @@ def _digest_paths(recorder: Recorder, base: dict[str, str], retrier: Retrier) ->
         assert outcome.archived is not None
         assert outcome.archived.error is None
         assert outcome.archived.url is not None  # a presigned link
-        # ledger's dump passed every inspection, so every read of it was made (none cut short).
+        # ledger's dump passed every inspection, so every read of it was made (none cut short);
+        # its AWS Backup recovery points and its copies were found, so were listed.
         [ledger] = [row for row in outcome.report.tenants if row.tenant == INSPECTED]
-        assert ledger.status.value == "OK", ledger.reason
+        assert ledger.status is Status.OK, ledger.reason
+        assert set(ledger.checks) == {Check.RDS, Check.S3, Check.BACKUP, Check.COPY, Check.POLICY}
+    per_tenant = {**base, **_environment(BACKUP_PER_TENANT), "BACKUPWATCH_DRY_RUN": "true"}
+    with recorder.running(f"every optional setting on but retention ({PER_TENANT})"):
+        run_daily(load_settings(per_tenant), session=boto3.Session(), retrier=retrier)
     organization = {k: v for k, v in every.items() if k != "BACKUPWATCH_TARGETS"}
     with recorder.running("every optional setting on (an organization)"):
         run_daily(load_settings(organization), session=boto3.Session(), retrier=retrier)
@@ -721,6 +917,7 @@ def _state_machine_paths(recorder: Recorder, base: dict[str, str]) -> None:
             assert ("report_s3" in output) == (number == 0)
             children.append((child, output))
         children.append(({"scope": scopes[0], "run_id": "run-1"}, None))  # a failed child
+        _scan_per_tenant(recorder, base)
         scan = _result_writer_output(boto3.Session(), prefix, children)
         for run in range(2):  # the second reads the first's report back, to compare
             with recorder.running("publish: the run, archived", "PublishFunction"):
@@ -731,6 +928,23 @@ def _state_machine_paths(recorder: Recorder, base: dict[str, str]) -> None:
             assert result["report"] is not None
 
 
+def _scan_per_tenant(recorder: Recorder, base: dict[str, str]) -> None:
+    """The plan and the scans of BACKUP_PER_TENANT, where the backup check lists per tenant."""
+    with mock.patch.dict(os.environ, {**base, **_environment(BACKUP_PER_TENANT)}):
+        with recorder.running(f"plan: {PER_TENANT}", "PlanFunction"):
+            plan = plan_scopes.lambda_handler({"run_id": "run-2"}, _context("PlanFunction"))
+        scopes = json.loads(
+            boto3.client("s3")
+            .get_object(Bucket=plan["bucket"], Key=plan["scopes_key"])["Body"]
+            .read()
+        )
+        for scope in scopes:
+            child = {"scope": scope, "run_id": plan["run_id"], "bucket": plan["bucket"]}
+            where = f"{scope['account_id']} {scope['region']}"
+            with recorder.running(f"scan: {where} ({PER_TENANT})", "ScanFunction"):
+                scan_scope.lambda_handler(child, _context("ScanFunction"))
+
+
 def _run_every_path(recorder: Recorder) -> None:
     """Drive every entry point and every optional feature once, recording the calls."""
     # The page goes to a temporary directory: never litter the working tree.
@@ -739,10 +953,11 @@ def _run_every_path(recorder: Recorder) -> None:
 
     now = datetime.now(UTC)
     retrier = Retrier(sleep=_no_sleep)
-    with mock_aws():
+    with mock_aws(), FakeAws() as fake:
         setup = boto3.Session(region_name=REGION)
         topic_arn = build_world(setup, now)
         _more_world(setup)
+        _aws_backup_world(fake, setup, now)
         recorder.inspected_by_tags = _inspected_by_tags(setup)
         _organization(setup)
         base = {**_base_env(topic_arn), "BACKUPWATCH_SNS_TOPIC_ARN": topic_arn}
@@ -777,20 +992,93 @@ def test_policy_grants_exactly_what_the_code_calls(recorded: Recorder, function:
     assert not problems, "\n".join(problems)
 
 
+MEMBER_PERMISSIONS = 1
+"""The member-account role's JSON blocks in docs/iam.md: its trust policy (0), its permissions
+(1), the inspections' statements (2) and the backup and copy checks' statements (3)."""
+MEMBER_AWS_BACKUP = 3
+
+
 def test_member_role_policy_grants_exactly_what_the_code_calls(recorded: Recorder) -> None:
-    """What backupwatch does with a member account's credentials is exactly what the
-    member-account role of docs/iam.md allows."""
+    """What backupwatch does with a member account's credentials (every check on) is exactly
+    what the member-account role of docs/iam.md allows, with the backup and copy checks'
+    statements."""
     used = recorded.calls_of(MEMBER_PRINCIPAL)
     assert used, "nothing was recorded with assumed-role credentials"
     granted = {
         action
-        for statement in documented_policy("The member-account role", block=1)["Statement"]
+        for block in (MEMBER_PERMISSIONS, MEMBER_AWS_BACKUP)
+        for statement in documented_policy("The member-account role", block=block)["Statement"]
         for action in _as_list(statement["Action"])
     }
     problems = least_privilege_problems(
         used, granted, where="the member-account role's policy in docs/iam.md"
     )
     assert not problems, "\n".join(problems)
+
+
+COPY_PERMISSIONS = 1
+"""The copy-account role's JSON blocks in docs/iam.md: its trust policy (0), its permissions
+(1)."""
+
+
+def test_copy_role_policy_grants_exactly_what_the_code_calls(recorded: Recorder) -> None:
+    """What backupwatch does with the copy role's credentials (the vaults of the copy account,
+    in the tenants' regions and the copy region) is exactly what the copy-account role of
+    docs/iam.md allows; the copy account's vaults only, for the recovery points."""
+    used = recorded.calls_of(COPY_PRINCIPAL)
+    assert set(used) == {"backup:ListBackupVaults", "backup:ListRecoveryPointsByBackupVault"}
+    statements = documented_policy("The copy-account role", block=COPY_PERMISSIONS)["Statement"]
+    granted = {action for statement in statements for action in _as_list(statement["Action"])}
+    problems = least_privilege_problems(
+        used, granted, where="the copy-account role's policy in docs/iam.md"
+    )
+    assert not problems, "\n".join(problems)
+    resources = {
+        action: statement["Resource"]
+        for statement in statements
+        for action in _as_list(statement["Action"])
+    }
+    assert resources == {
+        "backup:ListBackupVaults": "*",
+        "backup:ListRecoveryPointsByBackupVault": (
+            f"arn:aws:backup:*:{COPY_ACCOUNT}:backup-vault:*"
+        ),
+    }
+
+
+@pytest.mark.parametrize("function", ["DigestFunction", "ScanFunction"])
+def test_the_copy_role_is_assumed_with_the_functions_credentials(
+    recorded: Recorder, function: str
+) -> None:
+    """The function that checks scopes assumes the copy role itself (never through a member
+    role), by name in the copy account, with BACKUPWATCH_EXTERNAL_ID: what the copy-account
+    role's trust policy in docs/iam.md asks for."""
+    copy_role = f"arn:aws:iam::{COPY_ACCOUNT}:role/{COPY_ROLE}"
+    assert (copy_role, EXTERNAL_ID) in recorded.roles_assumed.get(function, set())
+    for who in (MEMBER_PRINCIPAL, COPY_PRINCIPAL):
+        assert who not in recorded.roles_assumed
+    trust = documented_policy("The copy-account role", block=0)
+    [statement] = trust["Statement"]
+    assert statement["Action"] == "sts:AssumeRole"
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    assert statement["Condition"]["StringEquals"] == {"sts:ExternalId": EXTERNAL_ID}
+    assert (
+        statement["Condition"]["ArnLike"]
+        == documented_policy("The member-account role")["Statement"][0]["Condition"]["ArnLike"]
+    )
+
+
+def test_copies_are_read_with_the_vaults_listing_only(recorded: Recorder) -> None:
+    """ListRecoveryPointsByResource is the backup check's, when it is fewer calls: only the
+    scenarios without the retention control call it, and no copy listing ever does, although
+    this account's copy region (COPY_VAULTS), the member's (two vaults) and the copy account
+    hold more vaults than tenants."""
+    by_resource = "backup:ListRecoveryPointsByResource"
+    for who in ("DigestFunction", "ScanFunction", MEMBER_PRINCIPAL):
+        scenarios = recorded.calls_of(who).get(by_resource, set())
+        assert scenarios, f"{who} never listed a tenant's recovery points"
+        assert all(PER_TENANT in scenario for scenario in scenarios), (who, scenarios)
+    assert by_resource not in recorded.calls_of(COPY_PRINCIPAL)
 
 
 def test_calls_are_labelled_with_their_iam_action(recorded: Recorder) -> None:
@@ -1071,17 +1359,21 @@ def test_problems_name_the_function_whose_policy_is_wrong() -> None:
 
 
 def test_assumed_role_calls_are_the_member_roles() -> None:
-    """Only a client holding assumed-role credentials records its calls for the member role."""
+    """Only a client holding assumed-role credentials records its calls for the member role,
+    or, holding the copy role's, for the copy-account role."""
     recorder = Recorder()
     model = mock.Mock()
     model.service_model.service_name, model.name = "rds", "DescribeDBInstances"
     with recorder.running("s", "ScanFunction"):
-        recorder.recorder_for(assumed=True)(model)
+        recorder.recorder_for(MEMBER_ROLE)(model)
         model.name = "DescribeDBSnapshots"
-        recorder.recorder_for(assumed=False)(model)
+        recorder.recorder_for(None)(model)
+        model.service_model.service_name, model.name = "backup", "ListBackupVaults"
+        recorder.recorder_for(COPY_ROLE)(model)
     assert recorder.operations == {
         MEMBER_PRINCIPAL: {"rds:DescribeDBInstances": {"s"}},
         "ScanFunction": {"rds:DescribeDBSnapshots": {"s"}},
+        COPY_PRINCIPAL: {"backup:ListBackupVaults": {"s"}},
     }
 
 
@@ -1213,9 +1505,11 @@ def test_exactly_the_publishing_functions_hold_the_topic_key_grant(function: str
 
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_policy_is_inline_and_scoped(function: str) -> None:
-    """Only inline statements (nothing to hide actions); only RDS's listings and
-    organizations:ListAccounts (which has no resource-level permission) on ``*``; object
-    actions on the report prefix only; roles to assume by name."""
+    """Only inline statements (nothing to hide actions); only RDS's listings and the listings
+    without resource-level permissions (organizations:ListAccounts, AWS Backup's vaults,
+    recovery points by resource and jobs) on ``*``; a vault's recovery points in this account's
+    vaults only; object actions on the report prefix only; roles to assume by name (the copy
+    role in the copy accounts only)."""
     template = load_template()
     for document in function_properties(template, function)["Policies"]:
         assert isinstance(document, dict), f"managed or SAM policy {document!r}: not comparable"
@@ -1242,23 +1536,46 @@ def test_policy_is_inline_and_scoped(function: str) -> None:
     for resource in by_action.get("s3:GetObjectRetention", []):
         assert resource == BACKUP_OBJECTS
     for resource in by_action.get("sts:AssumeRole", []):
-        assert resource["Fn::Sub"][0] == "arn:${AWS::Partition}:iam::*:role/${Role}"
+        assert resource == COPY_ROLES or (
+            resource["Fn::Sub"][0] == "arn:${AWS::Partition}:iam::*:role/${Role}"
+        )
+    for statement in policy_statements(template, function):
+        if statement["Resource"] == COPY_ROLES:
+            assert statement["Condition"] == {
+                "StringEquals": {
+                    "aws:ResourceAccount": {"Fn::Split": [",", {"Ref": "CopyAccounts"}]}
+                }
+            }
     for action in ("kms:GenerateDataKey*", "kms:Decrypt"):
         for resource in by_action.get(action, []):
             assert resource in (
                 {"Fn::GetAtt": ["DigestTopicKey", "Arn"]},
                 DUMP_KEY_GRANT["Resource"] if action == "kms:Decrypt" else None,
             )
+    for resource in by_action.get("backup:ListRecoveryPointsByBackupVault", []):
+        assert resource == THIS_ACCOUNTS_VAULTS
     on_everything = {action for action, resources in by_action.items() if "*" in resources}
-    assert {a.split(":")[0] for a in on_everything} <= {"rds", "organizations"}
+    assert {a.split(":")[0] for a in on_everything} <= {"rds", "organizations", "backup"}
     assert on_everything - {a for a in on_everything if a.startswith("rds:")} <= {
-        "organizations:ListAccounts"
+        "organizations:ListAccounts",
+        *WITHOUT_RESOURCE_LEVEL_PERMISSIONS,
     }
 
 
 REPORT_BUCKET = {
     "Bucket": {"Fn::If": ["CreatesReportBucket", {"Ref": "ReportsBucket"}, {"Ref": "ReportBucket"}]}
 }
+THIS_ACCOUNTS_VAULTS = {
+    "Fn::Sub": "arn:${AWS::Partition}:backup:*:${AWS::AccountId}:backup-vault:*"
+}
+COPY_ROLES = {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${CopyRoleName}"}
+WITHOUT_RESOURCE_LEVEL_PERMISSIONS = {
+    "backup:ListBackupVaults",
+    "backup:ListRecoveryPointsByResource",
+    "backup:ListBackupJobs",
+}
+"""AWS Backup's listings whose only resource is ``*`` (the Service Authorization Reference);
+``ListRecoveryPointsByBackupVault`` has one, the vault."""
 
 # What docs/iam.md shows in place of the template's references.
 _EXAMPLE = {
@@ -1272,6 +1589,8 @@ _EXAMPLE = {
     "OrganizationRoleName": MEMBER_ROLE,
     "MemberRoleName": MEMBER_ROLE,
     "OrganizationId": "o-a1b2c3d4e5",
+    "CopyRoleName": COPY_ROLE,
+    "CopyAccounts": f"{COPY_ACCOUNT},555566667777",
     "AWS::URLSuffix": "amazonaws.com",
     "RequireKmsKey": (
         "arn:aws:kms:eu-west-1:123456789012:key/0b9e6c2a-5d1f-4e8a-9c3b-7f2d1e4a6b58"
@@ -1306,6 +1625,9 @@ def _as_documented(value: Any) -> Any:
             )
             names = {**_EXAMPLE, **{k: _as_documented(v) for k, v in variables.items()}}
             return re.sub(r"\$\{([^}]+)\}", lambda m: names[m.group(1)], text)
+        if set(value) == {"Fn::Split"}:
+            delimiter, source = value["Fn::Split"]
+            return str(_as_documented(source)).split(delimiter)
         return {key: _as_documented(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_as_documented(item) for item in value]
@@ -1407,9 +1729,16 @@ def _member_role_template() -> str:
     return match.group(1)
 
 
+class MemberStack(Stack):
+    """The StackSet deployed in a member account (docs/iam.md's example one)."""
+
+    account_id = "111122223333"
+
+
 def test_the_stackset_template_creates_the_documented_member_role() -> None:
     """docs/scale.md's template lints, and deployed with the example values it creates the
-    role of docs/iam.md: the same trust policy, the same permissions."""
+    role of docs/iam.md: the same trust policy, the same permissions; with the backup and copy
+    checks on, those of docs/iam.md for them, after the others, and each check only its own."""
     from cfnlint.api import lint
     from cfnlint.decode import decode_str
 
@@ -1418,15 +1747,39 @@ def test_the_stackset_template_creates_the_documented_member_role() -> None:
     assert not matches, "\n".join(str(m) for m in matches)
     decoded, problems = decode_str(text)
     assert not problems
-    stack = Stack(
-        json.loads(json.dumps(decoded)),
-        BackupwatchAccountId=ACCOUNT,
-        ExternalId=EXTERNAL_ID,
-        RoleName=MEMBER_ROLE,
-        BackupsBucket=MEMBER_BUCKET,
-    )
+    example = {
+        "BackupwatchAccountId": ACCOUNT,
+        "ExternalId": EXTERNAL_ID,
+        "RoleName": MEMBER_ROLE,
+        "BackupsBucket": MEMBER_BUCKET,
+    }
+    template = json.loads(json.dumps(decoded))
+    stack = MemberStack(template, **example)
     role = stack.properties("Role")
     assert role["RoleName"] == MEMBER_ROLE
     assert role["AssumeRolePolicyDocument"] == documented_policy("The member-account role")
     [policy] = role["Policies"]
-    assert policy["PolicyDocument"] == documented_policy("The member-account role", block=1)
+    permissions = documented_policy("The member-account role", block=MEMBER_PERMISSIONS)
+    assert policy["PolicyDocument"] == permissions
+    aws_backup = documented_policy("The member-account role", block=MEMBER_AWS_BACKUP)["Statement"]
+    sids = {
+        ("true", "true"): [s["Sid"] for s in aws_backup],
+        ("true", "false"): [
+            "ListAwsBackupVaults",
+            "ListTheVaultsRecoveryPoints",
+            "ListEachTenantsRecoveryPoints",
+            "ListAwsBackupJobs",
+        ],
+        # Copies are read with the vaults' listing only.
+        ("false", "true"): [
+            "ListAwsBackupVaults",
+            "ListTheVaultsRecoveryPoints",
+            "ListReplicatedAutomatedBackups",
+        ],
+    }
+    for (backup, copy), wanted in sids.items():
+        on = MemberStack(template, **example, AwsBackupCheck=backup, CopyCheck=copy)
+        [policy] = on.properties("Role")["Policies"]
+        statements = policy["PolicyDocument"]["Statement"]
+        [rds, *rest] = permissions["Statement"]
+        assert statements == [rds, *[s for s in aws_backup if s["Sid"] in wanted], *rest]

@@ -31,9 +31,10 @@ from annotated_types import Le
 from cfnlint.decode import decode_str
 
 import backupwatch.pipeline.telemetry as metrics
-from backupwatch import Settings, load_settings
+from backupwatch import ConfigurationError, Settings, load_settings
 from backupwatch.core.config import ENVIRONMENT
 from backupwatch.core.fanout import Plan, ScanRequest, read_output, read_publish_event
+from backupwatch.core.models import Check as EvidenceCheck
 from backupwatch.core.models import Scope
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +87,10 @@ class Stack:
     """The template deployed with ``parameters`` (defaults for the rest): which conditions
     hold, which resources exist, and what a value resolves to. A resource's ``Ref`` is its
     logical id, and ``GetAtt`` is ``<id>.<attribute>``: names only AWS would know."""
+
+    account_id = ACCOUNT
+    """``AWS::AccountId``: the account the stack is deployed in (a subclass may deploy it in
+    another, such as a member account's role)."""
 
     def __init__(self, template: Mapping[str, Any], **parameters: str) -> None:
         unknown = set(parameters) - set(template["Parameters"])
@@ -167,6 +172,9 @@ class Stack:
                     lambda m: str(values[m.group(1)] if m.group(1) in values else self._sub(m)),
                     text,
                 )
+            if function == "Fn::Split":
+                delimiter, source = args
+                return str(self.resolve(source)).split(delimiter)
         resolved = {key: self.resolve(item) for key, item in value.items()}
         return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
 
@@ -178,7 +186,7 @@ class Stack:
             "AWS::Region": "eu-west-1",
             "AWS::URLSuffix": "amazonaws.com",
         }
-        pseudo |= {"AWS::AccountId": "123456789012", "AWS::StackName": "backupwatch"}
+        pseudo |= {"AWS::AccountId": self.account_id, "AWS::StackName": "backupwatch"}
         if name in pseudo:
             return pseudo[name]
         if name in self.parameters:
@@ -351,37 +359,171 @@ def test_allowed_values_are_accepted_by_the_library(template: dict[str, Any]) ->
     for field, names in ENVIRONMENT.items():
         parameter = template["Parameters"].get(_parameter_name(field), {})
         for value in parameter.get("AllowedValues", []):
-            load_settings({**base, **ALLOWED_WITH.get(field, {}), names[0]: str(value)})
+            companions = ALLOWED_WITH.get(field, ("", {}))[1]
+            load_settings({**base, **companions, names[0]: str(value)})
 
 
-# Values the library accepts only together with another setting; the template's Rules ask for
-# the same (test_rules_ask_for_what_the_library_needs).
-ALLOWED_WITH = {"object_lock_compliance": {"BACKUPWATCH_OBJECT_LOCK_MIN_DAYS": "30"}}
+# Values the library accepts only together with another setting: field -> (the value, the
+# companions); the template's Rules ask for the same (test_rules_ask_for_what_the_library_needs).
+ALLOWED_WITH: dict[str, tuple[str, dict[str, str]]] = {
+    "object_lock_compliance": ("true", {"BACKUPWATCH_OBJECT_LOCK_MIN_DAYS": "30"}),
+    "rds_backup_rule": ("either", {"BACKUPWATCH_CHECKS": "rds,backup"}),
+}
+BUCKET_PARAMETERS = {"S3Bucket": "acme-corp-db-backups"}
+COPY_ACCOUNT, OTHER_COPY_ACCOUNT = "222233334444", "555566667777"
+COPY_ROLE = "backupwatch-copy-reader"
+
+# Parameters one of the template's Rules refuses, as load_settings refuses the same variables:
+# (the parameters, the rule, what the library says, parameters that make both accept them).
+RULES: list[tuple[dict[str, str], str, str, dict[str, str]]] = [
+    (
+        {"ObjectLockCompliance": "true"},
+        "LockComplianceNeedsMinDays",
+        "needs BACKUPWATCH_OBJECT_LOCK_MIN_DAYS",
+        {"ObjectLockMinDays": "30"},
+    ),
+    # 'either' needs both kinds of evidence: the default checks (rds,s3) lack backup.
+    (
+        {"RdsBackupRule": "either"},
+        "EitherNeedsRdsAndBackup",
+        "'either' needs both rds and backup in BACKUPWATCH_CHECKS",
+        {"Checks": "rds,backup"},
+    ),
+    (
+        {"RdsBackupRule": "either", "Checks": "backup"},
+        "EitherNeedsRdsAndBackup",
+        "'either' needs both rds and backup in BACKUPWATCH_CHECKS",
+        {"Checks": "rds,s3,backup"},
+    ),
+    # The retention and daily controls judge the rds and backup checks' backups.
+    (
+        {"MinRetentionDays": "35", "Checks": "s3"},
+        "ControlsNeedRdsOrBackup",
+        "needs rds or backup in BACKUPWATCH_CHECKS",
+        {"Checks": "s3,backup"},
+    ),
+    (
+        {"DailyBackupDays": "7", "Checks": "s3"},
+        "ControlsNeedRdsOrBackup",
+        "needs rds or backup in BACKUPWATCH_CHECKS",
+        {"Checks": "rds,s3"},
+    ),
+    # Without the s3 check there is no bucket to name.
+    (
+        {"Checks": "s3,backup", "S3Bucket": ""},
+        "BucketNeededForTheS3Check",
+        "required while the s3 check is on",
+        {"Checks": "backup"},
+    ),
+    # A copy account is read through its role: no role name, nothing to assume.
+    (
+        {"CopyAccounts": COPY_ACCOUNT},
+        "CopyAccountsNeedTheRoleName",
+        "needs BACKUPWATCH_COPY_ROLE_NAME",
+        {"CopyRoleName": COPY_ROLE},
+    ),
+    (
+        {"CopyAccounts": f"{COPY_ACCOUNT},{OTHER_COPY_ACCOUNT}", "CopyRegions": "eu-central-1"},
+        "CopyAccountsNeedTheRoleName",
+        "needs BACKUPWATCH_COPY_ROLE_NAME",
+        {"CopyRoleName": f"backups/{COPY_ROLE}"},
+    ),
+]
 
 
-def test_rules_ask_for_what_the_library_needs(template: dict[str, Any]) -> None:
-    """ObjectLockCompliance=true without ObjectLockMinDays is refused at deploy time, as
-    load_settings would refuse it at 07:00."""
-    base = {"S3Bucket": "acme-corp-db-backups"}
-    alone = Stack(template, **base, ObjectLockCompliance="true")
-    assert alone.broken_rules() == ["LockComplianceNeedsMinDays"]
-    environ = {"AWS_REGION": "eu-west-1", "BACKUPWATCH_S3_BUCKET": "acme-corp-db-backups"}
-    with pytest.raises(ValueError, match="needs BACKUPWATCH_OBJECT_LOCK_MIN_DAYS"):
-        load_settings({**environ, "BACKUPWATCH_OBJECT_LOCK_COMPLIANCE": "true"})
-    for field, companions in ALLOWED_WITH.items():
-        together = {_parameter_name(FIELD_OF[v]): value for v, value in companions.items()}
-        stack = Stack(template, **base, **{_parameter_name(field): "true"}, **together)
+def _environ(parameters: Mapping[str, str]) -> dict[str, str]:
+    """The variables the functions get for these parameters (an empty one is unset)."""
+    values = {**BUCKET_PARAMETERS, **parameters}
+    return {"AWS_REGION": "eu-west-1"} | {PARAMETER_VARIABLES[k]: v for k, v in values.items()}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "rule", "problem", "fix"),
+    RULES,
+    ids=[",".join(f"{k}={v}" for k, v in p.items()) for p, *_ in RULES],
+)
+def test_rules_ask_for_what_the_library_needs(
+    template: dict[str, Any],
+    parameters: dict[str, str],
+    rule: str,
+    problem: str,
+    fix: dict[str, str],
+) -> None:
+    """What load_settings would refuse at 07:00 is refused at deploy time, by the rule named;
+    and what fixes it for the library fixes it for CloudFormation."""
+    alone = Stack(template, **{**BUCKET_PARAMETERS, **parameters})
+    assert alone.broken_rules() == [rule]
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        load_settings(_environ(parameters))
+    fixed = {**parameters, **fix}
+    assert Stack(template, **{**BUCKET_PARAMETERS, **fixed}).broken_rules() == []
+    load_settings(_environ(fixed))
+
+
+def test_every_companion_is_one_the_rules_accept(template: dict[str, Any]) -> None:
+    """The values ALLOWED_WITH lets through with their companions deploy, and load."""
+    for field, (value, companions) in ALLOWED_WITH.items():
+        together = {_parameter_name(FIELD_OF[v]): c for v, c in companions.items()}
+        stack = Stack(template, **BUCKET_PARAMETERS, **{_parameter_name(field): value}, **together)
         assert stack.broken_rules() == []
-        load_settings({**environ, ENVIRONMENT[field][0]: "true", **companions})
+        load_settings({**_environ({}), ENVIRONMENT[field][0]: value, **companions})
+
+
+CHECKS_VALUES = [v for v in load_template()["Parameters"]["Checks"]["AllowedValues"] if v]
+
+
+@pytest.mark.parametrize("checks", CHECKS_VALUES)
+def test_the_checks_conditions_are_the_librarys(template: dict[str, Any], checks: str) -> None:
+    """For every Checks the template allows, its conditions and rules read it as the library
+    does: whether the backup check is on (its grants), whether a bucket is needed, whether
+    'either' and the retention and daily controls are accepted."""
+    stack = Stack(template, Checks=checks)
+    settings = load_settings(_environ({"Checks": checks}))
+    assert stack.condition("ChecksAwsBackup") == (EvidenceCheck.BACKUP in settings.checks)
+
+    def library_refuses(**parameters: str) -> bool:
+        try:
+            load_settings(_environ({"Checks": checks, **parameters}))
+        except ValueError:
+            return True
+        return False
+
+    def rule_refuses(rule: str, **parameters: str) -> bool:
+        return rule in Stack(template, Checks=checks, **parameters).broken_rules()
+
+    assert rule_refuses("BucketNeededForTheS3Check") == library_refuses(S3Bucket="")
+    assert rule_refuses("EitherNeedsRdsAndBackup", RdsBackupRule="either") == library_refuses(
+        RdsBackupRule="either"
+    )
+    for control in ("MinRetentionDays", "DailyBackupDays"):
+        assert rule_refuses("ControlsNeedRdsOrBackup", **{control: "7"}) == library_refuses(
+            **{control: "7"}
+        )
 
 
 FIELD_OF = {names[0]: field for field, names in ENVIRONMENT.items()}
 
 
 PARAMETER_VARIABLES = {_parameter_name(field): names[0] for field, names in ENVIRONMENT.items()}
-NEWER_PARAMETERS = {"SizeDropRatio", "TagSizeDropRatioFloor", "ObjectLockMinDays", "RequireKmsKey"}
+NEWER_PARAMETERS = {
+    "SizeDropRatio",
+    "TagSizeDropRatioFloor",
+    "ObjectLockMinDays",
+    "RequireKmsKey",
+    "CopyRegions",
+    "CopyAccounts",
+    "CopyRoleName",
+    "MinRetentionDays",
+    "BackupKmsKey",
+    "DailyBackupDays",
+}
 """Parameters whose good values are also loaded (older ones have the library's own tests)."""
 KMS_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/0b9e6c2a-5d1f-4e8a-9c3b-7f2d1e4a6b58"
+EXACT_PATTERNS = {"MinRetentionDays", "DailyBackupDays", "BackupKmsKey"}
+LOADED_WITH = {"CopyAccounts": {"BACKUPWATCH_COPY_ROLE_NAME": COPY_ROLE}}
+"""What a parameter's good values are loaded with (the library refuses them alone)."""
+"""Parameters whose pattern is exactly the library's rule: every bad value is refused by both
+(CopyRegions is stricter: no spaces, no blank item, which the library would strip)."""
 
 
 @pytest.mark.parametrize(
@@ -416,6 +558,43 @@ KMS_KEY_ARN = "arn:aws:kms:eu-west-1:123456789012:key/0b9e6c2a-5d1f-4e8a-9c3b-7f
                 KMS_KEY_ARN.upper(),
             ],
         ),
+        (
+            "CopyRegions",
+            ["eu-central-1", "eu-central-1,us-west-2", "us-gov-west-1"],
+            ["Frankfurt", "eu-central-1,", "eu-central-1, us-west-2", "EU-CENTRAL-1"],
+        ),
+        (
+            "MinRetentionDays",
+            ["1", "35", "9999", "10000", "29999", "35999", "36499", "36500"],
+            ["0", "-1", "36501", "40000", "99999", "7.5", "a month"],
+        ),
+        (
+            "BackupKmsKey",
+            [
+                KMS_KEY_ARN,
+                "0b9e6c2a-5d1f-4e8a-9c3b-7f2d1e4a6b58",  # a key id will do: only compared
+                "mrk-" + "0123abcd" * 4,
+            ],
+            ["alias/backups", "arn:aws:kms:eu-west-1:123456789012:alias/backups", "key"],
+        ),
+        ("DailyBackupDays", ["1", "7", "19", "30", "35"], ["0", "36", "40", "1.5", "-1", "week"]),
+        # Account ids only, no space (a space would be in the IAM condition's account id).
+        (
+            "CopyAccounts",
+            [COPY_ACCOUNT, f"{COPY_ACCOUNT},{OTHER_COPY_ACCOUNT}"],
+            [
+                "2222333344",
+                "2222-3333-4444",
+                f"{COPY_ACCOUNT},",
+                f"{COPY_ACCOUNT}, {OTHER_COPY_ACCOUNT}",
+                f"arn:aws:iam::{COPY_ACCOUNT}:root",
+            ],
+        ),
+        (
+            "CopyRoleName",
+            [COPY_ROLE, f"backups/{COPY_ROLE}", "r"],
+            ["a b", "/x", "x/", f"arn:aws:iam::{COPY_ACCOUNT}:role/{COPY_ROLE}"],
+        ),
     ],
 )
 def test_patterns_reject_obvious_mistakes(
@@ -437,7 +616,12 @@ def test_patterns_reject_obvious_mistakes(
             "BACKUPWATCH_SIZE_DROP_RATIO": "1",
         }
         for value in good:
-            load_settings({**environ, variable: value})
+            load_settings({**environ, **LOADED_WITH.get(parameter, {}), variable: value})
+        if parameter in EXACT_PATTERNS:
+            # The pattern is the library's bound: what it refuses, the library refuses too.
+            for value in bad:
+                with pytest.raises(ConfigurationError, match=variable):
+                    load_settings({**environ, variable: value})
 
 
 @pytest.mark.parametrize(
@@ -631,6 +815,14 @@ def test_metrics_namespace_reaches_the_handler(function: dict[str, Any]) -> None
 
 INSPECTION_SIDS = ("InspectTheNewestDumps", "ReadTheDumpsObjectLock", "DecryptTheDumps")
 """The statements that let the function that checks scopes inspect the newest dumps."""
+AWS_BACKUP_SIDS = (
+    "ListAwsBackupVaults",
+    "ListTheVaultsRecoveryPoints",
+    "ListEachTenantsRecoveryPoints",
+    "ListAwsBackupJobs",
+    "ListReplicatedAutomatedBackups",
+)
+"""The statements of the backup and copy checks, in the function that checks scopes."""
 
 
 def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -652,8 +844,10 @@ def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "ArchiveTheReport",
                 "TellMissingFromDenied",
                 "AssumeMemberRoles",
+                "AssumeCopyRoles",
                 "ListOrganizationAccounts",
                 *INSPECTION_SIDS,
+                *AWS_BACKUP_SIDS,
             },
         ),
         ("PlanFunction", {"WriteTheScopeList", "ListOrganizationAccounts"}),
@@ -663,8 +857,10 @@ def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "ListDatabasesAndAutomatedSnapshots",
                 "ListTenantBackupFolders",
                 "AssumeMemberRoles",
+                "AssumeCopyRoles",
                 "WriteLargePartialReports",
                 *INSPECTION_SIDS,
+                *AWS_BACKUP_SIDS,
             },
         ),
         (
@@ -890,6 +1086,64 @@ def test_assume_role_is_scoped_to_the_member_role(
         assert not {"AssumeMemberRoles", "ListOrganizationAccounts"} & {
             s["Sid"] for s in document["Statement"]
         }
+
+
+@pytest.mark.parametrize("mode", ["single-lambda", "step-functions"])
+def test_copy_roles_are_assumed_in_the_copy_accounts_only(
+    template: dict[str, Any], mode: str
+) -> None:
+    """With CopyAccounts, the function that checks scopes may assume CopyRoleName, in those
+    accounts only (aws:ResourceAccount: the account that owns the role), beside the member
+    roles or without them; the other functions never; without CopyAccounts, no copy-account
+    role at all. The stack's output names the role for the copy roles' trust policies."""
+    accounts = f"{COPY_ACCOUNT},{OTHER_COPY_ACCOUNT}"
+    checker = "ScanFunction" if mode == "step-functions" else FUNCTION
+    fan_outs: list[dict[str, str]] = [
+        {},
+        {"Targets": "arn:aws:iam::111122223333:role/backupwatch-reader"},
+        {"OrganizationRoleName": "backupwatch-reader", "OrganizationId": ORGANIZATION},
+    ]
+    for fan_out in fan_outs:
+        stack = Stack(
+            template,
+            Mode=mode,
+            **BUCKET_PARAMETERS,
+            CopyAccounts=accounts,
+            CopyRoleName=f"backups/{COPY_ROLE}",
+            **fan_out,
+        )
+        assert stack.broken_rules() == []
+        for name in FUNCTIONS:
+            if not stack.exists(name):
+                continue
+            copies = [s for s in _policy_statements(stack, name) if s["Sid"] == "AssumeCopyRoles"]
+            assert copies == (
+                [
+                    {
+                        "Sid": "AssumeCopyRoles",
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Resource": f"arn:aws:iam::*:role/backups/{COPY_ROLE}",
+                        "Condition": {
+                            "StringEquals": {
+                                "aws:ResourceAccount": [COPY_ACCOUNT, OTHER_COPY_ACCOUNT]
+                            }
+                        },
+                    }
+                ]
+                if name == checker
+                else []
+            ), name
+        assert assume_role_problems(stack) == []
+        output = template["Outputs"]["MemberRoleTrustedRoleArn"]
+        assert stack.condition(output["Condition"])
+    # A role name alone (the library accepts it) assumes nothing.
+    alone = Stack(template, Mode=mode, **BUCKET_PARAMETERS, CopyRoleName=COPY_ROLE)
+    for name in FUNCTIONS:
+        if alone.exists(name):
+            actions = {a for s in _policy_statements(alone, name) for a in _as_list(s["Action"])}
+            assert "sts:AssumeRole" not in actions, name
+    assert not alone.condition(template["Outputs"]["MemberRoleTrustedRoleArn"]["Condition"])
 
 
 def test_targets_and_organization_are_exclusive_like_in_the_library(
@@ -1154,8 +1408,10 @@ def dump_key_problems(stack: Stack) -> list[str]:
 def assume_role_problems(stack: Stack) -> list[str]:
     """In organization mode, the roles the functions may assume are limited to the
     organization's accounts (aws:ResourceOrgID); so are the targets' when OrganizationId is
-    given with Targets."""
+    given with Targets. The copy-account role only in the copy accounts (aws:ResourceAccount),
+    and only with copy accounts."""
     organization = stack.parameters["OrganizationId"]
+    copy_accounts = stack.parameters["CopyAccounts"]
     problems = []
     if stack.parameters["OrganizationRoleName"] and not organization:
         problems.append("organization mode without OrganizationId")
@@ -1166,6 +1422,9 @@ def assume_role_problems(stack: Stack) -> list[str]:
             if "sts:AssumeRole" not in _as_list(statement["Action"]):
                 continue
             condition = statement.get("Condition")
+            if statement.get("Sid") == "AssumeCopyRoles":
+                problems += _copy_role_problems(name, statement, copy_accounts)
+                continue
             if organization and condition != {"StringEquals": {"aws:ResourceOrgID": organization}}:
                 problems.append(
                     f"{name} may assume roles outside the organization {organization}: "
@@ -1175,6 +1434,25 @@ def assume_role_problems(stack: Stack) -> list[str]:
                 problems.append(f"{name}: a condition {condition!r} without OrganizationId")
     return problems
 
+
+def _copy_role_problems(function: str, statement: Mapping[str, Any], accounts: str) -> list[str]:
+    """The copy-account role's statement: there only with copy accounts, and then on their
+    roles only, whatever role name the others may assume."""
+    if not accounts:
+        return [f"{function} may assume a copy-account role without CopyAccounts"]
+    wanted = {"StringEquals": {"aws:ResourceAccount": accounts.split(",")}}
+    condition = statement.get("Condition")
+    if condition != wanted:
+        return [f"{function} may assume copy-account roles outside {accounts}: {condition!r}"]
+    return []
+
+
+ORG_MODE_WITH_COPIES = {
+    "OrganizationRoleName": "backupwatch-reader",
+    "OrganizationId": ORGANIZATION,
+    "CopyAccounts": "222233334444",
+    "CopyRoleName": "backupwatch-copy-reader",
+}
 
 GUARDED = [
     {},
@@ -1191,6 +1469,9 @@ GUARDED = [
     {"AlarmOnFailingTenants": "true", "ArchiveReports": "true"},
     {"DumpFormat": "pg_custom", "VerifyChecksums": "true", "ObjectLockMinDays": "30"},
     {**STEP_FUNCTIONS, "InspectionByTags": "true", "RequireKmsKey": KMS_KEY_ARN},
+    {**ORG_MODE_WITH_COPIES},
+    {**STEP_FUNCTIONS, **ORG_MODE_WITH_COPIES},
+    {"CopyAccounts": "222233334444,555566667777", "CopyRoleName": "backupwatch-copy-reader"},
 ]
 
 
@@ -1294,6 +1575,107 @@ def test_the_template_lints_with_every_inspection_on() -> None:
     ]:
         assert old in text, old
         text = text.replace(old, new, 1)
+    for mode in ("single-lambda", "step-functions"):
+        flipped = text.replace("    Default: single-lambda\n", f"    Default: {mode}\n", 1)
+        matches = lint(flipped)
+        assert not matches, "\n".join(str(m) for m in matches)
+
+
+# --- AWS Backup and copies: what each check may list ----------------------------------------
+
+LIST_VAULTS = "backup:ListBackupVaults"
+BY_VAULT = "backup:ListRecoveryPointsByBackupVault"
+BY_RESOURCE = "backup:ListRecoveryPointsByResource"
+JOBS = "backup:ListBackupJobs"
+REPLICATED = "rds:DescribeDBInstanceAutomatedBackups"
+VAULTS = {LIST_VAULTS, BY_VAULT}
+"""The vaults' listing: what both checks read (copies with it alone)."""
+THIS_ACCOUNTS_VAULTS = f"arn:aws:backup:*:{ACCOUNT}:backup-vault:*"
+EVERY_CONTROL = {
+    "MinRetentionDays": "35",
+    "RequireEncryptedBackups": "true",
+    "BackupKmsKey": KMS_KEY_ARN,
+    "DailyBackupDays": "7",
+}
+
+COPY_ACCOUNTS = {"CopyAccounts": COPY_ACCOUNT, "CopyRoleName": COPY_ROLE}
+
+# parameters -> the AWS Backup and replication actions of the function that checks scopes
+AWS_BACKUP_GRANTS: list[tuple[dict[str, str], set[str]]] = [
+    ({}, set()),
+    ({"Checks": "rds,s3"}, set()),
+    ({"Checks": "rds"}, set()),
+    # The backup check: the recovery points (either listing, chosen by cost) and the jobs.
+    ({"Checks": "backup"}, VAULTS | {BY_RESOURCE, JOBS}),
+    ({"Checks": "rds,s3,backup"}, VAULTS | {BY_RESOURCE, JOBS}),
+    ({"Checks": "rds,backup", "RdsBackupRule": "either"}, VAULTS | {BY_RESOURCE, JOBS}),
+    # The copy check: the copy regions' vaults (the vaults' listing only, never a resource's
+    # recovery points) and RDS's replicated automated backups; no jobs.
+    ({"CopyRegions": "eu-central-1"}, VAULTS | {REPLICATED}),
+    # Tags may ask for copies too (backupwatch:copy-regions): the same, for them.
+    ({"CopiesByTags": "true"}, VAULTS | {REPLICATED}),
+    ({"CopiesByTags": "false"}, set()),
+    (
+        {"Checks": "s3,backup", "CopyRegions": "eu-central-1,us-west-2"},
+        VAULTS | {BY_RESOURCE, JOBS, REPLICATED},
+    ),
+    # Copy accounts are listed by their own role (AssumeCopyRoles): nothing here.
+    ({**COPY_ACCOUNTS}, set()),
+    ({**COPY_ACCOUNTS, "CopyRegions": "eu-central-1"}, VAULTS | {REPLICATED}),
+    # The policy controls judge what the checks read: nothing more, the key included.
+    ({**EVERY_CONTROL}, set()),
+    ({**EVERY_CONTROL, "RdsBackupRule": "both"}, set()),
+]
+EXTRA_ACTIONS = VAULTS | {BY_RESOURCE, JOBS, REPLICATED}
+
+
+@pytest.mark.parametrize("mode", ["single-lambda", "step-functions"])
+@pytest.mark.parametrize(
+    ("parameters", "granted"),
+    AWS_BACKUP_GRANTS,
+    ids=[",".join(f"{k}={v}" for k, v in p.items()) or "none" for p, _ in AWS_BACKUP_GRANTS],
+)
+def test_the_backup_and_copy_checks_grant_only_what_they_list(
+    template: dict[str, Any], mode: str, parameters: dict[str, str], granted: set[str]
+) -> None:
+    """The function that checks scopes may list AWS Backup only with the backup or copy check,
+    its jobs only with the backup check, RDS's replicated backups only with the copy check;
+    the vaults' recovery points of this account's vaults only. The other functions never. The
+    snapshots AWS Backup took (the backup check's second source) are always readable."""
+    stack = Stack(template, **{**BUCKET_PARAMETERS, "Mode": mode, **parameters})
+    assert stack.broken_rules() == []
+    checker = "ScanFunction" if mode == "step-functions" else FUNCTION
+    for name in FUNCTIONS:
+        if not stack.exists(name):
+            continue
+        statements = _policy_statements(stack, name)
+        pairs = {(a, s["Resource"]) for s in statements for a in _as_list(s["Action"])}
+        actions = {a for a, _ in pairs}
+        assert actions & EXTRA_ACTIONS == (granted if name == checker else set()), name
+        for action, resource in pairs:
+            if action in EXTRA_ACTIONS:
+                assert resource == (THIS_ACCOUNTS_VAULTS if action == BY_VAULT else "*"), action
+        if name == checker:
+            assert {"rds:DescribeDBSnapshots", "rds:DescribeDBClusterSnapshots"} <= actions
+            sids = {s["Sid"] for s in statements}
+            assert bool(sids & set(AWS_BACKUP_SIDS)) == bool(granted)
+
+
+def test_the_template_lints_with_every_check_on() -> None:
+    """cfn-lint passes with the backup and copy statements in (copy accounts too), both
+    modes."""
+    from cfnlint.api import lint
+
+    text = TEMPLATE.read_text(encoding="utf-8")
+    for name, value in (
+        ("Checks", '"rds,s3,backup"'),
+        ("CopyRegions", "eu-central-1"),
+        ("CopyAccounts", f'"{COPY_ACCOUNT},{OTHER_COPY_ACCOUNT}"'),
+        ("CopyRoleName", COPY_ROLE),
+    ):
+        old = f'  {name}:\n    Type: String\n    Default: ""\n'
+        assert old in text, old
+        text = text.replace(old, f"  {name}:\n    Type: String\n    Default: {value}\n", 1)
     for mode in ("single-lambda", "step-functions"):
         flipped = text.replace("    Default: single-lambda\n", f"    Default: {mode}\n", 1)
         matches = lint(flipped)
@@ -1423,6 +1805,21 @@ def _assume_role_without_the_organization(t: dict[str, Any]) -> None:
     del _find(_function_statements(t, FUNCTION), "AssumeMemberRoles")["Condition"]
 
 
+def _copy_roles_in_any_account(t: dict[str, Any]) -> None:
+    del _find(_function_statements(t, FUNCTION), "AssumeCopyRoles")["Condition"]
+
+
+def _copy_roles_in_the_organization(t: dict[str, Any]) -> None:
+    statement = _find(_function_statements(t, "ScanFunction"), "AssumeCopyRoles")
+    statement["Condition"] = {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}}
+
+
+def _copy_roles_without_copy_accounts(t: dict[str, Any]) -> None:
+    for item in _function_statements(t, FUNCTION):
+        if item.get("Fn::If", [None, {}])[1].get("Sid") == "AssumeCopyRoles":
+            item["Fn::If"][0] = "ReadsRecoveryPoints"
+
+
 def _dump_key_on_every_key(t: dict[str, Any]) -> None:
     _find(_function_statements(t, FUNCTION), "DecryptTheDumps")["Resource"] = "*"
 
@@ -1468,6 +1865,19 @@ CARELESS: list[tuple[Callable[[dict[str, Any]], None], dict[str, str], Check, st
     (_key_grant_on_every_key, {}, key_grant_problems, "on '*'"),
     (_no_key_grant, {}, key_grant_problems, "needs one grant"),
     (_assume_role_without_the_organization, ORG_MODE, assume_role_problems, "outside"),
+    (_copy_roles_in_any_account, COPY_ACCOUNTS, assume_role_problems, f"outside {COPY_ACCOUNT}"),
+    (
+        _copy_roles_in_the_organization,
+        {**STEP_FUNCTIONS, **ORG_MODE_WITH_COPIES},
+        assume_role_problems,
+        f"outside {COPY_ACCOUNT}",
+    ),
+    (
+        _copy_roles_without_copy_accounts,
+        {"Checks": "rds,s3,backup", "CopyRoleName": COPY_ROLE},
+        assume_role_problems,
+        "without CopyAccounts",
+    ),
     (_dump_key_on_every_key, READS_DUMPS, dump_key_problems, "may decrypt with '*'"),
     (_dump_key_for_any_bucket, READS_DUMPS, dump_key_problems, "other buckets"),
     (
