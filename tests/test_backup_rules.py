@@ -135,12 +135,16 @@ def test_a_failed_job_after_the_last_backup_is_said_with_aws_message() -> None:
     )
 
 
-def test_a_failed_job_before_a_good_backup_is_not_news() -> None:
+def test_a_failed_job_before_a_good_backup_is_said_as_such() -> None:
     job = BackupJobProblem(created_at=NOW - 10 * H, state="FAILED", status_message="boom")
     result = judge_backup(
         tenant(), evidence(point(2 * H), job_problems=(job,)), now=NOW, settings=SETTINGS
     )
-    assert result.reason == "AWS Backup recovery point 2 h old"
+    assert result.status is Status.OK
+    assert result.reason == (
+        "AWS Backup recovery point 2 h old; backup job FAILED 2026-11-26 21:00 UTC: boom; "
+        "a later backup completed"
+    )
 
 
 def test_an_unreadable_source_is_error_unless_the_other_has_a_fresh_backup() -> None:

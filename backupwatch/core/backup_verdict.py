@@ -5,8 +5,8 @@ type ``awsbackup`` (status ``available``), two sources of the same fact; the sna
 only for resources the recovery points leave without a fresh one. A source that could not be
 read is covered by the other only when the other shows a fresh backup. A recovery point that
 is ``PARTIAL``, ``EXPIRED``, ``DELETING``, ``STOPPED`` or ``CREATING`` never counts, and the
-reason names the status seen. A job that went wrong after the newest usable backup is said
-with AWS's own message.
+reason names the status seen. A job of the window that went wrong is said with AWS's own
+message (and whether a later backup completed).
 
 Lifecycle as for the ``rds`` check (a cluster member or a PostgreSQL or SQL Server read replica
 is ``SKIPPED``, a new resource ``PENDING``), with one difference: a stopped instance is not excused,
@@ -115,17 +115,19 @@ def _verdict(
 
 
 def _job_problems(evidence: BackupEvidence, newest: BackupPoint | None) -> str:
-    """The newest job that went wrong after the newest usable backup, and the job listing's
-    failure: both belong in the reason, neither changes the status by itself."""
+    """The newest job of the window that went wrong, with AWS's message, and the job
+    listing's failure: both belong in the reason, neither changes the status by itself. A job
+    that failed before a backup that then completed is still said, as such."""
     parts = []
-    after = [
-        job for job in evidence.job_problems if newest is None or job.created_at > newest.created_at
-    ]
-    if after:
-        job = max(after, key=lambda j: j.created_at)
+    if evidence.job_problems:
+        job = max(evidence.job_problems, key=lambda j: j.created_at)
         message = f": {job.status_message}" if job.status_message else ""
-        more = f" ({len(after) - 1} more)" if len(after) > 1 else ""
-        parts.append(f"last backup job {job.state} {format_time(job.created_at)}{message}{more}")
+        count = len(evidence.job_problems)
+        more = f" ({count - 1} more in the window)" if count > 1 else ""
+        later = newest is not None and newest.created_at > job.created_at
+        which = "backup job" if later else "last backup job"
+        after = "; a later backup completed" if later else ""
+        parts.append(f"{which} {job.state} {format_time(job.created_at)}{message}{more}{after}")
     if evidence.job_error:
         parts.append(f"backup jobs not read: {evidence.job_error}")
     return "; ".join(parts)
