@@ -17,6 +17,9 @@ import time_machine
 from botocore.awsrequest import AWSResponse
 
 from backupwatch import Check, Retrier, Settings, Status, check_tenants, load_settings
+
+# Imported before any session is built: its handlers join botocore's built-in ones, as moto's.
+from backupwatch.cli.fake_aws import FakeAws
 from handlers.daily_digest import lambda_handler
 
 from .conftest import (
@@ -281,3 +284,51 @@ def test_lambda_handler_dry_run_publishes_nothing(
 
     assert (result["tenants"], result["failing"], result["message_id"]) == (1, 0, None)
     assert _received(session, queue_url) == []
+
+
+def test_aws_backup_and_a_copy_over_http(session: boto3.Session) -> None:
+    """The backup and copy checks through a real HTTP client: moto's server answers RDS, the
+    fake answers what moto lacks from the request alone (its region from the SigV4 scope, as
+    the host is 127.0.0.1), and both arrive through botocore's real parsers."""
+    session.client("s3").create_bucket(Bucket=BUCKET)
+    tenant(session, "acme", retention=0)
+    tenant(session, "beta", retention=0)
+    now = datetime.now(UTC)
+    arn = f"arn:aws:rds:{REGION}:{ACCOUNT}:db:db-acme"
+    with FakeAws() as fake:
+        fake.add_recovery_point(
+            region=REGION,
+            vault="Default",
+            resource_arn=arn,
+            resource_type="RDS",
+            created=now - timedelta(hours=5),
+        )
+        fake.add_recovery_point(
+            region="eu-central-1",
+            vault="dr",
+            resource_arn=arn,
+            resource_type="RDS",
+            created=now - timedelta(hours=4),
+        )
+        report = check_tenants(
+            load_settings(
+                {
+                    "BACKUPWATCH_S3_BUCKET": BUCKET,
+                    "BACKUPWATCH_REGIONS": REGION,
+                    "BACKUPWATCH_DRY_RUN": "1",
+                    "BACKUPWATCH_CHECKS": "rds,s3,backup",
+                    "BACKUPWATCH_RDS_BACKUP_RULE": "either",
+                    "BACKUPWATCH_COPY_REGIONS": "eu-central-1",
+                }
+            ),
+            session=session,
+            retrier=Retrier(sleep=RecordingSleep()),
+        )
+        answered = {(operation, region) for operation, region, _ in fake.calls}
+    rows = {row.tenant: row for row in report.tenants}
+    assert rows["acme"].status is Status.OK
+    assert rows["acme"].checks[Check.BACKUP].reason == "AWS Backup recovery point 5 h old"
+    assert rows["acme"].checks[Check.COPY].status is Status.OK
+    assert rows["beta"].status is Status.MISSING  # neither source has a backup, nor a copy
+    assert ("ListRecoveryPointsByBackupVault", REGION) in answered
+    assert ("DescribeDBInstanceAutomatedBackups", "eu-central-1") in answered
