@@ -223,7 +223,7 @@ def _body(
     head = [
         f"backupwatch digest for {_when(report.generated_at)}",
         "",
-        _counts_line(report),
+        counts_line(report),
         *_accounts_line(report),
         f"Regions: {', '.join(report.regions) or '-'}. "
         f"Checks: {', '.join(c.value for c in report.checks) or '-'}.",
@@ -232,8 +232,8 @@ def _body(
     ]
     sections: list[tuple[str, list[str]]] = []
     if changes is not None and changes.previous_at is not None:
-        head += ["", _changes_line(changes, changes.previous_at)]
-        sections += _change_sections(changes, accounts=bool(report.accounts))
+        head += ["", changes_line(changes, changes.previous_at)]
+        sections += change_sections(changes, accounts=bool(report.accounts))
         sections.append(("FULL STATUS", []))
     elif no_comparison is not None:
         head += ["", f"WHAT CHANGED: no comparison: {clean(no_comparison)}; today's view only."]
@@ -254,11 +254,11 @@ def _body(
             ]
             if rows:
                 title = f"{status.value} ({len(rows)}{'' if failing else ', not failing'})"
-                lines = [_tenant_line(r, accounts=bool(report.accounts)) for r in rows]
+                lines = [tenant_line(r, accounts=bool(report.accounts)) for r in rows]
                 sections.append((title, lines))
     noted = [row for row in report.tenants if not row.status.listed and row.notes]
     if noted:
-        lines = [_tenant_line(r, notes_only=True, accounts=bool(report.accounts)) for r in noted]
+        lines = [tenant_line(r, notes_only=True, accounts=bool(report.accounts)) for r in noted]
         sections.append((f"NOTES ({len(noted)})", lines))
     tail = [
         "",
@@ -317,7 +317,7 @@ def _when(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
-def _changes_line(changes: Changes, previous_at: datetime) -> str:
+def changes_line(changes: Changes, previous_at: datetime) -> str:
     """``WHAT CHANGED since 2026-11-26 07:00 UTC: 1 new failure, 2 recovered, ...``: in the
     head, so it survives any cut."""
     counts = [
@@ -333,7 +333,7 @@ def _changes_line(changes: Changes, previous_at: datetime) -> str:
     return f"WHAT CHANGED since {_when(previous_at)}: {', '.join(counts)}."
 
 
-def _change_sections(changes: Changes, *, accounts: bool) -> list[tuple[str, list[str]]]:
+def change_sections(changes: Changes, *, accounts: bool) -> list[tuple[str, list[str]]]:
     """One section per kind of change that happened; empty ones are only counted."""
 
     def lines(
@@ -344,34 +344,34 @@ def _change_sections(changes: Changes, *, accounts: bool) -> list[tuple[str, lis
         ]
 
     sections = [
-        ("NEW FAILURES", lines(changes.new_failures, _new_failure)),
-        ("RECOVERED", lines(changes.recovered, _recovered)),
-        ("STILL FAILING", lines(changes.still_failing, _still_failing)),
-        ("GONE", lines(changes.gone, _gone, absent=True)),
-        ("NOT CHECKED", lines(changes.not_checked, _not_checked, absent=True)),
-        ("NEW TENANTS", lines(changes.new_tenants, _new_tenant)),
+        ("NEW FAILURES", lines(changes.new_failures, describe_new_failure)),
+        ("RECOVERED", lines(changes.recovered, describe_recovered)),
+        ("STILL FAILING", lines(changes.still_failing, describe_still_failing)),
+        ("GONE", lines(changes.gone, describe_gone, absent=True)),
+        ("NOT CHECKED", lines(changes.not_checked, describe_not_checked, absent=True)),
+        ("NEW TENANTS", lines(changes.new_tenants, describe_new_tenant)),
     ]
     return [(f"{title} ({len(rows)})", rows) for title, rows in sections if rows]
 
 
-def _new_failure(item: Changed) -> str:
+def describe_new_failure(item: Changed) -> str:
     was = f"was {item.before.value}" if item.before else "not in the previous report"
     return f"{was}; {item.row.reason}"
 
 
-def _recovered(item: Changed) -> str:
+def describe_recovered(item: Changed) -> str:
     was = item.before.value if item.before else "failing"
     return f"was {was}{_since(item)}"
 
 
-def _still_failing(item: Changed) -> str:
+def describe_still_failing(item: Changed) -> str:
     changed = (
         f", was {item.before.value}" if item.before and item.before is not item.row.status else ""
     )
     return f"{_since(item).lstrip()}{changed}"
 
 
-def _gone(item: Changed) -> str:
+def describe_gone(item: Changed) -> str:
     was = item.before.value if item.before else "listed"
     return (
         f"was {was}; not found in this run: deleted, or its tenant tag removed? "
@@ -379,12 +379,12 @@ def _gone(item: Changed) -> str:
     )
 
 
-def _not_checked(item: Changed) -> str:
+def describe_not_checked(item: Changed) -> str:
     was = item.before.value if item.before else "listed"
     return f"was {was}; its scope could not be checked in this run (listed below)"
 
 
-def _new_tenant(_item: Changed) -> str:
+def describe_new_tenant(_item: Changed) -> str:
     return "new: not in the previous report"
 
 
@@ -402,10 +402,12 @@ def _change_line(item: Changed, text: str, *, accounts: bool, absent: bool) -> s
     ``NOT CHECKED``) has no status now, so none in brackets: its text says what it was."""
     row = item.row
     status = "" if absent else f" [{row.status.value}]"
-    return f"  - {clean(row.tenant)}{status} ({clean(_where(row, accounts))}): {clean(text)}"
+    return (
+        f"  - {clean(row.tenant)}{status} ({clean(tenant_location(row, accounts))}): {clean(text)}"
+    )
 
 
-def _counts_line(report: Report) -> str:
+def counts_line(report: Report) -> str:
     summary = report.summary
     line = f"{summary.failing} of {summary.tenants} tenants failing"
     failing = _status_counts(row for row in report.tenants if row.failing)
@@ -433,20 +435,20 @@ def _status_counts(rows: Iterable[TenantReport]) -> str:
     return ", ".join(f"{counts[s]} {s.value}" for s in most_severe_first(counts))
 
 
-def _where(row: TenantReport, accounts: bool) -> str:
+def tenant_location(row: TenantReport, accounts: bool) -> str:
     """``db-acme, eu-west-1``, ``cluster aurora-x, eu-west-1``, ``db-acme, 1111 eu-west-1``."""
     resource = row.identifier if row.kind == "instance" else f"{row.kind} {row.identifier}"
     account = f"{row.account_id} " if accounts and row.account_id else ""
     return f"{resource}, {account}{row.region}"
 
 
-def _tenant_line(row: TenantReport, *, notes_only: bool = False, accounts: bool = False) -> str:
+def tenant_line(row: TenantReport, *, notes_only: bool = False, accounts: bool = False) -> str:
     """``  - acme [STALE] (db-acme, eu-west-1): reason``; a cluster reads ``(cluster x, ...)``;
     with several accounts, the account comes before the region.
 
     A failing tenant with a runbook gets it on the next line, where a reader looks first.
     """
-    where = _where(row, accounts)
+    where = tenant_location(row, accounts)
     reason = "; ".join(row.notes) if notes_only else row.reason
     line = f"  - {clean(row.tenant)} [{row.status.value}] ({clean(where)}): {clean(reason)}"
     if row.failing and row.runbook:
