@@ -177,7 +177,8 @@ def test_demo_command(
     assert out.lstrip().startswith("{")
     assert '"tenants": 20' in out
     page = tmp_path / "backupwatch-status.html"
-    assert out.rstrip().endswith(f"Status page, a week of history: {page}")
+    assert f"Status page, a week of history: {page}\n" in out
+    assert out.rstrip().endswith(str(page.with_name("backupwatch-email.html")))
     assert len(parse(page.read_text(encoding="utf-8")).days) == HISTORY_DAYS
 
 
@@ -250,6 +251,33 @@ def test_demo_writes_a_week_of_history(
         "hooli",
         "pied-piper",
     ]
+
+
+def test_demo_renders_every_channel_to_files(
+    fake_env: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Beside the status page, the last morning's digest as each channel renders it: the
+    chat custom notification, a Slack message, a Teams card and the HTML email."""
+    assert run_demo(now=NOW, html=tmp_path / "backupwatch-status.html") == 0
+    out = capsys.readouterr().out
+    chat = json.loads((tmp_path / "backupwatch-chat.json").read_text(encoding="utf-8"))
+    assert (chat["version"], chat["source"]) == ("1.0", "custom")
+    title = "backupwatch 2026-11-27: 6 new failures; 11 of 20 tenants failing"
+    assert chat["content"]["title"] == title
+    description = chat["content"]["description"]
+    assert "stark [ERROR]" in description  # failures first, cut to the field's room:
+    assert "more: see the full report and the status page (below)" in description
+    slack = json.loads((tmp_path / "backupwatch-slack.json").read_text(encoding="utf-8"))
+    assert 0 < len(slack["blocks"]) <= 50
+    assert slack["blocks"][0]["type"] == "header"
+    teams = json.loads((tmp_path / "backupwatch-teams.json").read_text(encoding="utf-8"))
+    card = teams["attachments"][0]["content"]
+    assert card["type"] == "AdaptiveCard"
+    email = (tmp_path / "backupwatch-email.html").read_text(encoding="utf-8")
+    assert "<script" not in email
+    assert "massive-dynamic" in email
+    for name in ("chat.json", "slack.json", "teams.json", "email.html"):
+        assert str(tmp_path / f"backupwatch-{name}") in out
 
 
 def test_demo_without_moto_says_how_to_get_it(

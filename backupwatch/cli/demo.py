@@ -90,6 +90,7 @@ def run_demo(
         print_report(outcome.report, as_json=as_json)
         subject, message = published_messages(topic_arn)[-1]
         page = _status_page(session, outcome) if html is not None else None
+        channels = _channels(session, outcome) if html is not None else {}
     print()
     print("=" * 72)
     print("What a subscriber to the digest topic receives (one message per run):")
@@ -100,7 +101,38 @@ def run_demo(
     if html is not None and page is not None:
         html.write_text(page, encoding="utf-8")
         print(f"\nStatus page, a week of history: {html.resolve()}")
+        print("The same digest as each channel renders it:")
+        for suffix, text in channels.items():
+            path = html.with_name(f"{html.stem.removesuffix('-status')}-{suffix}")
+            path.write_text(text, encoding="utf-8")
+            print(f"  {path.resolve()}")
     return 0
+
+
+def _channels(session: boto3.Session, outcome: Outcome) -> dict[str, str]:
+    """The run's digest as each channel renders it: the Amazon Q Developer (chat) custom
+    notification, a Slack message, a Teams card and the HTML email (with the week's grid)."""
+    from backupwatch import Retrier, recent_reports
+    from backupwatch.core.chat import render_chat_notification
+    from backupwatch.core.html_email import render_html_email
+    from backupwatch.core.slack import render_slack_message
+    from backupwatch.core.teams import render_teams_message
+
+    links: dict[str, Any] = {
+        "changes": outcome.changes,
+        "full_report": outcome.archived,
+        "status_page": outcome.status_page,
+    }
+    history = recent_reports(
+        session.client("s3"), Retrier(), bucket=REPORTS_BUCKET, prefix="backupwatch/"
+    )
+    earlier = [r for r in history if r.generated_at < outcome.report.generated_at]
+    return {
+        "chat.json": json.dumps(render_chat_notification(outcome.report, **links), indent=2),
+        "slack.json": json.dumps(render_slack_message(outcome.report, **links), indent=2),
+        "teams.json": json.dumps(render_teams_message(outcome.report, **links), indent=2),
+        "email.html": render_html_email(outcome.report, history=earlier, **links),
+    }
 
 
 def _status_page(session: boto3.Session, outcome: Outcome) -> str:
