@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 from pathlib import Path
@@ -208,14 +210,21 @@ WEEK = {
 }
 
 
-def test_demo_writes_a_week_of_history(
-    fake_env: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def week(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """One run of the week-long demo (seven mornings, each a full run: seconds) for every test
+    that reads it: what it printed, and the status page it wrote (the channels beside it)."""
+    page_file = tmp_path_factory.mktemp("week") / "backupwatch-status.html"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert run_demo(now=NOW, html=page_file) == 0
+    return printed.getvalue(), page_file
+
+
+def test_demo_writes_a_week_of_history(week: tuple[str, Path]) -> None:
     """Seven archived runs on seven mornings: tenants fail, recover, arrive and leave; the last
     digest (the one printed) opens with what changed since the day before."""
-    page_file = tmp_path / "page.html"
-    assert run_demo(now=NOW, html=page_file) == 0
-    out = capsys.readouterr().out
+    out, page_file = week
     assert out.count("Subject: ") == 1
     assert "Subject: backupwatch 2026-11-27: 6 new failures; 11 of 20 tenants failing" in out
     changes = out[out.index("WHAT CHANGED") : out.index("FULL STATUS")]
@@ -253,13 +262,11 @@ def test_demo_writes_a_week_of_history(
     ]
 
 
-def test_demo_renders_every_channel_to_files(
-    fake_env: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_demo_renders_every_channel_to_files(week: tuple[str, Path]) -> None:
     """Beside the status page, the last morning's digest as each channel renders it: the
     chat custom notification, a Slack message, a Teams card and the HTML email."""
-    assert run_demo(now=NOW, html=tmp_path / "backupwatch-status.html") == 0
-    out = capsys.readouterr().out
+    out, page_file = week
+    tmp_path = page_file.parent
     chat = json.loads((tmp_path / "backupwatch-chat.json").read_text(encoding="utf-8"))
     assert (chat["version"], chat["source"]) == ("1.0", "custom")
     title = "backupwatch 2026-11-27: 6 new failures; 11 of 20 tenants failing"

@@ -1558,29 +1558,6 @@ def test_each_inspection_grants_only_what_it_reads(
     assert dump_key_problems(stack) == []
 
 
-def test_the_template_lints_with_every_inspection_on() -> None:
-    """cfn-lint passes with the inspection statements in, the key named, both modes."""
-    from cfnlint.api import lint
-
-    text = TEMPLATE.read_text(encoding="utf-8")
-    for old, new in [
-        (
-            '  RequireKmsKey:\n    Type: String\n    Default: ""\n',
-            f"  RequireKmsKey:\n    Type: String\n    Default: {KMS_KEY_ARN}\n",
-        ),
-        (
-            '  InspectionByTags:\n    Type: String\n    Default: "false"\n',
-            '  InspectionByTags:\n    Type: String\n    Default: "true"\n',
-        ),
-    ]:
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    for mode in ("single-lambda", "step-functions"):
-        flipped = text.replace("    Default: single-lambda\n", f"    Default: {mode}\n", 1)
-        matches = lint(flipped)
-        assert not matches, "\n".join(str(m) for m in matches)
-
-
 # --- AWS Backup and copies: what each check may list ----------------------------------------
 
 LIST_VAULTS = "backup:ListBackupVaults"
@@ -1661,12 +1638,25 @@ def test_the_backup_and_copy_checks_grant_only_what_they_list(
             assert bool(sids & set(AWS_BACKUP_SIDS)) == bool(granted)
 
 
-def test_the_template_lints_with_every_check_on() -> None:
-    """cfn-lint passes with the backup and copy statements in (copy accounts too), both
-    modes."""
+def test_the_template_lints_with_every_check_and_inspection_on() -> None:
+    """cfn-lint passes with the backup and copy statements in (copy accounts too) and the
+    inspection statements in (the key named, by tags too), in both modes: one lint per mode,
+    every conditional statement of both kinds included (cfn-lint takes seconds a run)."""
     from cfnlint.api import lint
 
     text = TEMPLATE.read_text(encoding="utf-8")
+    for old, new in [
+        (
+            '  RequireKmsKey:\n    Type: String\n    Default: ""\n',
+            f"  RequireKmsKey:\n    Type: String\n    Default: {KMS_KEY_ARN}\n",
+        ),
+        (
+            '  InspectionByTags:\n    Type: String\n    Default: "false"\n',
+            '  InspectionByTags:\n    Type: String\n    Default: "true"\n',
+        ),
+    ]:
+        assert old in text, old
+        text = text.replace(old, new, 1)
     for name, value in (
         ("Checks", '"rds,s3,backup"'),
         ("CopyRegions", "eu-central-1"),
