@@ -25,8 +25,8 @@ from backupwatch.core.evaluation import (
     error_result,
     format_age,
     format_time,
+    not_applicable,
     pending_reason,
-    replica_without_backups,
 )
 from backupwatch.core.models import (
     BackupEvidence,
@@ -62,23 +62,14 @@ def judge_backup(
 def _verdict(
     tenant: Tenant, evidence: BackupEvidence | None, now: datetime, settings: Settings
 ) -> CheckResult:
-    if tenant.backup_retention_period is None:
-        return error_result(Check.BACKUP, "no DB instance to check")
-    if tenant.kind == "instance" and tenant.db_cluster_identifier is not None:
-        return CheckResult(
-            check=Check.BACKUP,
-            status=Status.SKIPPED,
-            reason=f"no backups of its own: AWS Backup backs up DB cluster "
-            f"{tenant.db_cluster_identifier!r} as a whole",
-        )
-    replica = replica_without_backups(tenant)
-    if replica is not None:
-        return CheckResult(
-            check=Check.BACKUP,
-            status=Status.SKIPPED,
-            reason=f"{replica} read replica of {tenant.read_replica_source!r}: the source's "
-            "backups cover it",
-        )
+    skipped = not_applicable(
+        tenant,
+        Check.BACKUP,
+        member="no backups of its own: AWS Backup backs up DB cluster {cluster!r} as a whole",
+        replica="{engine} read replica of {source!r}: the source's backups cover it",
+    )
+    if skipped is not None:
+        return skipped
     if evidence is None:
         return error_result(Check.BACKUP, "could not read AWS Backup")
     window = timedelta(hours=tenant.max_age_hours)

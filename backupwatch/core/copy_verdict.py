@@ -21,10 +21,9 @@ from backupwatch.core.evaluation import (
     age_hours,
     age_of,
     apply_pause,
-    error_result,
     format_age,
+    not_applicable,
     pending_reason,
-    replica_without_backups,
 )
 from backupwatch.core.models import Check, CheckResult, CopyEvidence, Status, Tenant, worst
 
@@ -64,21 +63,14 @@ def judge_copy(
 def _verdict(
     tenant: Tenant, copies: Sequence[CopyEvidence], now: datetime, settings: Settings
 ) -> CheckResult:
-    if tenant.backup_retention_period is None:
-        return error_result(Check.COPY, "no DB instance to check")
-    if tenant.kind == "instance" and tenant.db_cluster_identifier is not None:
-        return CheckResult(
-            check=Check.COPY,
-            status=Status.SKIPPED,
-            reason=f"no copies of its own: DB cluster {tenant.db_cluster_identifier!r} is copied",
-        )
-    replica = replica_without_backups(tenant)
-    if replica is not None:
-        return CheckResult(
-            check=Check.COPY,
-            status=Status.SKIPPED,
-            reason=f"{replica} read replica: no backups of its own to copy",
-        )
+    skipped = not_applicable(
+        tenant,
+        Check.COPY,
+        member="no copies of its own: DB cluster {cluster!r} is copied",
+        replica="{engine} read replica: no backups of its own to copy",
+    )
+    if skipped is not None:
+        return skipped
     if not copies:
         return CheckResult(
             check=Check.COPY,

@@ -304,23 +304,15 @@ def _rds_verdict(
     settings: Settings,
     listing_error: str | None,
 ) -> CheckResult:
-    if tenant.backup_retention_period is None:
-        return error_result(Check.RDS, "no DB instance to check")
-    if tenant.kind == "instance" and tenant.db_cluster_identifier is not None:
-        return CheckResult(
-            check=Check.RDS,
-            status=Status.SKIPPED,
-            reason=f"no backups of its own: RDS backs up DB cluster "
-            f"{tenant.db_cluster_identifier!r} as a whole",
-        )
-    replica_engine = replica_without_backups(tenant)
-    if replica_engine is not None:
-        return CheckResult(
-            check=Check.RDS,
-            status=Status.SKIPPED,
-            reason=f"{replica_engine} read replica of {tenant.read_replica_source!r}: RDS keeps "
-            f"no automated backups of {replica_engine} replicas; the source's backups cover it",
-        )
+    skipped = not_applicable(
+        tenant,
+        Check.RDS,
+        member="no backups of its own: RDS backs up DB cluster {cluster!r} as a whole",
+        replica="{engine} read replica of {source!r}: RDS keeps no automated backups of "
+        "{engine} replicas; the source's backups cover it",
+    )
+    if skipped is not None:
+        return skipped
     if tenant.backup_retention_period == 0:
         # Before "stopped": a stopped resource with backups off will not back up once started.
         result = evaluate_rds(
@@ -350,6 +342,26 @@ def _rds_verdict(
     if state:
         result = result.model_copy(update={"reason": result.reason + state})
     return _with_pitr(tenant, result, now, settings)
+
+
+def not_applicable(
+    tenant: Tenant, check: Check, *, member: str, replica: str
+) -> CheckResult | None:
+    """What every check of a DB resource says before its evidence, or None when it applies:
+    the resource was not found (``ERROR``); it is a cluster member (``SKIPPED``: its cluster
+    is the tenant that is judged); it is a PostgreSQL or SQL Server read replica (``SKIPPED``:
+    RDS keeps no backups of those). ``member`` and ``replica`` are the check's own reasons,
+    formatted with ``cluster``, and ``engine`` and ``source``."""
+    if tenant.backup_retention_period is None:
+        return error_result(check, "no DB instance to check")
+    if tenant.kind == "instance" and tenant.db_cluster_identifier is not None:
+        reason = member.format(cluster=tenant.db_cluster_identifier)
+        return CheckResult(check=check, status=Status.SKIPPED, reason=reason)
+    engine = replica_without_backups(tenant)
+    if engine is not None:
+        reason = replica.format(engine=engine, source=tenant.read_replica_source)
+        return CheckResult(check=check, status=Status.SKIPPED, reason=reason)
+    return None
 
 
 def _with_pitr(

@@ -26,9 +26,8 @@ from datetime import datetime, timedelta
 from backupwatch.core.config import Settings
 from backupwatch.core.evaluation import (
     apply_pause,
-    error_result,
     format_age,
-    replica_without_backups,
+    not_applicable,
 )
 from backupwatch.core.integrity import kms_key_matches
 from backupwatch.core.models import (
@@ -113,18 +112,14 @@ def _verdict(
     now: datetime,
     settings: Settings,
 ) -> CheckResult:
-    if tenant.backup_retention_period is None:
-        return error_result(Check.POLICY, "no DB instance to check")
-    if tenant.kind == "instance" and tenant.db_cluster_identifier is not None:
-        return CheckResult(
-            check=Check.POLICY,
-            status=Status.SKIPPED,
-            reason=f"judged on DB cluster {tenant.db_cluster_identifier!r}, which it belongs to",
-        )
-    if replica_without_backups(tenant) is not None:
-        return CheckResult(
-            check=Check.POLICY, status=Status.SKIPPED, reason="a read replica with no backups"
-        )
+    skipped = not_applicable(
+        tenant,
+        Check.POLICY,
+        member="judged on DB cluster {cluster!r}, which it belongs to",
+        replica="a read replica with no backups",
+    )
+    if skipped is not None:
+        return skipped
     failed: list[str] = []
     passed: list[str] = []
     notes: list[str] = []
