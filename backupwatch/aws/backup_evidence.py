@@ -108,7 +108,7 @@ def recovery_points(
                 MaxResults=PAGE_SIZE,
             ):
                 for item in page.get("RecoveryPoints", []):
-                    point = _by_resource(item)
+                    point = _recovery_point(item, by_vault=False)
                     if point is not None and point.created_at >= since:
                         found.setdefault(arn, []).append(point)
         return found
@@ -128,7 +128,7 @@ def recovery_points(
                 for item in page.get("RecoveryPoints", []):
                     arn = item.get("ResourceArn")
                     if arn in wanted:
-                        point = _by_vault(item)
+                        point = _recovery_point(item, by_vault=True)
                         if point is not None:
                             found.setdefault(arn, []).append(point)
     return found
@@ -273,33 +273,21 @@ def _snapshot_points(
     return found
 
 
-def _by_vault(item: Mapping[str, Any]) -> BackupPoint | None:
-    created = item.get("CreationDate")
-    if not isinstance(created, datetime) or not _aware(created) or not item.get("RecoveryPointArn"):
-        return None
-    lifecycle = item.get("Lifecycle") or {}
-    encrypted = item.get("IsEncrypted")
-    return BackupPoint(
-        point_id=item["RecoveryPointArn"],
-        source="recovery point",
-        created_at=created,
-        status=str(item.get("Status") or "UNKNOWN"),
-        status_message=item.get("StatusMessage") or None,
-        vault=item.get("BackupVaultName"),
-        encrypted=encrypted if isinstance(encrypted, bool) else None,
-        kms_key_id=item.get("EncryptionKeyArn") or None,
-        lifecycle_known=True,
-        delete_after_days=lifecycle.get("DeleteAfterDays"),
-    )
-
-
-def _by_resource(item: Mapping[str, Any]) -> BackupPoint | None:
-    """``RecoveryPointByResource`` has no lifecycle and no ``IsEncrypted``: a named key is
-    proof of encryption, its absence proves nothing."""
+def _recovery_point(item: Mapping[str, Any], *, by_vault: bool) -> BackupPoint | None:
+    """One listed recovery point. ``RecoveryPointByBackupVault`` (``by_vault``) carries the
+    lifecycle and ``IsEncrypted``; ``RecoveryPointByResource`` neither: a key it names proves
+    encryption, and its absence proves nothing."""
     created = item.get("CreationDate")
     if not isinstance(created, datetime) or not _aware(created) or not item.get("RecoveryPointArn"):
         return None
     key = item.get("EncryptionKeyArn") or None
+    encrypted: bool | None = True if key else None
+    lifecycle: dict[str, Any] = {}
+    if by_vault:
+        flag = item.get("IsEncrypted")
+        encrypted = flag if isinstance(flag, bool) else None
+        delete_after = (item.get("Lifecycle") or {}).get("DeleteAfterDays")
+        lifecycle = {"lifecycle_known": True, "delete_after_days": delete_after}
     return BackupPoint(
         point_id=item["RecoveryPointArn"],
         source="recovery point",
@@ -307,8 +295,9 @@ def _by_resource(item: Mapping[str, Any]) -> BackupPoint | None:
         status=str(item.get("Status") or "UNKNOWN"),
         status_message=item.get("StatusMessage") or None,
         vault=item.get("BackupVaultName"),
-        encrypted=True if key else None,
+        encrypted=encrypted,
         kms_key_id=key,
+        **lifecycle,
     )
 
 

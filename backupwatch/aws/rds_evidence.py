@@ -32,6 +32,21 @@ if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
 
 PAGE_SIZE = 100
+_SHAPES: Mapping[Kind, Mapping[str, str]] = {
+    "instance": {
+        "items": "DBSnapshots",
+        "owner": "DBInstanceIdentifier",
+        "snapshot_id": "DBSnapshotIdentifier",
+        "incarnation": "DbiResourceId",
+    },
+    "cluster": {
+        "items": "DBClusterSnapshots",
+        "owner": "DBClusterIdentifier",
+        "snapshot_id": "DBClusterSnapshotIdentifier",
+        "incarnation": "DbClusterResourceId",
+    },
+}
+"""Where each kind's snapshot listing keeps its items, owner, identifier and resource id."""
 
 
 def newest_automated_snapshots(
@@ -51,10 +66,7 @@ def newest_automated_snapshots(
         retrier,
         "rds:DescribeDBSnapshots",
         rds.describe_db_snapshots,
-        items="DBSnapshots",
-        owner="DBInstanceIdentifier",
-        snapshot_id="DBSnapshotIdentifier",
-        incarnation="DbiResourceId",
+        **_SHAPES["instance"],
         wanted=instance_ids,
         expected=expected,
     )
@@ -75,10 +87,7 @@ def newest_automated_cluster_snapshots(
         retrier,
         "rds:DescribeDBClusterSnapshots",
         rds.describe_db_cluster_snapshots,
-        items="DBClusterSnapshots",
-        owner="DBClusterIdentifier",
-        snapshot_id="DBClusterSnapshotIdentifier",
-        incarnation="DbClusterResourceId",
+        **_SHAPES["cluster"],
         wanted=cluster_ids,
         expected=expected,
     )
@@ -98,36 +107,20 @@ def newest_awsbackup_snapshots(
 
     Raises ``AwsCallError`` when a page fails for good.
     """
-    operation: str
     call: Callable[..., Mapping[str, Any]]
     if kind == "cluster":
         operation, call = "rds:DescribeDBClusterSnapshots", rds.describe_db_cluster_snapshots
-        shape = {
-            "items": "DBClusterSnapshots",
-            "owner": "DBClusterIdentifier",
-            "snapshot_id": "DBClusterSnapshotIdentifier",
-            "incarnation": "DbClusterResourceId",
-        }
     else:
         operation, call = "rds:DescribeDBSnapshots", rds.describe_db_snapshots
-        shape = {
-            "items": "DBSnapshots",
-            "owner": "DBInstanceIdentifier",
-            "snapshot_id": "DBSnapshotIdentifier",
-            "incarnation": "DbiResourceId",
-        }
-    if not per_tenant_is_cheaper(len(wanted), expected):
-        return _newest(retrier, operation, call, wanted=wanted, snapshot_type="awsbackup", **shape)
-    newest: dict[str, SnapshotInfo] = {}
-    owner = shape["owner"]
-    for identifier in sorted(wanted):
-        by_owner: dict[str, Any] = {owner: identifier}
-        one: Callable[..., Mapping[str, Any]] = partial(call, **by_owner)
-        only = {identifier: wanted[identifier]}
-        newest.update(
-            _newest(retrier, operation, one, wanted=only, snapshot_type="awsbackup", **shape)
-        )
-    return newest
+    return _listing(
+        retrier,
+        operation,
+        call,
+        **_SHAPES[kind],
+        wanted=wanted,
+        expected=expected,
+        snapshot_type="awsbackup",
+    )
 
 
 def per_tenant_is_cheaper(tenants: int, expected: int | None) -> bool:
@@ -149,16 +142,22 @@ def _listing(
     incarnation: str,
     wanted: Collection[str],
     expected: int | None,
+    snapshot_type: str = "automated",
 ) -> dict[str, SnapshotInfo]:
     """The bulk listing, or one listing filtered by owner per wanted owner when cheaper."""
     shape = {"items": items, "owner": owner, "snapshot_id": snapshot_id, "incarnation": incarnation}
     if not per_tenant_is_cheaper(len(wanted), expected):
-        return _newest(retrier, operation, call, wanted=wanted, **shape)
+        return _newest(
+            retrier, operation, call, wanted=wanted, snapshot_type=snapshot_type, **shape
+        )
+    resource_ids = _resource_ids(wanted)
     newest: dict[str, SnapshotInfo] = {}
     for identifier in sorted(wanted):
         one = partial(call, **{owner: identifier})
-        only = {identifier: _resource_ids(wanted).get(identifier)}
-        newest.update(_newest(retrier, operation, one, wanted=only, **shape))
+        only = {identifier: resource_ids.get(identifier)}
+        newest.update(
+            _newest(retrier, operation, one, wanted=only, snapshot_type=snapshot_type, **shape)
+        )
     return newest
 
 

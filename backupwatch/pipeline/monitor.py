@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import boto3
 
@@ -617,6 +617,7 @@ def _check_account(
     )
 
 
+_Found = TypeVar("_Found")
 _ExtraPending = tuple[
     dict[str, Future[dict[TenantKey, BackupEvidence] | None]],
     dict[str, Future[dict[TenantKey, CopyEvidence] | None]],
@@ -688,28 +689,34 @@ def _extra_outcome(pending: _ExtraPending) -> ExtraEvidence:
     """What the extra listings found; a listing that crashed or ran out of time leaves its
     tenants without evidence, which their verdicts turn into ERROR."""
     backups, copies = pending
-    evidence = ExtraEvidence()
-    for region, future in backups.items():
+    by_region, backup_unchecked = _settled(backups, "backup evidence for")
+    copied, copies_unchecked = _settled(copies, "copies in")
+    return ExtraEvidence(
+        backup={key: found for region in by_region.values() for key, found in region.items()},
+        copies=copied,
+        backup_unchecked=backup_unchecked,
+        copies_unchecked=copies_unchecked,
+    )
+
+
+def _settled(
+    pending: Mapping[str, Future[_Found | None]], what: str
+) -> tuple[dict[str, _Found], set[str]]:
+    """Each listing's result by its region or destination, and apart those the deadline cut
+    off (None). One that crashed (a bug) is logged and left out: no evidence, hence ERROR."""
+    found: dict[str, _Found] = {}
+    unchecked: set[str] = set()
+    for where, future in pending.items():
         try:
-            found = future.result()
-        except Exception:  # a bug: these tenants get no evidence, hence ERROR
-            logger.exception("backup evidence for %s crashed", region)
-            continue
-        if found is None:
-            evidence.backup_unchecked.add(region)
-        else:
-            evidence.backup.update(found)
-    for destination, copy_future in copies.items():
-        try:
-            copied = copy_future.result()
+            result = future.result()
         except Exception:
-            logger.exception("copies in %s crashed", destination)
+            logger.exception("%s %s crashed", what, where)
             continue
-        if copied is None:
-            evidence.copies_unchecked.add(destination)
+        if result is None:
+            unchecked.add(where)
         else:
-            evidence.copies[destination] = copied
-    return evidence
+            found[where] = result
+    return found, unchecked
 
 
 def _limited(client: RDSClient, settings: Settings, retrier: Retrier) -> RDSClient:
