@@ -14,7 +14,7 @@ import pytest
 from backupwatch import Check, Report, Retrier, Status
 from backupwatch.cli.fake_aws import FakeAws
 
-from .conftest import ACCOUNT, NOW, OTHER_REGION, REGION, World, hours_ago
+from .conftest import ACCOUNT, NOW, OTHER_REGION, REGION, World
 from .conftest import run_check as run
 
 H = timedelta(hours=1)
@@ -112,13 +112,7 @@ def test_denied_recovery_points_fall_back_on_awsbackup_snapshots(
     world.instance("db-beta", tenant="beta", retention=0)
     fake.fail("ListRecoveryPointsByBackupVault")
     fake.fail("ListBackupVaults")
-    fake.add_awsbackup_snapshot(
-        region=REGION,
-        kind="instance",
-        identifier="db-acme",
-        created=hours_ago(3),
-        resource_id=_resource_id(world, "db-acme"),
-    )
+    awsbackup_snapshot(fake, world, "db-acme", 3 * H)
     report = run(world, retrier, **BACKUP_ONLY)
     acme = row(report, "acme").checks[Check.BACKUP]
     assert acme.status is Status.OK
@@ -154,13 +148,7 @@ def test_an_awsbackup_snapshot_is_evidence_when_no_recovery_point_shows_it(
         world.instance(f"db-t{index}", tenant=f"t{index}", retention=0)
         if index:
             recovery_point(fake, f"db-t{index}", 4 * H)
-    fake.add_awsbackup_snapshot(
-        region=REGION,
-        kind="instance",
-        identifier="db-t0",
-        created=hours_ago(6),
-        resource_id=_resource_id(world, "db-t0"),
-    )
+    awsbackup_snapshot(fake, world, "db-t0", 6 * H)
     report = run(world, retrier, **BACKUP_ONLY)
     assert row(report, "t0").checks[Check.BACKUP].reason == "AWS Backup snapshot 6 h old"
     looked_up = [p for op, _, p in fake.calls if op == "DescribeDBSnapshots"]
@@ -256,6 +244,20 @@ def test_a_tag_cannot_loosen_the_rule(world: World, fake: FakeAws, retrier: Retr
     assert "cannot loosen" in acme.reason
 
 
+def awsbackup_snapshot(
+    fake: FakeAws, world: World, identifier: str, age: timedelta, *, resource_id: str | None = None
+) -> None:
+    """An RDS snapshot AWS Backup took of instance ``identifier``, ``age`` old, of the
+    instance itself unless ``resource_id`` names another incarnation."""
+    fake.add_awsbackup_snapshot(
+        region=REGION,
+        kind="instance",
+        identifier=identifier,
+        created=NOW - age,
+        resource_id=resource_id or _resource_id(world, identifier),
+    )
+
+
 def _resource_id(world: World, identifier: str) -> str:
     described = world.rds().describe_db_instances(DBInstanceIdentifier=identifier)
     resource_id: str = described["DBInstances"][0]["DbiResourceId"]
@@ -269,13 +271,7 @@ def test_a_predecessors_awsbackup_snapshot_never_vouches(
     the snapshots AWS Backup took of its predecessor."""
     world.instance("db-acme", tenant="acme", retention=0)
     fake.fail("ListBackupVaults")
-    fake.add_awsbackup_snapshot(
-        region=REGION,
-        kind="instance",
-        identifier="db-acme",
-        created=hours_ago(3),
-        resource_id="db-PREDECESSOR0000000000000000",
-    )
+    awsbackup_snapshot(fake, world, "db-acme", 3 * H, resource_id="db-PREDECESSOR0000000000000000")
     result = row(run(world, retrier, **BACKUP_ONLY), "acme").checks[Check.BACKUP]
     assert result.status is Status.ERROR
 
@@ -466,13 +462,7 @@ def test_the_daily_control_is_error_when_only_the_fallback_could_be_read(
     "could not check", never a false NONCOMPLIANT nor a pass."""
     world.instance("db-acme", tenant="acme", retention=0)
     fake.fail("ListBackupVaults")
-    fake.add_awsbackup_snapshot(
-        region=REGION,
-        kind="instance",
-        identifier="db-acme",
-        created=hours_ago(3),
-        resource_id=_resource_id(world, "db-acme"),
-    )
+    awsbackup_snapshot(fake, world, "db-acme", 3 * H)
     acme = row(run(world, retrier, **BACKUP_ONLY, BACKUPWATCH_DAILY_BACKUP_DAYS="7"), "acme")
     assert acme.checks[Check.BACKUP].status is Status.OK
     policy = acme.checks[Check.POLICY]
