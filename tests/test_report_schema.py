@@ -41,9 +41,9 @@ def test_the_installed_schema_is_read_with_importlib_resources() -> None:
 
 def test_the_schema_describes_what_this_version_writes() -> None:
     """Serialisation mode: ``schema_version`` 2 first, the computed ``summary`` in, every
-    property required but ``CheckResult.deferred_to`` (written only when set), nothing else
-    allowed; a status is a member, or status-shaped (one read from a newer report, written
-    back as read)."""
+    property required but ``CheckResult.deferred_to`` and ``TenantReport.owners`` (written
+    only when set), nothing else allowed; a status is a member, or status-shaped (one read
+    from a newer report, written back as read)."""
     document = loaded()
     assert document["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert document["properties"]["schema_version"]["const"] == SCHEMA_VERSION == 2
@@ -51,11 +51,12 @@ def test_the_schema_describes_what_this_version_writes() -> None:
     assert document["properties"]["summary"]["readOnly"] is True
     assert set(document["required"]) == set(document["properties"])
     assert document["additionalProperties"] is False
-    assert sorted(schema.OMITTED_WHEN_UNSET) == ["deferred_to"]
+    omitted = {name: sorted(fields) for name, fields in schema.OMITTED_WHEN_UNSET.items()}
+    assert omitted == {"CheckResult": ["deferred_to"], "TenantReport": ["owners"]}
     for name in ("TenantReport", "CheckResult", "RegionError", "Summary"):
         definition = document["$defs"][name]
         assert definition["additionalProperties"] is False, name
-        optional = schema.OMITTED_WHEN_UNSET if name == "CheckResult" else set()
+        optional = schema.OMITTED_WHEN_UNSET.get(name, frozenset())
         assert set(definition["required"]) == set(definition["properties"]) - optional, name
         assert optional <= set(definition["properties"]), name
     assert document["$defs"]["CheckResult"]["properties"]["deferred_to"]["anyOf"] == [

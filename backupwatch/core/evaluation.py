@@ -475,6 +475,7 @@ def tenant_report(
         failing=status.failing or (status is Status.STOPPED and stopped_is_failing),
         reason="; ".join(parts) or "no check ran",
         runbook=tenant.runbook,
+        owners=tenant.owners,
         notes=tuple(notes),
         checks=dict(results),
     )

@@ -321,6 +321,10 @@ class Tenant(FrozenValue):
     """Tag ``backupwatch:paused-until``: ``PAUSED`` before this time, checked as usual after."""
     runbook: str | None = None
     """Tag ``backupwatch:runbook``: a URL the digest shows next to a failure."""
+    owners: tuple[str, ...] = ()
+    """Tag ``backupwatch:owner``: the owner keys (team keys in lowercase, or email addresses
+    with the domain in lowercase), at most 5, each told of this tenant in its own notice
+    (``backupwatch.core.owners``); empty: only the central digest names it."""
     size_drop_ratio: float | None = None
     """Tag ``backupwatch:size-drop-ratio``; None: ``BACKUPWATCH_SIZE_DROP_RATIO``."""
     dump_format: str | None = None
@@ -560,9 +564,20 @@ class TenantReport(ReportValue):
     """Filled from ``status`` when not given (the default here only satisfies type checkers)."""
     reason: str
     runbook: str | None = None
+    owners: tuple[str, ...] = ()
+    """The tenant's owner keys (``Tenant.owners``), each of which gets a notice with this row
+    when it fails (``backupwatch.core.owners``). Written only when there is one, so every
+    report without owners stays byte for byte what earlier versions wrote."""
     notes: tuple[str, ...] = ()
     """Also at the end of ``reason``; kept apart so the digest can show an OK row's notes."""
     checks: dict[Check, CheckResult] = Field(default_factory=dict)
+
+    @model_serializer(mode="wrap")
+    def _owners_only_when_set(self, handler: SerializerFunctionWrapHandler):  # type: ignore[no-untyped-def]
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("owners", True):
+            data.pop("owners", None)
+        return data
 
     @model_validator(mode="before")
     @classmethod

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 
 from backupwatch.core.models import SCHEMA_VERSION, STATUS_NAME, Report
 
@@ -30,8 +31,16 @@ SCHEMA_FILE = "report.schema.json"
 """The file's name, in this package and in docs/."""
 
 _DIALECT = "https://json-schema.org/draft/2020-12/schema"
-OMITTED_WHEN_UNSET = frozenset({"deferred_to"})
-"""``CheckResult`` properties the writer leaves out when they are null."""
+OMITTED_WHEN_UNSET: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "CheckResult": frozenset({"deferred_to"}),
+        "TenantReport": frozenset({"owners"}),
+    }
+)
+"""Per definition, the properties its writer leaves out when unset (null, or an empty list):
+``CheckResult.deferred_to`` and ``TenantReport.owners``, each by its model's serializer, so
+that reports without them stay byte for byte what earlier versions wrote. Optional in the
+schema, unlike every other property."""
 
 
 def generate() -> str:
@@ -42,9 +51,10 @@ def generate() -> str:
     known = {"enum": status.pop("enum"), "type": status.pop("type")}
     newer = {"pattern": f"^{STATUS_NAME.pattern}$", "type": "string"}
     report["$defs"]["Status"] = {"anyOf": [known, newer], **status}  # keys sorted, as pydantic
-    # Written only when set (CheckResult's serializer): optional, unlike every other property.
-    check_result = report["$defs"]["CheckResult"]
-    check_result["required"] = [n for n in check_result["required"] if n not in OMITTED_WHEN_UNSET]
+    # Written only when set (the models' serializers): optional, unlike every other property.
+    for name, omitted in OMITTED_WHEN_UNSET.items():
+        definition = report["$defs"][name]
+        definition["required"] = [n for n in definition["required"] if n not in omitted]
     schema = {
         "$schema": _DIALECT,
         "$comment": (

@@ -10,6 +10,9 @@ The tags a tenant may carry, besides the tenant tag itself:
   backups are someone else's business);
 - ``backupwatch:paused-until``: an ISO date or date and time before which it is ``PAUSED``;
 - ``backupwatch:runbook``: a URL the digest shows next to its failure.
+- ``backupwatch:owner``: who owns it, one or more owner keys (team keys or email addresses)
+  separated by spaces, each of which gets a notice with only its own tenants
+  (``backupwatch.core.owners``).
 
 The operator bounds what these tags may loosen (``BACKUPWATCH_TAG_*``: the longest window, the
 smallest minimum size, the longest pause, whether a check may be switched off). A tag beyond a
@@ -40,6 +43,7 @@ from backupwatch.core.evaluation import format_time
 from backupwatch.core.integrity import DumpFormat
 from backupwatch.core.models import Check, Kind, Tenant
 from backupwatch.core.naming import as_folder, render_prefix, template_fields
+from backupwatch.core.owners import parse_owners
 
 TAG_S3_PREFIX = "backupwatch:s3-prefix"
 TAG_MAX_AGE_HOURS = "backupwatch:max-age-hours"
@@ -47,6 +51,7 @@ TAG_MIN_OBJECT_BYTES = "backupwatch:min-object-bytes"
 TAG_CHECKS = "backupwatch:checks"
 TAG_PAUSED_UNTIL = "backupwatch:paused-until"
 TAG_RUNBOOK = "backupwatch:runbook"
+TAG_OWNER = "backupwatch:owner"
 TAG_SIZE_DROP_RATIO = "backupwatch:size-drop-ratio"
 TAG_DUMP_FORMAT = "backupwatch:dump-format"
 TAG_VERIFY_CHECKSUM = "backupwatch:verify-checksum"
@@ -228,6 +233,18 @@ def tenant_from_resource(
             )
             runbook = None
 
+    owners: tuple[str, ...] = ()
+    if TAG_OWNER in tags:
+        # Like a bad runbook: a problem (ERROR, in the central digest), and none of it is used,
+        # so a typo never routes the tenant to only some of its owners.
+        try:
+            owners = parse_owners(tags[TAG_OWNER])
+        except ValueError as error:
+            problems.append(
+                f"tag {TAG_OWNER}={tags[TAG_OWNER][:80]!r} {error}; the tenant is in no "
+                "owner's notice"
+            )
+
     integrity = _integrity_tags(tags, settings, problems)
     controls = _control_tags(tags, settings, problems)
 
@@ -262,6 +279,7 @@ def tenant_from_resource(
         checks=checks,
         paused_until=paused_until,
         runbook=runbook,
+        owners=owners,
         problems=tuple(problems),
         notes=tuple(notes),
         **integrity,
