@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from mypy_boto3_organizations import OrganizationsClient
     from mypy_boto3_rds import RDSClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_ssm import SSMClient
     from mypy_boto3_sts import STSClient
 
 USER_AGENT_EXTRA = "backupwatch"
@@ -97,4 +100,22 @@ def sts_client(session: boto3.Session, region: str | None) -> STSClient:
 
 def organizations_client(session: boto3.Session, region: str | None) -> OrganizationsClient:
     client: OrganizationsClient = _client(session, "organizations", region)
+    return client
+
+
+def secretsmanager_client(session: boto3.Session, region: str) -> SecretsManagerClient:
+    """In the secret's own region (from its ARN): a secret is read where it lives."""
+    client: SecretsManagerClient = _client(session, "secretsmanager", region)
+    return client
+
+
+def ssm_client(session: boto3.Session, region: str) -> SSMClient:
+    """In the parameter's own region (from its ARN): a parameter is read where it lives."""
+    client: SSMClient = _client(session, "ssm", region)
+    return client
+
+
+def sesv2_client(session: boto3.Session, region: str) -> SESV2Client:
+    """In the SES identity's region (``BACKUPWATCH_SES_REGION``): identities are regional."""
+    client: SESV2Client = _client(session, "sesv2", region)
     return client
