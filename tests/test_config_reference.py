@@ -142,7 +142,7 @@ def test_default_as_documented(field: str) -> None:
     text = reference()[variable].default
     info = Settings.model_fields[field]
     if text.lower().startswith("none"):
-        assert info.default in (None, ()), f"{variable}: documented none, is {info.default!r}"
+        assert info.default in (None, (), {}), f"{variable}: documented none, is {info.default!r}"
         return
     spans = code_spans(text)
     if not spans:
@@ -346,12 +346,16 @@ def example(variable: str) -> str:
     return code_spans(reference()[variable].example)[0]
 
 
-def dependencies(variable: str) -> dict[str, str]:
-    """The other variables that the accepted values say this one needs, at their examples;
-    the checks it needs, when it needs some."""
+def dependencies(variable: str, seen: frozenset[str] = frozenset()) -> dict[str, str]:
+    """The other variables that the accepted values say this one needs, at their examples,
+    and what those need in turn; the checks it needs, when it needs some."""
     text = reference()[variable].accepted
     needed = NEEDS.findall(text) + AT_LEAST.findall(text) + AT_MOST.findall(text)
-    found = {other: example(other) for other in needed}
+    found: dict[str, str] = {}
+    for other in needed:
+        if other not in seen and other != variable:
+            found |= dependencies(other, seen | {variable, *needed})
+    found |= {other: example(other) for other in needed if other not in seen}
     for names, kind in checks_needed(variable):
         found["BACKUPWATCH_CHECKS"] = ",".join(names if kind == "and" else names[:1])
     return found
@@ -389,6 +393,12 @@ def test_the_rules_between_settings_are_found() -> None:
         ("BACKUPWATCH_OBJECT_LOCK_COMPLIANCE", "BACKUPWATCH_OBJECT_LOCK_MIN_DAYS"),
         ("BACKUPWATCH_COPY_ACCOUNTS", "BACKUPWATCH_COPY_ROLE_NAME"),
         ("BACKUPWATCH_REPORT_URL_HOURS", "BACKUPWATCH_REPORT_BUCKET"),
+        ("BACKUPWATCH_SES_SENDER", "BACKUPWATCH_SES_RECIPIENTS"),
+        ("BACKUPWATCH_SES_RECIPIENTS", "BACKUPWATCH_SES_SENDER"),
+        ("BACKUPWATCH_SES_REGION", "BACKUPWATCH_SES_SENDER"),
+        ("BACKUPWATCH_OWNERS", "BACKUPWATCH_SES_SENDER"),
+        ("BACKUPWATCH_OWNER_EMAIL_DOMAINS", "BACKUPWATCH_SES_SENDER"),
+        ("BACKUPWATCH_OWNER_ALL_CLEAR", "BACKUPWATCH_OWNER_TOPIC_ARN"),
     ]
     assert rules(AT_LEAST) == [("BACKUPWATCH_TAG_WINDOW_LIMIT_HOURS", "BACKUPWATCH_MAX_AGE_HOURS")]
     assert rules(AT_MOST) == [
@@ -432,16 +442,26 @@ def test_needed_checks_as_documented(variable: str, names: tuple[str, ...], kind
         assert refused(**given) is not met, given
 
 
-NEEDS_PROBES = {"BACKUPWATCH_COPY_ACCOUNTS": "222233334444"}
+NEEDS_PROBES = {
+    "BACKUPWATCH_COPY_ACCOUNTS": "222233334444",
+    "BACKUPWATCH_SES_SENDER": "backupwatch@example.com",
+    "BACKUPWATCH_SES_RECIPIENTS": "dba@example.com",
+    "BACKUPWATCH_SES_REGION": "eu-west-1",
+    "BACKUPWATCH_OWNERS": "team-data=alice@example.com",
+    "BACKUPWATCH_OWNER_EMAIL_DOMAINS": "example.com",
+    "BACKUPWATCH_OWNER_ALL_CLEAR": "team-data",
+}
 """A value that turns the variable on, where "1" would not be valid (an account id)."""
 
 
 @pytest.mark.parametrize(("variable", "other"), rules(NEEDS))
 def test_needs_as_documented(variable: str, other: str) -> None:
-    """Refused alone, accepted with the other variable: the value alone is valid."""
+    """Refused alone, accepted with the other variable (and what that one needs in turn,
+    unless it is this one): the value alone is valid."""
     value = NEEDS_PROBES.get(variable, "1")
     assert refused(**{variable: value})
-    assert not refused(**{variable: value, other: example(other)})
+    others = {k: v for k, v in dependencies(other).items() if k != variable}
+    assert not refused(**others, **{variable: value, other: example(other)})
 
 
 @pytest.mark.parametrize(("variable", "other"), rules(AT_LEAST))

@@ -29,6 +29,7 @@ from backupwatch.core.errors import ConfigurationError
 from backupwatch.core.integrity import DumpFormat
 from backupwatch.core.models import Check, Scope
 from backupwatch.core.naming import DEFAULT_TEMPLATE, as_folder, template_fields
+from backupwatch.core.owners import parse_owner_map
 
 DEFAULT_TENANT_TAG = "backupwatch:tenant"
 EVIDENCE_CHECKS = (Check.RDS, Check.S3, Check.BACKUP)
@@ -54,6 +55,18 @@ _KMS_KEY = re.compile(
     r"|mrk-[0-9a-f]{32})$"
 )
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+_SECRET_ARN = re.compile(
+    r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$"
+)
+_PARAMETER_ARN = re.compile(
+    r"^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9/_.-]{1,2048}$"
+)
+_DOMAIN = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$", re.ASCII
+)
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$", re.ASCII
+)
 _REPORT_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]{0,512}$")
 DEFAULT_DROP_RATIO = 0.5
 """``BACKUPWATCH_SIZE_DROP_RATIO``: see ``backupwatch.core.size_history``."""
@@ -248,7 +261,33 @@ class Settings(BaseModel):
     report_url_hours: float = Field(default=0.0, ge=0, le=MAX_URL_HOURS, allow_inf_nan=False)
     """Hours a presigned link to the full report stays valid; 0: the digest gives the key only."""
 
-    @field_validator("sns_topic_arn")
+    # Delivery: see docs/delivery.md. The SNS digest is always the one central message; the
+    # rest are optional channels, each sent at most once per run (the ledger, with the archive).
+    sns_message_format: Literal["per-protocol", "text"] = "per-protocol"
+    """``per-protocol``: one publish with ``MessageStructure=json``, plain text to email, the
+    chat notification to https (Amazon Q Developer), the machine summary to sqs, lambda and
+    email-json. ``text``: the plain digest to every protocol, as before 0.3.0."""
+    slack_webhook_secret: str | None = None
+    """The ARN of a Secrets Manager secret or SSM SecureString holding a Slack incoming-webhook
+    URL; never the URL itself (it is a credential)."""
+    teams_webhook_secret: str | None = None
+    """The same, for a Microsoft Teams Workflows webhook URL."""
+    ses_sender: str | None = None
+    """A verified SES identity's address: the digest goes as text and HTML email from it."""
+    ses_recipients: tuple[str, ...] = ()
+    """Who gets the central HTML digest through SES (at most 50 a message; more are batched)."""
+    ses_region: str | None = None
+    """Where the SES identity is; None: the first of ``regions``."""
+    owner_topic_arn: str | None = None
+    """A topic for owner notices: one message per owner, with the attribute ``owner``."""
+    owners: dict[str, tuple[str, ...]] = {}
+    """Owner key (tag ``backupwatch:owner``) to email addresses, for owner notices by SES."""
+    owner_email_domains: tuple[str, ...] = ()
+    """Domains an owner tag may name an address in directly (else only mapped keys get mail)."""
+    owner_all_clear: tuple[str, ...] = ()
+    """Owners who also want a notice on a day none of their tenants fails; ``*``: every owner."""
+
+    @field_validator("sns_topic_arn", "owner_topic_arn")
     @classmethod
     def _topic_is_an_sns_arn(cls, value: str | None) -> str | None:
         if value is not None and not _SNS_TOPIC_ARN.match(value):
@@ -353,6 +392,31 @@ class Settings(BaseModel):
             raise ValueError("a key prefix of letters, digits and !_.*'()/- not starting with /")
         return as_folder(value) if value else ""
 
+    @field_validator("ses_sender")
+    @classmethod
+    def _sender_is_an_address(cls, value: str | None) -> str | None:
+        return None if value is None else _valid_address(value)
+
+    @field_validator("ses_recipients")
+    @classmethod
+    def _recipients_are_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(_valid_address(address) for address in value))
+
+    @field_validator("ses_region")
+    @classmethod
+    def _ses_region_is_a_region(cls, value: str | None) -> str | None:
+        if value is not None and not _REGION.match(value):
+            raise ValueError(f"{value!r} is not an AWS region name (like eu-west-1)")
+        return value
+
+    @field_validator("owner_email_domains")
+    @classmethod
+    def _domains_are_domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for domain in value:
+            if not _DOMAIN.match(domain):
+                raise ValueError(f"{domain!r} is not a domain name (like example.com)")
+        return tuple(dict.fromkeys(domain.lower() for domain in value))
+
     @model_validator(mode="after")
     def _required_together(self) -> Settings:
         every_target_has_a_bucket = bool(self.targets) and all(t.s3_bucket for t in self.targets)
@@ -415,7 +479,42 @@ class Settings(BaseModel):
                 )
         if self.report_url_hours and self.report_bucket is None:
             raise _CrossFieldProblem("report_url_hours", "needs BACKUPWATCH_REPORT_BUCKET")
+        self._delivery_settings_agree()
         return self
+
+    def _delivery_settings_agree(self) -> None:
+        """Each delivery setting needs the others it works with: nothing is set in vain."""
+        if self.ses_recipients and self.ses_sender is None:
+            raise _CrossFieldProblem("ses_recipients", "needs BACKUPWATCH_SES_SENDER")
+        owner_mail = bool(self.owners or self.owner_email_domains)
+        if self.ses_sender is not None and not (self.ses_recipients or owner_mail):
+            raise _CrossFieldProblem(
+                "ses_sender",
+                "needs BACKUPWATCH_SES_RECIPIENTS or owners to write to (BACKUPWATCH_OWNERS, "
+                "BACKUPWATCH_OWNER_EMAIL_DOMAINS)",
+            )
+        for field in ("owners", "owner_email_domains"):
+            if getattr(self, field) and self.ses_sender is None:
+                raise _CrossFieldProblem(field, "needs BACKUPWATCH_SES_SENDER to send the mail")
+        if self.ses_region is not None and self.ses_sender is None:
+            raise _CrossFieldProblem("ses_region", "needs BACKUPWATCH_SES_SENDER")
+        if self.owner_all_clear and not (self.owner_topic_arn or owner_mail):
+            raise _CrossFieldProblem(
+                "owner_all_clear",
+                "needs owner notices: BACKUPWATCH_OWNER_TOPIC_ARN or BACKUPWATCH_OWNERS",
+            )
+        if "*" in self.owner_all_clear and len(self.owner_all_clear) > 1:
+            raise _CrossFieldProblem("owner_all_clear", "'*' already means every owner")
+
+    @property
+    def owner_notices(self) -> bool:
+        """Whether owners get notices of their own (a topic, or mail through SES)."""
+        return self.owner_topic_arn is not None or bool(self.owners or self.owner_email_domains)
+
+    @property
+    def email_region(self) -> str:
+        """Where the SES identity is: ``ses_region``, else the first region checked."""
+        return self.ses_region or self.regions[0]
 
     @property
     def size_drop_ratio_floor(self) -> float:
@@ -531,6 +630,16 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "require_encrypted_backups": ("BACKUPWATCH_REQUIRE_ENCRYPTED_BACKUPS",),
     "backup_kms_key": ("BACKUPWATCH_BACKUP_KMS_KEY",),
     "daily_backup_days": ("BACKUPWATCH_DAILY_BACKUP_DAYS",),
+    "sns_message_format": ("BACKUPWATCH_SNS_MESSAGE_FORMAT",),
+    "slack_webhook_secret": ("BACKUPWATCH_SLACK_WEBHOOK_SECRET",),
+    "teams_webhook_secret": ("BACKUPWATCH_TEAMS_WEBHOOK_SECRET",),
+    "ses_sender": ("BACKUPWATCH_SES_SENDER",),
+    "ses_recipients": ("BACKUPWATCH_SES_RECIPIENTS",),
+    "ses_region": ("BACKUPWATCH_SES_REGION",),
+    "owner_topic_arn": ("BACKUPWATCH_OWNER_TOPIC_ARN",),
+    "owners": ("BACKUPWATCH_OWNERS",),
+    "owner_email_domains": ("BACKUPWATCH_OWNER_EMAIL_DOMAINS",),
+    "owner_all_clear": ("BACKUPWATCH_OWNER_ALL_CLEAR",),
 }
 # BACKUPWATCH_* variables read outside ``ENVIRONMENT`` (by the handlers).
 # tests/test_config_unknown.py greps the source so none is forgotten here.
@@ -612,7 +721,18 @@ _WHOLE_NUMBERS = {
 # Directives whose zero-padded output sorts the same way as time does, biggest unit first.
 _DATE_DIRECTIVES = ("%Y", "%m", "%d", "%H")
 _DIRECTIVE = re.compile(r"%.")
-_LISTS = frozenset({"checks", "regions", "copy_regions", "copy_accounts"})
+_LISTS = frozenset(
+    {
+        "checks",
+        "regions",
+        "copy_regions",
+        "copy_accounts",
+        "ses_recipients",
+        "owner_email_domains",
+        "owner_all_clear",
+    }
+)
+_SECRETS = frozenset({"slack_webhook_secret", "teams_webhook_secret"})
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
 
@@ -666,6 +786,13 @@ def load_settings(
 def _parse(field: str, variable: str, text: str) -> Any:
     if field == "targets":
         return _targets(variable, text)
+    if field in _SECRETS:
+        return secret_reference(variable, text)
+    if field == "owners":
+        try:
+            return parse_owner_map(text)
+        except ValueError as error:
+            raise ConfigurationError(variable, text, str(error)) from None
     if field in _LISTS:
         return [item.strip() for item in text.split(",") if item.strip()]
     if field in _BOOLEANS:
@@ -703,6 +830,37 @@ def _targets(variable: str, text: str) -> Any:
     except json.JSONDecodeError as error:
         raise ConfigurationError(variable, text, f"not valid JSON: {error}") from None
     return [parsed] if isinstance(parsed, dict) else parsed
+
+
+def secret_reference(variable: str, text: str) -> str:
+    """A webhook secret's ARN: a Secrets Manager secret or an SSM parameter, nothing else.
+
+    A URL is refused without being repeated: a webhook URL is a credential (anyone holding it
+    can post to the channel), and this error is logged.
+    """
+    if _SECRET_ARN.match(text) or _PARAMETER_ARN.match(text):
+        return text
+    if "://" in text or text.startswith(("hooks.", "www.")):
+        raise ConfigurationError(
+            variable,
+            "<a URL, not repeated here>",
+            "a webhook URL is a secret: store it in Secrets Manager or as an SSM SecureString "
+            "parameter and give that ARN",
+        )
+    raise ConfigurationError(
+        variable,
+        text,
+        "expected the ARN of a Secrets Manager secret (arn:aws:secretsmanager:...:secret:...) "
+        "or of an SSM parameter (arn:aws:ssm:...:parameter/...)",
+    )
+
+
+def _valid_address(value: str) -> str:
+    """One plain email address: no display name, nothing a mail header could be split on."""
+    if not _EMAIL.match(value):
+        raise ValueError(f"{value[:80]!r} is not a plain email address (like ops@example.com)")
+    local, _, domain = value.rpartition("@")
+    return f"{local}@{domain.lower()}"
 
 
 def check_date_layout(layout: str) -> str:
