@@ -11,7 +11,14 @@ import os
 from typing import Any
 
 from backupwatch import load_settings, run_daily
-from backupwatch.pipeline.lambda_run import deadline_from, dry_run_from, finish, start
+from backupwatch.pipeline.lambda_run import (
+    deadline_from,
+    dry_run_from,
+    finish,
+    occasion_from,
+    resend_from,
+    start,
+)
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
@@ -19,8 +26,11 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
 
     The summary: ``tenants``, ``failing`` (failing tenants), ``by_status``, ``regions_failed``,
     ``ok`` (false whenever the run needs attention), ``message_id`` (None when nothing was
-    published), ``subject``, ``report``, ``changes`` and ``status_page`` (see
-    ``backupwatch.Outcome.summary`` and docs/configuration.md).
+    published), ``subject``, ``report``, ``changes``, ``status_page`` and ``deliveries``
+    (each channel's state: see ``backupwatch.Outcome.summary`` and docs/delivery.md).
+
+    The event may carry ``scheduled_time`` (the schedule's time: a retried or repeated
+    invocation of one schedule sends nothing twice) and ``resend`` (send every channel again).
 
     Raises ``ConfigurationError`` (before any AWS call) for bad settings and ``PublishError``
     when the digest could not be sent, so the function's error metric and alarms fire.
@@ -31,5 +41,11 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """
     telemetry = start(context, os.environ)
     settings = load_settings(os.environ, dry_run=dry_run_from(event))
-    outcome = run_daily(settings, deadline=deadline_from(context), session=telemetry.session())
+    outcome = run_daily(
+        settings,
+        deadline=deadline_from(context),
+        session=telemetry.session(),
+        occasion=occasion_from(event),
+        resend=resend_from(event),
+    )
     return finish(outcome, telemetry)

@@ -13,14 +13,22 @@ from typing import Any
 
 from backupwatch import load_settings, run_daily
 from backupwatch.pipeline import steps
-from backupwatch.pipeline.lambda_run import deadline_from, dry_run_from, finish, start
+from backupwatch.pipeline.lambda_run import (
+    deadline_from,
+    dry_run_from,
+    finish,
+    occasion_from,
+    resend_from,
+    start,
+)
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Merge the scan's results, publish one digest, return the summary.
 
     The event is ``{"plan": <plan step output>, "scan": <Map output>}`` or ``{"plan": ...,
-    "results": [<scan outputs>]}``; ``{"dry_run": true}`` in it publishes nothing. The result is
+    "results": [<scan outputs>]}``; ``{"dry_run": true}`` in it publishes nothing, and
+    ``scheduled_time`` / ``resend`` are read as ``daily_digest`` reads them. The result is
     ``daily_digest``'s summary plus ``scopes`` (planned) and ``scopes_failed`` (not fully
     checked), and the same metrics (``Heartbeat`` included) are written.
 
@@ -33,7 +41,14 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     session = telemetry.session()
     deadline = deadline_from(context)
     collected = steps.gather_run(settings, event, session=session, deadline=deadline)
-    outcome = run_daily(settings, report=collected.report, session=session, deadline=deadline)
+    outcome = run_daily(
+        settings,
+        report=collected.report,
+        session=session,
+        deadline=deadline,
+        occasion=occasion_from(event),
+        resend=resend_from(event),
+    )
     return finish(
         outcome, telemetry, scopes=collected.scopes, scopes_failed=collected.scopes_failed
     )

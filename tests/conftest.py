@@ -256,7 +256,13 @@ class World:
         region = topic_arn.split(":")[3]
         topic = sns_backends[self.account][region].topics[topic_arn]
         return [
-            {"message_id": n[0], "message": n[1], "subject": n[2], "attributes": n[3]}
+            {
+                "message_id": n[0],
+                "message": as_email(n[1]),
+                "protocols": protocols_of(n[1]),
+                "subject": n[2],
+                "attributes": n[3],
+            }
             for n in topic.sent_notifications
         ]
 
@@ -271,6 +277,24 @@ class World:
             for s in self._rds_backend(region).database_snapshots.values()
             if s.database.db_instance_identifier == identifier
         ]
+
+
+def protocols_of(message: str) -> dict[str, str] | None:
+    """A ``MessageStructure=json`` message's strings by protocol; None for a plain one (moto
+    keeps what was published, not what each subscriber got)."""
+    try:
+        parsed = json.loads(message)
+    except ValueError:
+        return None
+    if isinstance(parsed, dict) and "default" in parsed and "email" in parsed:
+        return {str(k): str(v) for k, v in parsed.items()}
+    return None
+
+
+def as_email(message: str) -> str:
+    """What an email subscriber reads of a published message (its ``email`` string)."""
+    protocols = protocols_of(message)
+    return protocols["email"] if protocols is not None else message
 
 
 @pytest.fixture

@@ -68,6 +68,7 @@ def test_one_run_publishes_exactly_one_digest(
         "report": None,
         "changes": None,
         "status_page": None,
+        "deliveries": {"sns": "sent"},
     }
     json.dumps(result)  # the Lambda runtime must be able to serialise it
     assert sent[0]["subject"] == result["subject"]

@@ -661,4 +661,19 @@ def published_messages(topic_arn: str) -> list[tuple[str, str]]:
     from moto.sns.models import sns_backends
 
     topic = sns_backends[ACCOUNT][REGION].topics[topic_arn]
-    return [(subject or "", message) for _id, message, subject, *_rest in topic.sent_notifications]
+    return [
+        (subject or "", _as_email(message))
+        for _id, message, subject, *_rest in topic.sent_notifications
+    ]
+
+
+def _as_email(message: str) -> str:
+    """An email subscriber's string of a ``MessageStructure=json`` message (moto keeps the
+    published JSON); a plain message as it is."""
+    try:
+        protocols = json.loads(message)
+    except ValueError:
+        return message
+    return (
+        str(protocols["email"]) if isinstance(protocols, dict) and "email" in protocols else message
+    )

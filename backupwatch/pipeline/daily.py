@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
@@ -32,17 +32,24 @@ from backupwatch.aws.archive import (
     write_run,
     write_status_page,
 )
-from backupwatch.aws.clients import s3_client, sns_client
-from backupwatch.aws.publish import publish_digest, topic_region
+from backupwatch.aws.clients import s3_client
 from backupwatch.aws.retry import Retrier
 from backupwatch.core.changes import Changes, compare
 from backupwatch.core.config import Settings
 from backupwatch.core.deadline import Deadline
-from backupwatch.core.digest import Digest, emergency_digest, render_digest, should_publish
+from backupwatch.core.digest import Digest, emergency_digest, render_digest
 from backupwatch.core.errors import AwsCallError, ConfigurationError
 from backupwatch.core.models import ArchivedReport, Report, RowKey
 from backupwatch.core.size_history import NO_ARCHIVED_DUMPS, ArchivedDump, archived_dumps
 from backupwatch.core.status_page import render_status_page
+from backupwatch.pipeline.delivery import (
+    CENTRAL,
+    ChannelResult,
+    DeliveryContext,
+    deliver,
+    raise_for_failures,
+    summary_of,
+)
 from backupwatch.pipeline.monitor import Clock, check_tenants, read_clock, utc_now
 
 if TYPE_CHECKING:
@@ -136,8 +143,11 @@ class Outcome:
     report: Report
     digest: Digest
     message_id: str | None
-    """None when nothing was published (dry run, or ``notify=failures`` on a good day)."""
+    """The central digest's message id; None when this run did not publish it (dry run,
+    ``notify=failures`` on a good day, or already sent by an earlier run: ``deliveries``)."""
     archival: Archival = Archival()
+    deliveries: tuple[ChannelResult, ...] = ()
+    """What happened to each channel (``sns``, ``slack``, ``email``, owners' notices...)."""
 
     @property
     def archived(self) -> ArchivedReport | None:
@@ -182,6 +192,7 @@ class Outcome:
                 "gone": len(compared.gone),
             },
             "status_page": page.uri if page is not None and page.error is None else None,
+            "deliveries": summary_of(self.deliveries),
         }
 
 
@@ -198,6 +209,8 @@ def run_daily(
     render: DigestRenderer = render_digest,
     publish: bool = True,
     publisher: Publisher | None = None,
+    occasion: str | None = None,
+    resend: bool = False,
 ) -> Outcome:
     """One daily run: check every tenant, compare with the previous report and archive this
     one, write the status page, render the digest and publish it at most once.
@@ -224,6 +237,10 @@ def run_daily(
     - ``publish=False``: nothing is sent. ``publisher``: your own sender instead of SNS
       (``BACKUPWATCH_SNS_TOPIC_ARN``). Either way, a dry run and ``BACKUPWATCH_NOTIFY=failures``
       on a good day send nothing.
+    - The other channels (webhooks, SES, owner notices: docs/delivery.md) go after the central
+      digest, each at most once per run date and scope: with the archive on, a publish ledger
+      beside it makes a retried or repeated run send nothing twice. ``occasion`` (a schedule's
+      time) tells apart two scheduled runs of one day; ``resend=True`` sends again anyway.
 
     Never raises for AWS trouble in the check or the archive: those are in the report and the
     digest. Raises ``PublishError`` (after logging the digest's full text) when the digest
@@ -279,18 +296,35 @@ def run_daily(
     except Exception as error:  # a rendering bug must cost the formatting, never the digest
         logger.exception("digest not rendered; publishing the plain fallback")
         digest = emergency_digest(report, error)
-    message_id = None
+    deliveries: tuple[ChannelResult, ...] = ()
     if publish:
-        message_id = _publish(
+        deliveries = _deliver(
             settings,
-            report,
-            digest,
+            DeliveryContext(
+                report=report,
+                digest=digest,
+                changes=archival.changes,
+                full_report=archival.archived,
+                status_page=archival.status_page,
+                history=(earlier.daily or ()) if earlier is not None else (),
+            ),
             publisher=publisher,
             session=session,
             retrier=retrier,
             deadline=deadline,
+            clock=clock,
+            occasion=occasion,
+            resend=resend,
         )
-    return Outcome(report=report, digest=digest, message_id=message_id, archival=archival)
+    central = next((d for d in deliveries if d.channel == CENTRAL), None)
+    message_id = central.detail if central is not None and central.state == "sent" else None
+    return Outcome(
+        report=report,
+        digest=digest,
+        message_id=message_id,
+        archival=archival,
+        deliveries=deliveries,
+    )
 
 
 def _fixed_clock(at: datetime) -> Clock:
@@ -530,47 +564,43 @@ def write_status_page_for(
     return write_status_page(s3, retrier, html, bucket=bucket, prefix=prefix, url_hours=url_hours)
 
 
-def _publish(
+def _deliver(
     settings: Settings,
-    report: Report,
-    digest: Digest,
+    context: DeliveryContext,
     *,
     publisher: Publisher | None,
-    session: boto3.Session | None = None,
-    retrier: Retrier | None = None,
-    deadline: Deadline | None = None,
-) -> str | None:
-    """Publish the digest at most once, if the settings want it; return the message id.
-
-    Raises ``PublishError`` after logging the full digest, so a failed publish is never silent
-    and the digest text is never lost. Retries stop ``PUBLISH_MARGIN_SECONDS`` before
-    ``deadline``, leaving time to log the digest.
-    """
-    if settings.dry_run or not should_publish(report, settings.notify):
-        return None
-    if publisher is not None:
-        return _publish_with(publisher, digest, report)
-    if settings.sns_topic_arn is None:
-        return None
-    sns = sns_client(session or boto3.Session(), topic_region(settings.sns_topic_arn))
-    run_key = f"{report.generated_at.astimezone(UTC):%Y-%m-%d}|{','.join(settings.regions)}"
+    session: boto3.Session,
+    retrier: Retrier | None,
+    deadline: Deadline | None,
+    clock: Clock,
+    occasion: str | None,
+    resend: bool,
+) -> tuple[ChannelResult, ...]:
+    """Send every channel at most once (``backupwatch.pipeline.delivery``); raise
+    ``PublishError`` for those that failed, after logging the digest's full text, so a failed
+    send is never silent and the digest is never lost. Retries stop
+    ``PUBLISH_MARGIN_SECONDS`` before ``deadline``, leaving time to log the digest."""
     retrier = retrier or Retrier()
     if deadline is not None:
         retrier = replace(retrier, deadline=deadline.earlier(PUBLISH_MARGIN_SECONDS))
     try:
-        return publish_digest(sns, settings.sns_topic_arn, digest, retrier=retrier, run_key=run_key)
+        results = deliver(
+            settings,
+            context,
+            session=session,
+            retrier=retrier,
+            deadline=deadline,
+            publisher=publisher,
+            occasion=occasion,
+            resend=resend,
+            clock=lambda: read_clock(clock),
+        )
+        raise_for_failures(results)
     except Exception:  # PublishError, or a bug: either way the digest's text is not lost
         logger.error(
-            "digest not published; its text follows\n%s\n\n%s", digest.subject, digest.body
+            "digest not delivered everywhere; its text follows\n%s\n\n%s",
+            context.digest.subject,
+            context.digest.body,
         )
         raise
-
-
-def _publish_with(publisher: Publisher, digest: Digest, report: Report) -> str | None:
-    try:
-        return publisher(digest, report)
-    except Exception:  # whatever the publisher raises, the digest's text is not lost
-        logger.error(
-            "digest not published; its text follows\n%s\n\n%s", digest.subject, digest.body
-        )
-        raise
+    return results

@@ -34,6 +34,25 @@ def dry_run_from(event: Any) -> bool | None:
     return dry_run or None
 
 
+def occasion_from(event: Any) -> str | None:
+    """The schedule's time (``scheduled_time``: EventBridge Scheduler's
+    ``<aws.scheduler.scheduled-time>``, as template.yaml's schedule sends it), which a retried
+    or repeated invocation carries unchanged: what keys the publish ledger beside the run's
+    date and scope. None when absent (a manual invocation)."""
+    value = event.get("scheduled_time") if isinstance(event, dict) else None
+    if not isinstance(value, str) or not value.strip() or value.startswith("<"):
+        return None
+    return value.strip()[:64]
+
+
+def resend_from(event: Any) -> bool:
+    """``{"resend": true}``: send every channel again although the ledger says it was sent."""
+    value = event.get("resend") if isinstance(event, dict) else None
+    if value is None:
+        return False
+    return value if isinstance(value, bool) else parse_bool("event.resend", str(value))
+
+
 def start(context: Any, environ: Any) -> RunTelemetry:
     """Start a run's telemetry and log at INFO: the failing tenants and the last line are
     what the alarms' readers query."""
