@@ -313,6 +313,38 @@ def test_copies_in_a_copy_account_are_read_through_its_role(
     assert ("ListRecoveryPointsByBackupVault", REGION) in listed
 
 
+def test_a_listed_instance_not_found_never_costs_the_others_their_copy_check(
+    world: World, fake: FakeAws, retrier: Retrier
+) -> None:
+    """A DB_INSTANCE_IDENTIFIER_<n> that no region returned has only the regions searched
+    ("us-east-1,eu-west-1") for a region. It was used as a region to list the copy account
+    in, which crashed the copy check of every tenant of the run: one bad line of
+    configuration touches only its own tenant."""
+    world.instance("db-acme", tenant="acme")
+    fake.add_recovery_point(
+        account_id=COPY_ACCOUNT,
+        region=REGION,
+        vault="central",
+        resource_arn=arn("db-acme"),
+        resource_type="RDS",
+        created=NOW - 3 * H,
+        source_vault_arn=f"arn:aws:backup:{REGION}:{ACCOUNT}:backup-vault:Default",
+    )
+    report = run(
+        world,
+        retrier,
+        BACKUPWATCH_CHECKS="rds",
+        BACKUPWATCH_REGIONS=f"{REGION},{OTHER_REGION}",
+        BACKUPWATCH_COPY_ACCOUNTS=COPY_ACCOUNT,
+        BACKUPWATCH_COPY_ROLE_NAME="backupwatch-copy-reader",
+        DB_INSTANCE_IDENTIFIER_1="db-gone",
+    )
+    assert row(report, "acme").checks[Check.COPY].status is Status.OK
+    gone = row(report, "db-gone")
+    assert gone.status is Status.ERROR
+    assert "not found" in gone.reason
+
+
 def test_a_copy_role_that_cannot_be_assumed_is_error_for_the_copy_check_alone(
     world: World, fake: FakeAws, retrier: Retrier, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -141,7 +141,12 @@ def gather_account_copies(
     if deadline is not None and deadline.expired:
         return None
     destination = account_destination(account)
-    regions = sorted({t.region for t in wanted} | set(settings.copy_regions))
+    # A tenant RDS did not return (a DB_INSTANCE_IDENTIFIER_<n> not found) has no region of
+    # its own, only the list searched: it has no ARN either, so no copy of it is looked for.
+    regions = sorted({t.region for t in wanted if t.resource_arn} | set(settings.copy_regions))
+    if not regions:
+        reason = "RDS gave no ARN for the resource"
+        return {t.key: CopyEvidence(destination=destination, error=reason) for t in wanted}
     arns = [t.resource_arn for t in wanted if t.resource_arn]
     partition = arns[0].split(":")[1] if arns else "aws"
     scope = Scope(
