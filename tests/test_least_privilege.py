@@ -57,8 +57,10 @@ from moto import mock_aws
 
 import backupwatch.aws.clients
 import backupwatch.aws.fanout_store
+import backupwatch.pipeline.delivery
 from backupwatch import Retrier, check_tenants, load_settings, run_daily
 from backupwatch.aws.clients import USER_AGENT_EXTRA
+from backupwatch.aws.webhook import WebhookReceipt
 from backupwatch.cli.demo import ACCOUNT, BUCKET, REGION, TENANT_TAG, build_world
 from backupwatch.cli.fake_aws import FakeAws
 from backupwatch.cli.main import main as cli_main
@@ -101,6 +103,11 @@ COPY_VAULTS = 12
 copy check lists them vault by vault: copies are read with the vaults' listing only, never with
 ``ListRecoveryPointsByResource`` (the backup check's, when it is fewer calls)."""
 FUNCTIONS = ("DigestFunction", "PlanFunction", "ScanFunction", "PublishFunction")
+SLACK_SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:backupwatch/slack"
+"""A partial ARN (no suffix): moto, like Secrets Manager, finds the secret by its name."""
+TEAMS_PARAMETER = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/backupwatch/teams"
+SENDER = "backupwatch@example.com"
+OWNER_TOPIC = f"arn:aws:sns:{REGION}:{ACCOUNT}:backupwatch-owners"
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,11 @@ OPERATIONS: dict[str, Action] = {
     "s3:HeadObject": Action("s3:GetObject", also=("s3:GetObjectRetention",)),
     "s3:PutObject": Action("s3:PutObject"),
     "sns:Publish": Action("sns:Publish"),
+    # The delivery channels: a webhook URL from its secret or parameter, mail through SES v2
+    # (whose one sending action is ses:SendEmail, raw content included).
+    "secretsmanager:GetSecretValue": Action("secretsmanager:GetSecretValue"),
+    "ssm:GetParameter": Action("ssm:GetParameter"),
+    "sesv2:SendEmail": Action("ses:SendEmail"),
     "sts:AssumeRole": Action("sts:AssumeRole"),
     "organizations:ListAccounts": Action("organizations:ListAccounts"),
     # "No permissions are required to perform this operation", and an explicit deny cannot
@@ -210,11 +222,16 @@ def _as_list(value: Any) -> list[Any]:
 def policy_statements(
     template: Mapping[str, Any], function: str = "DigestFunction"
 ) -> list[dict[str, Any]]:
-    """Every statement the function's role can get, under any parameter values."""
+    """Every statement the function's role can get, under any parameter values (a statement
+    whose action is conditional, such as reading a webhook URL from Secrets Manager or SSM, is
+    one statement per action it may have)."""
     statements: list[dict[str, Any]] = []
     for document in function_properties(template, function)["Policies"]:
         for item in document["Statement"]:
-            statements.extend(_branches(item))
+            for statement in _branches(item):
+                statements.extend(
+                    {**statement, "Action": action} for action in _branches(statement["Action"])
+                )
     return statements
 
 
@@ -543,6 +560,19 @@ EVERY_SETTING_ON = {
     "require_encrypted_backups": "true",
     "backup_kms_key": BACKUP_KEY_ARN,
     "daily_backup_days": "3",
+    # Every delivery channel: the per-protocol digest, Slack (its URL in Secrets Manager),
+    # Teams (in an SSM SecureString), the HTML email through SES, owner notices on their topic
+    # and by mail, and every owner's all-clear (_delivery_world; the posts are stubbed).
+    "sns_message_format": "per-protocol",
+    "slack_webhook_secret": SLACK_SECRET,
+    "teams_webhook_secret": TEAMS_PARAMETER,
+    "ses_sender": SENDER,
+    "ses_recipients": "dba@example.com",
+    "ses_region": REGION,
+    "owner_topic_arn": OWNER_TOPIC,
+    "owners": "team-data=data@example.com",
+    "owner_email_domains": "example.com",
+    "owner_all_clear": "*",
 }
 NOT_WITH_TARGETS = {"organization_role_name"}
 PER_TENANT = "the backup check per tenant"
@@ -631,6 +661,26 @@ def _more_world(session: boto3.Session) -> None:
         Tags=[{"Key": TENANT_TAG, "Value": INSPECTED}],
     )
     _inspected_dump(session)
+
+
+def _delivery_world(session: boto3.Session) -> None:
+    """The delivery channels' resources: the webhook URLs' secret and parameter, a verified
+    SES sender, and the owner topic."""
+    session.client("secretsmanager").create_secret(
+        Name="backupwatch/slack", SecretString="https://hooks.slack.com/services/T0/B0/token"
+    )
+    session.client("ssm").put_parameter(
+        Name="/backupwatch/teams",
+        Value="https://prod-01.westeurope.logic.azure.com/workflows/0/triggers/manual/paths/invoke",
+        Type="SecureString",
+    )
+    session.client("sesv2").create_email_identity(EmailIdentity=SENDER)
+    session.client("sns").create_topic(Name="backupwatch-owners")
+
+
+def _posted(url: str, payload: Any, **_: Any) -> WebhookReceipt:
+    """The webhook post, stubbed: it is HTTP to Slack or Teams, no AWS call to record."""
+    return WebhookReceipt(service="slack" if "slack" in url else "teams", status=200, attempts=1)
 
 
 def _instance(session: boto3.Session, identifier: str, region: str) -> dict[str, Any]:
@@ -816,11 +866,15 @@ def _digest_paths(recorder: Recorder, base: dict[str, str], retrier: Retrier) ->
     every = {**base, **_environment(EVERY_SETTING_ON)}
     with_targets = {k: v for k, v in every.items() if k not in _environment_names(NOT_WITH_TARGETS)}
     with recorder.running("every optional setting on (targets)"):
-        for _ in range(2):  # the second run reads the first run's report back, to compare
-            outcome = run_daily(
-                load_settings(with_targets), session=boto3.Session(), retrier=retrier
-            )
-        assert outcome.message_id is not None  # failing tenants: notify=failures publishes
+        # The second run reads the first run's report back, to compare, and the ledger's
+        # records: every channel was sent by the first.
+        first, outcome = (
+            run_daily(load_settings(with_targets), session=boto3.Session(), retrier=retrier)
+            for _ in range(2)
+        )
+        assert first.message_id is not None  # failing tenants: notify=failures publishes
+        assert {d.state for d in first.deliveries} == {"sent"}
+        assert {d.state for d in outcome.deliveries} == {"already sent"}
         assert outcome.archived is not None
         assert outcome.archived.error is None
         assert outcome.archived.url is not None  # a presigned link
@@ -919,12 +973,16 @@ def _state_machine_paths(recorder: Recorder, base: dict[str, str]) -> None:
         children.append(({"scope": scopes[0], "run_id": "run-1"}, None))  # a failed child
         _scan_per_tenant(recorder, base)
         scan = _result_writer_output(boto3.Session(), prefix, children)
-        for run in range(2):  # the second reads the first's report back, to compare
+        # The second reads the first's report back, to compare. The first resends: the
+        # single Lambda's paths above made the same delivery today, and the ledger knows it.
+        for run in range(2):
             with recorder.running("publish: the run, archived", "PublishFunction"):
                 result = publish_digest.lambda_handler(
-                    {"plan": plan, "scan": scan, "dry_run": False}, _context("PublishFunction")
+                    {"plan": plan, "scan": scan, "dry_run": False, "resend": run == 0},
+                    _context("PublishFunction"),
                 )
-            assert result["message_id"] is not None, run
+            assert (result["message_id"] is not None) == (run == 0), run
+            assert set(result["deliveries"].values()) == {"sent" if run == 0 else "already sent"}
             assert result["report"] is not None
 
 
@@ -957,6 +1015,7 @@ def _run_every_path(recorder: Recorder) -> None:
         setup = boto3.Session(region_name=REGION)
         topic_arn = build_world(setup, now)
         _more_world(setup)
+        _delivery_world(setup)
         _aws_backup_world(fake, setup, now)
         recorder.inspected_by_tags = _inspected_by_tags(setup)
         _organization(setup)
@@ -974,6 +1033,7 @@ def recorded() -> Iterator[Recorder]:
                 patch.delenv(name)
         for name, value in FAKE_ENV.items():
             patch.setenv(name, value)
+        patch.setattr(backupwatch.pipeline.delivery, "post_webhook", _posted)
         with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
             _run_every_path(recorder)
         yield recorder
@@ -1519,7 +1579,17 @@ def test_policy_is_inline_and_scoped(function: str) -> None:
         for action in _as_list(statement["Action"]):
             by_action.setdefault(action, []).append(statement["Resource"])
     if "sns:Publish" in by_action:
-        assert by_action["sns:Publish"] == [{"Ref": "DigestTopic"}]
+        # The digest topic, and the owner topic when the stack has one.
+        assert by_action["sns:Publish"] == [{"Ref": "DigestTopic"}, {"Ref": "OwnerTopic"}]
+    # Each channel's one secret, parameter or SES identity: never "*".
+    for action, parameter in (
+        ("secretsmanager:GetSecretValue", "WebhookSecret"),
+        ("ssm:GetParameter", "WebhookSecret"),
+    ):
+        for resource in by_action.get(action, []):
+            assert resource["Ref"].endswith(parameter), (action, resource)
+    for resource in by_action.get("ses:SendEmail", []):
+        assert all(":identity/" in item["Fn::Sub"][0] for item in resource), resource
     for resource in by_action.get("s3:ListBucket", []):
         # Bucket-level: ListBucket is authorised on the bucket, never on its objects.
         assert resource in (
@@ -1592,6 +1662,14 @@ _EXAMPLE = {
     "CopyRoleName": COPY_ROLE,
     "CopyAccounts": f"{COPY_ACCOUNT},555566667777",
     "AWS::URLSuffix": "amazonaws.com",
+    "SlackWebhookSecret": (
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:backupwatch/slack-AbCdEf"
+    ),
+    "TeamsWebhookSecret": "arn:aws:ssm:eu-west-1:123456789012:parameter/backupwatch/teams",
+    "SesSender": "backupwatch@example.com",
+    "SesRegion": "eu-west-1",
+    "Regions": "eu-west-1",
+    "OwnerTopic": "arn:aws:sns:eu-west-1:123456789012:backupwatch-owners",
     "RequireKmsKey": (
         "arn:aws:kms:eu-west-1:123456789012:key/0b9e6c2a-5d1f-4e8a-9c3b-7f2d1e4a6b58"
     ),
@@ -1628,6 +1706,9 @@ def _as_documented(value: Any) -> Any:
         if set(value) == {"Fn::Split"}:
             delimiter, source = value["Fn::Split"]
             return str(_as_documented(source)).split(delimiter)
+        if set(value) == {"Fn::Select"}:
+            index, source = value["Fn::Select"]
+            return _as_documented(source)[int(index)]
         return {key: _as_documented(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_as_documented(item) for item in value]

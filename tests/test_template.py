@@ -175,6 +175,9 @@ class Stack:
             if function == "Fn::Split":
                 delimiter, source = args
                 return str(self.resolve(source)).split(delimiter)
+            if function == "Fn::Select":
+                index, source = args
+                return self.resolve(source)[int(index)]
         resolved = {key: self.resolve(item) for key, item in value.items()}
         return {key: item for key, item in resolved.items() if item is not _NO_VALUE}
 
@@ -251,12 +254,22 @@ def test_schedule_is_daily_at_seven_in_a_chosen_time_zone(
     assert schedule["ScheduleExpressionTimezone"] == {"Ref": "ScheduleTimezone"}
     assert parameters["ScheduleTimezone"]["Default"] == "UTC"
     assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
-    assert json.loads(schedule["Input"]) == {}  # not a dry run
+    # Not a dry run; the schedule's time, filled in by EventBridge Scheduler, keys the
+    # publish ledger (a repeated or retried invocation of one schedule sends nothing twice).
+    assert json.loads(schedule["Input"]) == {"scheduled_time": "<aws.scheduler.scheduled-time>"}
 
 
-def test_failed_runs_are_never_retried(function: dict[str, Any]) -> None:
-    """Async retries at 0: a retried run would publish a second digest."""
-    assert function["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+@pytest.mark.parametrize(
+    ("parameters", "retries"),
+    [({}, 0), ({"ArchiveReports": "true"}, 2), ({"ReportBucket": "my-reports"}, 2)],
+)
+def test_failed_runs_are_retried_only_with_the_ledger(
+    template: dict[str, Any], parameters: dict[str, str], retries: int
+) -> None:
+    """Without the archive, no retry: a retried run would publish a second digest. With it,
+    the publish ledger beside the archive lets a retry send only what did not go out."""
+    stack = Stack(template, **parameters)
+    assert stack.properties(FUNCTION)["EventInvokeConfig"]["MaximumRetryAttempts"] == retries
 
 
 def test_timeout_outlasts_any_publish_reserve(
@@ -288,7 +301,13 @@ REPORT_BUCKET_VALUE = {
         "",
     ]
 }
-SPECIAL = {"sns_topic_arn": {"Ref": TOPIC}, "report_bucket": REPORT_BUCKET_VALUE}
+SPECIAL = {
+    "sns_topic_arn": {"Ref": TOPIC},
+    "report_bucket": REPORT_BUCKET_VALUE,
+    "owner_topic_arn": {"Fn::If": ["HasOwnerTopic", {"Ref": "OwnerTopic"}, ""]},
+}
+STACK_RESOURCES = {"sns_topic_arn", "owner_topic_arn"}
+"""Settings the stack fills with a resource of its own, not with a parameter of their name."""
 FUNCTIONS = ("DigestFunction", "PlanFunction", "ScanFunction", "PublishFunction")
 
 
@@ -300,7 +319,7 @@ def test_every_setting_is_a_parameter(template: dict[str, Any], name: str) -> No
     for field, names in ENVIRONMENT.items():
         parameter = _parameter_name(field)
         assert variables[names[0]] == SPECIAL.get(field, {"Ref": parameter}), names[0]
-        if field != "sns_topic_arn":  # the stack's own topic
+        if field not in STACK_RESOURCES:  # the stack's own topics
             assert parameter in template["Parameters"], parameter
     expected = {names[0] for names in ENVIRONMENT.values()} | set(HANDLER_VARIABLES)
     assert set(variables) == expected
@@ -318,7 +337,7 @@ def _defaults(template: Mapping[str, Any]) -> dict[str, str]:
     return {
         names[0]: str(stack.resolve(SPECIAL.get(field, {"Ref": _parameter_name(field)})))
         for field, names in ENVIRONMENT.items()
-        if field != "sns_topic_arn"
+        if field not in STACK_RESOURCES
         and (field not in TEMPLATE_KNOWS or parameters[_parameter_name(field)]["Default"])
     }
 
@@ -831,6 +850,15 @@ def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+DELIVERY_SIDS = {
+    "ReadTheSlackWebhookUrl",
+    "ReadTheTeamsWebhookUrl",
+    "SendTheDigestByEmail",
+    "PublishOwnerNotices",
+}
+"""The delivery channels' statements (docs/delivery.md), each only with its channel."""
+
+
 @pytest.mark.parametrize(
     ("name", "sids"),
     [
@@ -848,6 +876,7 @@ def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "ListOrganizationAccounts",
                 *INSPECTION_SIDS,
                 *AWS_BACKUP_SIDS,
+                *DELIVERY_SIDS,
             },
         ),
         ("PlanFunction", {"WriteTheScopeList", "ListOrganizationAccounts"}),
@@ -870,6 +899,7 @@ def _statements(document: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "TellMissingFromDenied",
                 "PublishTheDigest",
                 "PublishToTheEncryptedTopic",
+                *DELIVERY_SIDS,
             },
         ),
     ],
@@ -1005,7 +1035,13 @@ def test_the_created_bucket_is_private_encrypted_and_expires_reports(
     assert len(bucket["PublicAccessBlockConfiguration"]) == 4
     [encryption] = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
-    reports, runs = bucket["LifecycleConfiguration"]["Rules"]
+    reports, ledger, runs = bucket["LifecycleConfiguration"]["Rules"]
+    # The publish ledger's records matter while a run can be retried or repeated.
+    assert (ledger["Status"], ledger["Prefix"], ledger["ExpirationInDays"]) == (
+        "Enabled",
+        "backupwatch/ledger/",
+        7,
+    )
     assert (reports["Status"], reports["Prefix"], reports["ExpirationInDays"]) == (
         "Enabled",
         "backupwatch/reports/",
