@@ -260,6 +260,7 @@ class World:
                 "message_id": n[0],
                 "message": as_email(n[1]),
                 "protocols": protocols_of(n[1]),
+                "raw": n[1],
                 "subject": n[2],
                 "attributes": n[3],
             }

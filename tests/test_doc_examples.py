@@ -231,7 +231,9 @@ def run_block(block: Block, namespace: dict[str, Any]) -> Any:
 def check_the_daily_run(harness: Harness, result: Any, before: dict[str, Any]) -> None:
     """The daily run in your own Lambda: archive and status page written, own publisher once."""
     written = harness.archive_keys() - before["keys"]
-    assert written == {
+    ledger = {key for key in written if key.startswith(f"{REPORT_PREFIX}ledger/2026-11-27/")}
+    assert [key.rsplit("/", 1)[1] for key in ledger] == ["sns.json"], "its publisher's record"
+    assert written - ledger == {
         f"{REPORT_PREFIX}reports/2026/11/27/070000Z.json",
         f"{REPORT_PREFIX}status.html",
     }
@@ -245,6 +247,7 @@ def check_the_daily_run(harness: Harness, result: Any, before: dict[str, Any]) -
     )
     assert result["status_page"] == f"s3://{REPORT_BUCKET}/{REPORT_PREFIX}status.html"
     assert result["message_id"] == sent[0]["message_id"]
+    assert result["deliveries"] == {"sns": "sent"}
 
 
 # (page, section) -> what must be true after the block ran, beyond running without an error.

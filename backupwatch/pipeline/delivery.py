@@ -156,6 +156,8 @@ def deliver(
 def raise_for_failures(results: Sequence[ChannelResult]) -> None:
     """Raise ``PublishError`` naming every channel that failed (after all were tried)."""
     failed = [r for r in results if r.state == "failed"]
+    if len(results) == 1 and failed:  # the one channel: its own words
+        raise PublishError(failed[0].detail or f"{failed[0].channel} failed")
     if failed:
         listed = "; ".join(f"{r.channel}: {r.detail}" for r in failed)
         raise PublishError(f"{len(failed)} of {len(results)} channel(s) failed: {listed}")
