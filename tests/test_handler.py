@@ -186,8 +186,7 @@ def test_three_thousand_failing_long_names_fit_sns_limits(
     # The email's text was cut twice: by the digest (to SNS's limit), then to leave room for
     # the other protocols; its last line counts every tenant line left out.
     assert message.endswith(
-        f"({3000 - shown} tenant lines not shown in all); no full report was archived for "
-        "this run."
+        f"({3000 - shown} tenant lines not shown in all); no full report was archived for this run."
     )
 
 
