@@ -164,6 +164,22 @@ def test_the_central_digest_failing_still_tries_every_other_channel(
     assert stack.sent() == ONCE_EACH
 
 
+def test_a_retry_after_midnight_is_still_the_scheduled_run(
+    stack: Stack, clock: time_machine.Traveller
+) -> None:
+    """The ledger is keyed by the schedule's time, not by when the retry runs: a 23:59 run
+    retried at 00:01 the next day sends nothing twice."""
+    late = {"scheduled_time": "2026-11-27T23:59:00Z"}
+    clock.move_to(NOW.replace(hour=23, minute=59))
+    lambda_handler(late, None)
+    clock.move_to(NOW.replace(day=28, hour=0, minute=1))
+
+    result = lambda_handler(late, None)
+
+    assert result["deliveries"] == dict.fromkeys(CHANNELS, "already sent")
+    assert stack.sent() == ONCE_EACH
+
+
 def test_a_later_schedule_of_the_same_day_is_its_own_delivery(stack: Stack) -> None:
     lambda_handler(EVENT, None)
     lambda_handler({"scheduled_time": "2026-11-27T19:00:00Z"}, None)

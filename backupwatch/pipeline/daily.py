@@ -250,12 +250,13 @@ def run_daily(
         require_topic(settings)
     session = session or boto3.Session()
     earlier: EarlierRuns | None = None
+    check_clock = clock
     if report is None:
         if archive and settings.report_bucket is not None:
             # Read before the check, for the size rule. The run's time is read first and is
             # the check's too: the "previous" report is one from before the report it makes.
             started = read_clock(clock)
-            clock = _fixed_clock(started)
+            check_clock = _fixed_clock(started)
             earlier = read_earlier(
                 settings,
                 before=started,
@@ -267,7 +268,7 @@ def run_daily(
         report = check_tenants(
             settings,
             session=session,
-            clock=clock,
+            clock=check_clock,
             retrier=retrier,
             deadline=check_deadline(settings, deadline),
             size_history=earlier.sizes if earlier is not None else NO_ARCHIVED_DUMPS,
@@ -593,6 +594,8 @@ def _deliver(
             publisher=publisher,
             occasion=occasion,
             resend=resend,
+            # The wall clock, not the check's fixed one: a claim's lease runs from when it
+            # was made.
             clock=lambda: read_clock(clock),
         )
         raise_for_failures(results)

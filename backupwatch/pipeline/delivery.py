@@ -139,7 +139,7 @@ def deliver(
         return ()
     ledger = None
     if settings.report_bucket is not None and not resend:
-        day = run_date or context.report.generated_at.astimezone(UTC).date()
+        day = run_date or _day_of(occasion) or context.report.generated_at.astimezone(UTC).date()
         ledger = Ledger(
             s3_client(session, settings.regions[0]),
             retrier,
@@ -151,6 +151,18 @@ def deliver(
             lease_seconds=_lease(deadline),
         )
     return tuple(_send(channel, ledger) for channel in channels)
+
+
+def _day_of(occasion: str | None) -> date | None:
+    """The UTC day of a schedule's time (``2026-11-27T07:00:00Z``): a retry after midnight of a
+    run scheduled before it is still that run. None when it is not a time."""
+    if occasion is None:
+        return None
+    try:
+        when = datetime.fromisoformat(occasion)
+    except ValueError:
+        return None
+    return when.astimezone(UTC).date() if when.tzinfo is not None else when.date()
 
 
 def raise_for_failures(results: Sequence[ChannelResult]) -> None:
