@@ -14,6 +14,7 @@ import pytest
 from backupwatch import Status
 from backupwatch.cli.demo import HISTORY_DAYS, run_demo
 from backupwatch.cli.main import main
+from backupwatch.core.chat_preview import render_chat_preview
 from backupwatch.core.integrity import IntegrityFindings
 from backupwatch.pipeline import monitor
 
@@ -264,7 +265,8 @@ def test_demo_writes_a_week_of_history(week: tuple[str, Path]) -> None:
 
 def test_demo_renders_every_channel_to_files(week: tuple[str, Path]) -> None:
     """Beside the status page, the last morning's digest as each channel renders it: the
-    chat custom notification, a Slack message, a Teams card and the HTML email."""
+    chat custom notification and its preview page, a Slack message, a Teams card and the HTML
+    email."""
     out, page_file = week
     tmp_path = page_file.parent
     chat = json.loads((tmp_path / "backupwatch-chat.json").read_text(encoding="utf-8"))
@@ -283,7 +285,10 @@ def test_demo_renders_every_channel_to_files(week: tuple[str, Path]) -> None:
     email = (tmp_path / "backupwatch-email.html").read_text(encoding="utf-8")
     assert "<script" not in email
     assert "massive-dynamic" in email
-    for name in ("chat.json", "slack.json", "teams.json", "email.html"):
+    preview = (tmp_path / "backupwatch-chat-preview.html").read_text(encoding="utf-8")
+    assert preview == render_chat_preview(chat)  # the same notification as chat.json
+    assert f"<div class=title>{title}</div>" in preview
+    for name in ("chat.json", "chat-preview.html", "slack.json", "teams.json", "email.html"):
         assert str(tmp_path / f"backupwatch-{name}") in out
 
 

@@ -111,9 +111,11 @@ def run_demo(
 
 def _channels(session: boto3.Session, outcome: Outcome) -> dict[str, str]:
     """The run's digest as each channel renders it: the Amazon Q Developer (chat) custom
-    notification, a Slack message, a Teams card and the HTML email (with the week's grid)."""
+    notification and its preview as a Slack channel shows it, a Slack message, a Teams card
+    and the HTML email (with the week's grid)."""
     from backupwatch import Retrier, recent_reports
     from backupwatch.core.chat import render_chat_notification
+    from backupwatch.core.chat_preview import render_chat_preview
     from backupwatch.core.html_email import render_html_email
     from backupwatch.core.slack import render_slack_message
     from backupwatch.core.teams import render_teams_message
@@ -127,8 +129,10 @@ def _channels(session: boto3.Session, outcome: Outcome) -> dict[str, str]:
         session.client("s3"), Retrier(), bucket=REPORTS_BUCKET, prefix="backupwatch/"
     )
     earlier = [r for r in history if r.generated_at < outcome.report.generated_at]
+    notification = render_chat_notification(outcome.report, **links)
     return {
-        "chat.json": json.dumps(render_chat_notification(outcome.report, **links), indent=2),
+        "chat.json": json.dumps(notification, indent=2),
+        "chat-preview.html": render_chat_preview(notification),
         "slack.json": json.dumps(render_slack_message(outcome.report, **links), indent=2),
         "teams.json": json.dumps(render_teams_message(outcome.report, **links), indent=2),
         "email.html": render_html_email(outcome.report, history=earlier, **links),
