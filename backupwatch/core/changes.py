@@ -83,6 +83,19 @@ class Changes(FrozenValue):
         return bool(self.new_failures or self.recovered or self.gone)
 
 
+def change_counts(changes: Changes | None) -> dict[str, int] | None:
+    """What changed, counted, as the Lambda's result and the machine summary give it; None
+    when nothing was compared (no archive, or no previous report)."""
+    if changes is None or not changes.compared:
+        return None
+    return {
+        "new_failures": len(changes.new_failures),
+        "recovered": len(changes.recovered),
+        "still_failing": len(changes.still_failing),
+        "gone": len(changes.gone),
+    }
+
+
 def compare(
     previous: Report | None,
     current: Report,

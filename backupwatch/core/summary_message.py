@@ -40,8 +40,8 @@ import json
 from datetime import UTC
 from typing import Any, Final
 
-from backupwatch.core.changes import Changes
-from backupwatch.core.chat import compared_changes, failing_groups
+from backupwatch.core.changes import Changes, change_counts
+from backupwatch.core.chat import failing_groups
 from backupwatch.core.models import ArchivedReport, RegionError, Report, TenantReport
 
 SUMMARY_SCHEMA: Final = "backupwatch.summary"
@@ -112,7 +112,6 @@ def _skeleton(
     """Every key of the contract, in its order, with both lists empty."""
     summary = report.summary
     moment = report.generated_at.astimezone(UTC)
-    compared = compared_changes(changes)
     return {
         "schema": SUMMARY_SCHEMA,
         "version": SUMMARY_VERSION,
@@ -124,14 +123,7 @@ def _skeleton(
         "failing": summary.failing,
         "by_status": {status.value: count for status, count in summary.by_status.items()},
         "regions_failed": summary.regions_failed,
-        "changes": None
-        if compared is None
-        else {
-            "new_failures": len(compared.new_failures),
-            "recovered": len(compared.recovered),
-            "still_failing": len(compared.still_failing),
-            "gone": len(compared.gone),
-        },
+        "changes": change_counts(changes),
         "report": archived_uri(full_report),
         "status_page": archived_uri(status_page),
         "failing_tenants": [],

@@ -34,7 +34,7 @@ from backupwatch.aws.archive import (
 )
 from backupwatch.aws.clients import s3_client
 from backupwatch.aws.retry import Retrier
-from backupwatch.core.changes import Changes, compare
+from backupwatch.core.changes import Changes, change_counts, compare
 from backupwatch.core.config import Settings
 from backupwatch.core.deadline import Deadline
 from backupwatch.core.digest import Digest, emergency_digest, render_digest
@@ -172,7 +172,6 @@ class Outcome:
         compared); ``report`` and ``status_page`` are the archived objects' ``s3://`` URIs.
         """
         summary = self.report.summary
-        compared = self.changes if self.changes is not None and self.changes.compared else None
         page = self.status_page
         return {
             "tenants": summary.tenants,
@@ -183,14 +182,7 @@ class Outcome:
             "message_id": self.message_id,
             "subject": self.digest.subject,
             "report": self.archived.uri if self.archived and not self.archived.error else None,
-            "changes": None
-            if compared is None
-            else {
-                "new_failures": len(compared.new_failures),
-                "recovered": len(compared.recovered),
-                "still_failing": len(compared.still_failing),
-                "gone": len(compared.gone),
-            },
+            "changes": change_counts(self.changes),
             "status_page": page.uri if page is not None and page.error is None else None,
             "deliveries": summary_of(self.deliveries),
         }
