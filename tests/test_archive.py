@@ -27,10 +27,13 @@ from backupwatch.aws.archive import (
     ArchiveIndex,
     IndexedRun,
     daily_runs,
+    day_summary_key,
+    earlier_days,
     index_key,
     load_history,
     previous_report,
     read_index,
+    recent_days,
     recent_reports,
     report_key,
     status_page_key,
@@ -38,6 +41,7 @@ from backupwatch.aws.archive import (
 )
 from backupwatch.aws.clients import s3_client
 from backupwatch.core.changes import compare
+from backupwatch.core.day_summary import AnyDay, DaySummary, DaySummaryReader
 from backupwatch.core.models import Check, Report, Status, TenantReport
 
 from .conftest import DENIED, NOW, REGION, Faults, World, env_for, hours_ago
@@ -188,6 +192,147 @@ def test_malformed_streak_key_is_not_an_index() -> None:
     """A failing_since key that is not account|region|kind|identifier fails validation."""
     with pytest.raises(ValidationError, match="account\\|region\\|kind\\|identifier"):
         ArchiveIndex(updated_at=NOW, failing_since={"db-a": NOW})
+
+
+# --- day summaries ------------------------------------------------------------------------------
+
+
+def test_a_run_writes_its_day_summary_beside_the_report(s3: Any, retrier: Retrier) -> None:
+    """``...070000Z.day.json.gz`` beside ``...070000Z.json``: gzip JSON, labelled so, which
+    reads back to the report's summary; under ``reports/``, so the lifecycle expires both."""
+    current = report(NOW, row("a"), row("b", Status.STALE))
+    archived = archive_run(s3, retrier, current)
+    key = day_summary_key(archived.key)
+    assert key == "backupwatch/reports/2026/11/27/070000Z.day.json.gz"
+    written = stored(s3, key)
+    assert (written["ContentType"], written["ContentEncoding"]) == ("application/json", "gzip")
+    assert DaySummaryReader().read(written["Body"].read()) == DaySummary.of(current)
+
+
+def seed(s3: Any, retrier: Retrier, days: int) -> list[Report]:
+    """``days`` daily runs before NOW's day, oldest first, through ``write_run``."""
+    reports = [
+        report(NOW - timedelta(days=d), row("a"), row("b", Status.STALE if d % 2 else Status.OK))
+        for d in range(days, 0, -1)
+    ]
+    for one in reports:
+        archive_run(s3, retrier, one)
+    return reports
+
+
+def days_before_now(s3: Any, retrier: Retrier, **extra: Any) -> list[DaySummary]:
+    index = read_index(s3, retrier, bucket=ARCHIVE, prefix=PREFIX)
+    return earlier_days(s3, retrier, index, bucket=ARCHIVE, days=30, now=NOW, **extra)
+
+
+def test_earlier_days_are_one_summary_get_per_day(
+    s3: Any, retrier: Retrier, calls: S3Calls
+) -> None:
+    """Five earlier days: five GETs, of summaries, equal to the reports' summaries; a report
+    the run holds already (the previous one) costs none."""
+    reports = seed(s3, retrier, 5)
+    calls.reset()
+    days = days_before_now(s3, retrier)
+    assert days == [DaySummary.of(r) for r in reports]
+    assert calls.counts == {"GetObject": 1 + 5}
+    calls.reset()
+    known = {report_key(PREFIX, reports[-1].generated_at): reports[-1]}
+    assert days_before_now(s3, retrier, known=known) == days
+    assert calls.counts == {"GetObject": 1 + 4}
+    assert calls.listings == 0
+
+
+def test_an_archive_older_than_summaries_is_read_from_its_reports(
+    s3: Any, retrier: Retrier, calls: S3Calls, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Days archived before summaries existed (no summary), a corrupt summary and a newer
+    version's: each day read from its report instead (a second GET), the same summaries."""
+    reports = seed(s3, retrier, 4)
+    keys = [day_summary_key(report_key(PREFIX, r.generated_at)) for r in reports]
+    s3.delete_object(Bucket=ARCHIVE, Key=keys[0])
+    s3.delete_object(Bucket=ARCHIVE, Key=keys[1])
+    s3.put_object(Bucket=ARCHIVE, Key=keys[2], Body=b"\x1f\x8b not gzip")
+    newer = json.loads(DaySummary.of(reports[3]).to_json()) | {"version": 2}
+    s3.put_object(Bucket=ARCHIVE, Key=keys[3], Body=json.dumps(newer).encode())
+    calls.reset()
+    with caplog.at_level(logging.INFO, logger="backupwatch"):
+        assert days_before_now(s3, retrier) == [DaySummary.of(r) for r in reports]
+    assert calls.counts == {"GetObject": 1 + 4 * 2}
+    assert f"day summary s3://{ARCHIVE}/{keys[2]} not read (not gzip" in caplog.text
+    assert "version 2, not 1" in caplog.text
+
+
+def test_recent_days_are_recent_reports_as_summaries(
+    s3: Any, retrier: Retrier, calls: S3Calls
+) -> None:
+    """For a shell's page: the last days' summaries, one GET each after the index."""
+    reports = seed(s3, retrier, 4)
+    calls.reset()
+    found = recent_days(s3, retrier, bucket=ARCHIVE, prefix=PREFIX, days=3)
+    assert found == [DaySummary.of(r) for r in reports[-3:]]
+    assert calls.counts == {"GetObject": 1 + 3}
+    assert recent_days(s3, retrier, bucket=ARCHIVE, prefix="elsewhere/") == []
+
+
+def test_a_day_whose_report_is_gone_too_is_left_out(s3: Any, retrier: Retrier) -> None:
+    """Expired (both objects gone): the day is missing from the page, never an error."""
+    reports = seed(s3, retrier, 3)
+    gone = report_key(PREFIX, reports[1].generated_at)
+    s3.delete_object(Bucket=ARCHIVE, Key=gone)
+    s3.delete_object(Bucket=ARCHIVE, Key=day_summary_key(gone))
+    assert days_before_now(s3, retrier) == [DaySummary.of(reports[0]), DaySummary.of(reports[2])]
+
+
+def test_a_denied_summary_read_raises(s3: Any, retrier: Retrier, faults: Faults) -> None:
+    """AccessDenied on a summary is not "no summary": it raises, as a denied report does (the
+    run's status page then says why it was not written)."""
+    seed(s3, retrier, 2)
+    faults.inject(
+        "s3", "GetObject", DENIED, when=lambda params: params["Key"].endswith(".day.json.gz")
+    )
+    denied = s3_client(faults.session, REGION)  # built after the Faults: its calls are faulted
+    with pytest.raises(AwsCallError, match="AccessDenied"):
+        days_before_now(denied, retrier)
+
+
+def test_a_summary_that_cannot_be_written_costs_only_a_log_line(
+    s3: Any, retrier: Retrier, faults: Faults, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The report and the index are written all the same, the digest has nothing to say, and
+    the day is read from its report later."""
+    faults.inject(
+        "s3", "PutObject", DENIED, when=lambda params: params["Key"].endswith(".day.json.gz")
+    )
+    denied = s3_client(faults.session, REGION)
+    current = report(NOW - timedelta(days=1), row("a"))
+    archived = archive_run(denied, retrier, current)
+    assert (archived.error, archived.index_error) == (None, None)
+    assert "could not write the day summary" in caplog.text
+    assert "(its report is read instead): s3:PutObject failed: AccessDenied" in caplog.text
+    assert read_index(s3, retrier, bucket=ARCHIVE, prefix=PREFIX) is not None
+    assert days_before_now(s3, retrier) == [DaySummary.of(current)]
+
+
+def test_the_page_is_the_same_with_or_without_summaries(world: World, retrier: Retrier) -> None:
+    """The daily run's status page, from an archive of summaries, is the page drawn from the
+    same archive with every summary deleted (as written before they existed)."""
+    topic = pipeline_world(world)
+    seeding = s3_client(world.session, REGION)
+    seeded = [
+        report(NOW - timedelta(days=d), row("ok"), row("old", Status.STALE if d > 2 else Status.OK))
+        for d in range(6, 0, -1)
+    ]
+    for one in seeded:
+        archive_run(seeding, retrier, one)
+    run_at(world, retrier, topic, NOW)
+    page = stored(seeding, status_page_key(PREFIX))["Body"].read()
+    for one in seeded:
+        seeding.delete_object(
+            Bucket=ARCHIVE, Key=day_summary_key(report_key(PREFIX, one.generated_at))
+        )
+    run_at(world, retrier, topic, NOW)
+    assert stored(seeding, status_page_key(PREFIX))["Body"].read() == page
+    assert b"class=news>" in page
 
 
 # --- O(1) reads ---------------------------------------------------------------------------------
@@ -483,9 +628,10 @@ def test_dry_run_reads_the_archive_and_writes_nothing(
 def test_archive_calls_stay_o1_per_run(
     world: World, retrier: Retrier, faults: Faults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A run with 20 days of history, status page off: 2 GETs (index, previous report), 2 PUTs
-    (report, index), and no listing of the archive bucket. The publish ledger beside the
-    archive adds 2 PUTs per channel (its claim and its record), here the one digest."""
+    """A run with 20 days of history, status page off: 2 GETs (index, previous report), 3 PUTs
+    (report, its day summary, index), and no listing of the archive bucket. The publish ledger
+    beside the archive adds 2 PUTs per channel (its claim and its record), here the one
+    digest."""
     topic = pipeline_world(world)
     seeding = s3_client(world.session, REGION)
     for days_ago in range(20, 0, -1):
@@ -497,7 +643,7 @@ def test_archive_calls_stay_o1_per_run(
         "before-call.s3.ListObjectsV2", lambda params, **_: listed.append(params["Bucket"])
     )
     run_at(world, retrier, topic, NOW, status_page=None)
-    assert faults.calls == {"s3:GetObject": 2, "s3:PutObject": 2 + 2}
+    assert faults.calls == {"s3:GetObject": 2, "s3:PutObject": 3 + 2}
     assert ARCHIVE not in listed
 
 
@@ -511,7 +657,7 @@ class FakeRenderer:
         self.fail = fail
         self.seen: list[list[datetime]] = []
 
-    def __call__(self, reports: Sequence[Report], *, generated_at: datetime | None = None) -> str:
+    def __call__(self, reports: Sequence[AnyDay], *, generated_at: datetime | None = None) -> str:
         self.seen.append([r.generated_at for r in reports])
         if self.fail:
             raise RuntimeError("renderer bug")

@@ -235,6 +235,7 @@ def check_the_daily_run(harness: Harness, result: Any, before: dict[str, Any]) -
     assert [key.rsplit("/", 1)[1] for key in ledger] == ["sns.json"], "its publisher's record"
     assert written - ledger == {
         f"{REPORT_PREFIX}reports/2026/11/27/070000Z.json",
+        f"{REPORT_PREFIX}reports/2026/11/27/070000Z.day.json.gz",
         f"{REPORT_PREFIX}status.html",
     }
     assert f"{REPORT_PREFIX}index.json" in harness.archive_keys()

@@ -3,9 +3,10 @@
 Under ``BACKUPWATCH_REPORT_BUCKET`` and ``BACKUPWATCH_REPORT_PREFIX`` (``backupwatch/`` by
 default)::
 
-    <prefix>reports/2026/11/27/070000Z.json   every run's full report (``Report.to_json``)
-    <prefix>index.json                         the index: recent runs, failing streaks
-    <prefix>status.html                        the status page, rewritten by every run
+    <prefix>reports/2026/11/27/070000Z.json          every run's full report (``Report.to_json``)
+    <prefix>reports/2026/11/27/070000Z.day.json.gz   its day summary (``DaySummary``, gzip)
+    <prefix>index.json                                the index: recent runs, failing streaks
+    <prefix>status.html                               the status page, rewritten by every run
 
 The digest is a summary that SNS caps at 256 KB; the archived report is the whole truth, linked
 from the digest. Dated keys sort by time, so an operator (or ``aws s3 ls``) finds a day's report
@@ -17,9 +18,17 @@ The index is small and bounded (``ArchiveIndex``): the runs of the last ``INDEX_
 most ``MAX_RUNS`` of them, and one "failing since" entry per failing tenant, which is what makes
 "still failing since 2026-11-20 (7 days)" one lookup instead of seven reports. It is versioned.
 
-Writing a run puts the report, then the index (read before, modified, written back). There is
-one run a day, so there is no lock. Old reports expire by the bucket's lifecycle rule (90 days by
-default): an index entry whose report is gone (``NoSuchKey``) is skipped, never fatal.
+Beside each report, its day summary (``core.day_summary``): what the status page, the email's
+grid and the size rule's fallback read of an earlier day, about a quarter of the report's JSON
+before gzip and a twentieth after it. A run reads the summaries of the page's earlier days
+(``earlier_days``), not their reports; a day archived before summaries existed, or whose
+summary cannot be read, is read from its report instead. The previous report, which "what
+changed" compares with, is still read whole.
+
+Writing a run puts the report, its day summary, then the index (read before, modified, written
+back). There is one run a day, so there is no lock. Old reports (and their summaries) expire by
+the bucket's lifecycle rule (90 days by default): an index entry whose report is gone
+(``NoSuchKey``) is skipped, never fatal.
 
 What goes wrong, and what happens:
 
@@ -48,6 +57,12 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import AwareDatetime, Field, ValidationError, field_validator
 
 from backupwatch.aws.retry import Retrier
+from backupwatch.core.day_summary import (
+    DaySummary,
+    DaySummaryError,
+    DaySummaryReader,
+    collection_paused,
+)
 from backupwatch.core.errors import AwsCallError
 from backupwatch.core.models import ArchivedReport, FrozenValue, Report, RowKey
 
@@ -154,6 +169,12 @@ def report_key(prefix: str, generated_at: datetime) -> str:
     return f"{prefix}reports/{generated_at.astimezone(UTC):%Y/%m/%d/%H%M%S}Z.json"
 
 
+def day_summary_key(key: str) -> str:
+    """The day summary of the report at ``key``: ``...reports/2026/11/27/070000Z.day.json.gz``,
+    beside it, so the lifecycle rule that expires the reports expires it too."""
+    return key.removesuffix(".json") + ".day.json.gz"
+
+
 def index_key(prefix: str) -> str:
     """``<prefix>index.json``: outside ``reports/``, so a lifecycle rule on the reports never
     expires it (it is rewritten every run anyway)."""
@@ -193,16 +214,23 @@ def write_run(
     streaks: Mapping[RowKey, datetime],
     update_index: bool = True,
     url_hours: float = 0.0,
+    summary: DaySummary | None = None,
 ) -> ArchivedReport:
-    """Archive one run: its report, then the index with the run added (``index`` is the one
-    read before the run, None to start a new one). Never raises for AWS trouble.
+    """Archive one run: its report, its day summary (``summary``, or ``DaySummary.of(report)``),
+    then the index with the run added (``index`` is the one read before the run, None to start
+    a new one). Never raises for AWS trouble.
 
     The index is updated only once the report is written, so it never names a report that
-    was never there; ``update_index=False`` (the index could not be read) leaves it alone.
+    was never there; ``update_index=False`` (the index could not be read) leaves it alone. A
+    summary that cannot be written is logged and costs nothing else: readers of that day read
+    its report instead.
     """
     archived = write_report(s3, retrier, report, bucket=bucket, prefix=prefix, url_hours=url_hours)
     if archived.error is not None:
         return archived
+    write_day_summary(
+        s3, retrier, summary or DaySummary.of(report), bucket=bucket, key=archived.key
+    )
     if not update_index:
         why = "it could not be read, so it was left as it is"
         logger.warning("archive index s3://%s/%s not updated: %s", bucket, index_key(prefix), why)
@@ -221,6 +249,35 @@ def write_run(
         logger.error("could not write the archive index s3://%s/%s: %s", bucket, key, error)
         return archived.model_copy(update={"index_error": error.short})
     return archived
+
+
+def write_day_summary(
+    s3: S3Client, retrier: Retrier, summary: DaySummary, *, bucket: str, key: str
+) -> str | None:
+    """Write ``summary`` beside the report at ``key`` (``day_summary_key``), gzip-compressed
+    JSON; None when written, or why not (logged). Never raises for AWS trouble."""
+    where = day_summary_key(key)
+    body = summary.to_bytes()
+    try:
+        retrier.call(
+            "s3:PutObject",
+            lambda: s3.put_object(
+                Bucket=bucket,
+                Key=where,
+                Body=body,
+                ContentType=CONTENT_TYPE,
+                ContentEncoding="gzip",
+            ),
+        )
+    except AwsCallError as error:
+        logger.error(
+            "could not write the day summary s3://%s/%s (its report is read instead): %s",
+            bucket,
+            where,
+            error,
+        )
+        return error.short
+    return None
 
 
 def write_status_page(
@@ -323,6 +380,31 @@ def recent_reports(
     return fetch_reports(s3, retrier, runs, bucket=bucket)
 
 
+def recent_days(
+    s3: S3Client,
+    retrier: Retrier,
+    *,
+    bucket: str,
+    prefix: str,
+    days: int = 30,
+    now: datetime | None = None,
+) -> list[DaySummary]:
+    """``recent_reports`` as day summaries (``earlier_days``' reading): what drawing the page
+    from a shell needs, a GET of a few hundred bytes per tenant a day instead of the report
+    (and a second GET, for the report, for a day archived without a summary)."""
+    index = read_index(s3, retrier, bucket=bucket, prefix=prefix)
+    if index is None or not index.runs:
+        return []
+    reader = DaySummaryReader()
+    found: list[DaySummary] = []
+    with collection_paused():
+        for run in daily_runs(index.runs, days=days, now=now or index.runs[-1].generated_at):
+            summary = _read_day_summary(s3, retrier, bucket, run.key, reader)
+            if summary is not None:
+                found.append(summary)
+    return found
+
+
 def recent_reports_with(
     s3: S3Client,
     retrier: Retrier,
@@ -357,18 +439,57 @@ def earlier_reports(
     caller read already, by key: the previous report). Raises like ``fetch_reports``.
     """
     known = known or {}
-    today = now.astimezone(UTC).date()
-    runs = [
-        run
-        for run in daily_runs(index.runs if index else (), days=days, now=now)
-        if run.generated_at.astimezone(UTC).date() != today
-    ]
     reports: list[Report] = []
-    for run in runs:
+    for run in _earlier_runs(index, days=days, now=now):
         report = known.get(run.key) or _read_if_there(s3, retrier, bucket, run.key)
         if report is not None:
             reports.append(report)
     return reports
+
+
+def earlier_days(
+    s3: S3Client,
+    retrier: Retrier,
+    index: ArchiveIndex | None,
+    *,
+    bucket: str,
+    days: int = 30,
+    now: datetime,
+    known: Mapping[str, Report] | None = None,
+    reader: DaySummaryReader | None = None,
+) -> list[DaySummary]:
+    """``earlier_reports``, as day summaries: what the status page and the size rule read of
+    the earlier days, a few hundred bytes per tenant instead of a few kilobytes.
+
+    One GET per day, for its summary; a day archived before summaries existed (``NoSuchKey``),
+    or whose summary is not one this version reads, costs a second GET, for its report, which is
+    summarised at once (``reader.of``) and dropped, so that at most one full report is held at a
+    time. A report in ``known`` (read already, by key: the previous report) is summarised
+    without a GET. Days whose report is gone too are left out. Raises ``AwsCallError`` like
+    ``fetch_reports``.
+    """
+    known = known or {}
+    reader = reader or DaySummaryReader()
+    summaries: list[DaySummary] = []
+    for run in _earlier_runs(index, days=days, now=now):
+        report = known.get(run.key)
+        summary = (
+            reader.of(report)
+            if report is not None
+            else _read_day_summary(s3, retrier, bucket, run.key, reader)
+        )
+        if summary is not None:
+            summaries.append(summary)
+    return summaries
+
+
+def _earlier_runs(index: ArchiveIndex | None, *, days: int, now: datetime) -> list[IndexedRun]:
+    today = now.astimezone(UTC).date()
+    return [
+        run
+        for run in daily_runs(index.runs if index else (), days=days, now=now)
+        if run.generated_at.astimezone(UTC).date() != today
+    ]
 
 
 def daily_runs(runs: Iterable[IndexedRun], *, days: int, now: datetime) -> list[IndexedRun]:
@@ -477,6 +598,26 @@ def _read_if_there(s3: S3Client, retrier: Retrier, bucket: str, key: str) -> Rep
     except ValidationError:
         logger.warning("archived report s3://%s/%s is not a report; skipped", bucket, key)
     return None
+
+
+def _read_day_summary(
+    s3: S3Client, retrier: Retrier, bucket: str, key: str, reader: DaySummaryReader
+) -> DaySummary | None:
+    """The day summary of the report at ``key``; the report, summarised, when the summary is
+    missing or unreadable; None when the report is gone too."""
+    where = day_summary_key(key)
+    try:
+        return reader.read(_get(s3, retrier, bucket, where))
+    except AwsCallError as error:
+        if error.code != NO_SUCH_KEY:
+            raise
+        logger.info("no day summary s3://%s/%s; reading its report", bucket, where)
+    except DaySummaryError as error:
+        logger.warning(
+            "day summary s3://%s/%s not read (%s); reading its report", bucket, where, error
+        )
+    report = _read_if_there(s3, retrier, bucket, key)
+    return reader.of(report) if report is not None else None
 
 
 def _get(s3: S3Client, retrier: Retrier, bucket: str, key: str) -> bytes:

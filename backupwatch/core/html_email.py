@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from backupwatch.core.changes import Changed, Changes, scope_error
+from backupwatch.core.day_summary import AnyDay, AnyRow, days_of
 from backupwatch.core.digest import (
     changes_line,
     clean,
@@ -124,7 +125,7 @@ _CELL_PX = 14
 def render_html_email(
     report: Report,
     *,
-    history: Sequence[Report] = (),
+    history: Sequence[AnyDay] = (),
     changes: Changes | None = None,
     full_report: ArchivedReport | None = None,
     status_page: ArchivedReport | None = None,
@@ -132,7 +133,8 @@ def render_html_email(
     """The HTML part of the digest email for ``report``: one complete document of at most
     ``MAX_BYTES``, the same bytes for the same arguments.
 
-    ``history`` is earlier reports, oldest first, as ``render_status_page`` takes them (the
+    ``history`` is earlier reports or their day summaries, oldest first, as
+    ``render_status_page`` takes them (a run's ``DailyHistory`` is read as its summaries; the
     newest of each UTC day is used; any later than ``report`` is ignored): the grid's columns
     are the days from the oldest of them to ``report``'s, at most ``GRID_DAYS``, a day without
     a report included (its cells marked). ``changes`` (``changes.compare`` against the previous
@@ -469,7 +471,7 @@ def _footer(report: Report) -> str:
 # --- the grid: tenants x days -----------------------------------------------------------------
 
 
-def _grid(report: Report, history: Sequence[Report], status_page: ArchivedReport | None) -> str:
+def _grid(report: Report, history: Sequence[AnyDay], status_page: ArchivedReport | None) -> str:
     """Tenants failing on any of the last days (failing now first, most severe first) x those
     days, one small coloured cell each with a ``title``; then a line counting the rest.
 
@@ -478,13 +480,17 @@ def _grid(report: Report, history: Sequence[Report], status_page: ArchivedReport
     status page (linked when it can be) has them all.
     """
     today = _day(report.generated_at)
-    earlier = [r for r in history if r.generated_at <= report.generated_at]
-    by_day = {_day(r.generated_at): r for r in daily_reports([*earlier, report])}
+    earlier = [r for r in days_of(history) if r.generated_at <= report.generated_at]
+    by_day: dict[date, AnyDay] = {
+        _day(r.generated_at): r for r in daily_reports([*earlier, report])
+    }
     by_day[today] = report
     first = max(min(by_day), today - timedelta(days=GRID_DAYS - 1))
     days = [first + timedelta(days=n) for n in range((today - first).days + 1)]
-    rows = {day: {row.key: row for row in by_day[day].tenants} for day in days if day in by_day}
-    newest: dict[RowKey, TenantReport] = {}
+    rows: dict[date, dict[RowKey, AnyRow]] = {
+        day: {row.key: row for row in by_day[day].tenants} for day in days if day in by_day
+    }
+    newest: dict[RowKey, AnyRow] = {}
     ever_failed: set[RowKey] = set()
     for day in days:
         for key, row in rows.get(day, {}).items():
@@ -531,7 +537,7 @@ def _grid(report: Report, history: Sequence[Report], status_page: ArchivedReport
     )
 
 
-def _day_head(day: date, report: Report | None) -> str:
+def _day_head(day: date, report: AnyDay | None) -> str:
     note = "no report" if report is None else f"{report.summary.failing} failing"
     return (
         f'<th width="{_CELL_PX}" title="{day:%a %Y-%m-%d}: {note}" style="width:{_CELL_PX}px;'
@@ -540,11 +546,11 @@ def _day_head(day: date, report: Report | None) -> str:
 
 
 def _grid_row(
-    newest: TenantReport,
+    newest: AnyRow,
     key: RowKey,
     days: Sequence[date],
-    rows: dict[date, dict[RowKey, TenantReport]],
-    by_day: dict[date, Report],
+    rows: dict[date, dict[RowKey, AnyRow]],
+    by_day: dict[date, AnyDay],
 ) -> str:
     name = newest.tenant if len(newest.tenant) <= NAME_CHARS else newest.tenant[:NAME_CHARS] + "…"
     cells = "".join(_cell(key, day, rows.get(day), by_day.get(day)) for day in days)
@@ -554,9 +560,7 @@ def _grid_row(
     )
 
 
-def _cell(
-    key: RowKey, day: date, rows: dict[RowKey, TenantReport] | None, report: Report | None
-) -> str:
+def _cell(key: RowKey, day: date, rows: dict[RowKey, AnyRow] | None, report: AnyDay | None) -> str:
     """A status's colour; a mark on pale grey when there is no status to show (a dash: no
     report that day; ``?``: its scope not checked); plain pale grey: not in that report."""
     when = f"{day:%Y-%m-%d}"
@@ -580,9 +584,9 @@ def _marked(title: str, mark: str) -> str:
 
 def _legend(
     days: Sequence[date],
-    rows: dict[date, dict[RowKey, TenantReport]],
-    by_day: dict[date, Report],
-    failed: dict[RowKey, TenantReport],
+    rows: dict[date, dict[RowKey, AnyRow]],
+    by_day: dict[date, AnyDay],
+    failed: dict[RowKey, AnyRow],
 ) -> str:
     """The statuses the grid shows, most severe first, with their colours."""
     shown = {row.status for day in days for key, row in rows.get(day, {}).items() if key in failed}

@@ -16,25 +16,28 @@ dumps the rule does not apply, and says so.
 
 Where the listing holds too little history (a lifecycle rule that keeps only the newest dump, a
 key overwritten every day, the dated-keys fast path), the report archive stands in: every
-archived report kept the key, size and time of each tenant's newest dump. ``archived_dumps``
-gathers them from earlier reports (only from S3 checks that were ``OK``: a ``SUSPECT`` or
-``EMPTY`` day is no normal size), and ``judge_size(..., archived=...)`` uses their sizes, said
-so in the reason ("... of the median of the last 5 dumps in the report archive, ...").
+archived report kept the key, size and time of each tenant's newest dump, and so does the day
+summary written beside it (``core.day_summary``). ``archived_dumps`` gathers them from earlier
+reports or their summaries (only from S3 checks that were ``OK``: a ``SUSPECT`` or ``EMPTY``
+day is no normal size), and ``judge_size(..., archived=...)`` uses their sizes, said so in the
+reason ("... of the median of the last 5 dumps in the report archive, ...").
 """
 
 from __future__ import annotations
 
 import re
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-
-from pydantic import AwareDatetime
+from typing import TYPE_CHECKING, NamedTuple
 
 from backupwatch.core.config import DEFAULT_DROP_RATIO
-from backupwatch.core.models import Check, FrozenValue, Report, RowKey, Status
+from backupwatch.core.models import Check, FrozenValue, Report, RowKey, Status, TenantReport
 from backupwatch.core.units import format_bytes
+
+if TYPE_CHECKING:
+    from backupwatch.core.day_summary import DaySummary
 
 __all__ = [
     "DEFAULT_DROP_RATIO",
@@ -46,6 +49,7 @@ __all__ = [
     "archived_dumps",
     "archived_history",
     "judge_size",
+    "ok_dump",
     "series_of",
 ]
 
@@ -145,22 +149,32 @@ def _percent(share: float) -> str:
 # --- the report archive as history ------------------------------------------------------------
 
 
-class ArchivedDump(FrozenValue):
-    """A tenant's newest dump as an earlier report saw it, and judged it ``OK``."""
+class ArchivedDump(NamedTuple):
+    """A tenant's newest dump as an earlier report saw it, and judged it ``OK``.
+
+    A named tuple, not a model: a month of history holds one per tenant and day (2.9 million
+    at 100,000 tenants); a model costs five times the memory, and, unlike a tuple of a string,
+    an int and a datetime, is watched by the garbage collector, whose full collections then
+    walk millions of them.
+    """
 
     key: str
     size: int
-    modified_at: AwareDatetime | None = None
-    """Its ``LastModified`` (the check result's ``evidence_at``); None if the report had none."""
+    modified_at: datetime | None = None
+    """Its ``LastModified`` (the check result's ``evidence_at``, aware); None if the report had
+    none."""
 
 
 NO_ARCHIVED_DUMPS: Mapping[RowKey, tuple[ArchivedDump, ...]] = MappingProxyType({})
 """``archived_dumps`` of no report: what a run without the archive passes on."""
 
 
-def archived_dumps(reports: Iterable[Report]) -> dict[RowKey, tuple[ArchivedDump, ...]]:
-    """Per row (``TenantReport.key``), the dumps earlier ``reports`` judged ``OK``, newest
-    report first, each dump once.
+def archived_dumps(
+    reports: Iterable[Report | DaySummary],
+) -> dict[RowKey, tuple[ArchivedDump, ...]]:
+    """Per row (``TenantReport.key``), the dumps earlier ``reports`` (or their day summaries,
+    which keep the same dumps: ``DayRow.dump``) judged ``OK``, newest report first, each dump
+    once.
 
     Only S3 check results whose status was ``OK`` count: a ``SUSPECT``, ``EMPTY`` or
     ``PAUSED`` day is no normal size, and a day without an S3 result says nothing. A dump is
@@ -171,21 +185,33 @@ def archived_dumps(reports: Iterable[Report]) -> dict[RowKey, tuple[ArchivedDump
     found: dict[RowKey, list[ArchivedDump]] = {}
     seen: set[tuple[RowKey, str, datetime | None]] = set()
     for report in sorted(reports, key=lambda r: r.generated_at, reverse=True):
-        for row in report.tenants:
-            result = row.checks.get(Check.S3)
-            if result is None or result.status is not Status.OK:
-                continue
-            if result.key is None or result.size_bytes is None:
-                continue
-            identity = (row.key, result.key, result.evidence_at)
+        for key, dump in _dumps_of(report):
+            identity = (key, dump.key, dump.modified_at)
             if identity in seen:
                 continue
             seen.add(identity)
-            dump = ArchivedDump(
-                key=result.key, size=result.size_bytes, modified_at=result.evidence_at
-            )
-            found.setdefault(row.key, []).append(dump)
+            found.setdefault(key, []).append(dump)
     return {row: tuple(dumps) for row, dumps in found.items()}
+
+
+def _dumps_of(report: Report | DaySummary) -> Iterator[tuple[RowKey, ArchivedDump]]:
+    if not isinstance(report, Report):
+        yield from ((row.key, row.dump) for row in report.tenants if row.dump is not None)
+        return
+    for row in report.tenants:
+        dump = ok_dump(row)
+        if dump is not None:
+            yield row.key, dump
+
+
+def ok_dump(row: TenantReport) -> ArchivedDump | None:
+    """The row's newest dump, when its S3 check judged it ``OK`` and saw its key and size."""
+    result = row.checks.get(Check.S3)
+    if result is None or result.status is not Status.OK:
+        return None
+    if result.key is None or result.size_bytes is None:
+        return None
+    return ArchivedDump(key=result.key, size=result.size_bytes, modified_at=result.evidence_at)
 
 
 def archived_history(

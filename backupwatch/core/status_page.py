@@ -18,15 +18,17 @@ script adds the tooltips and the filter. A URL fragment sets the filter (``#q=ac
 script write each cell's computed colour and tooltip into data attributes, so a headless
 browser's dumped DOM shows what a reader sees (tests/test_status_page_browser.py).
 
+The page is drawn from day summaries (``core.day_summary``): a report is summarised first, and
+the daily run reads the summaries the archive keeps beside the reports instead of the reports.
+The same days render the same bytes either way.
+
 Everything from tags and AWS (tenant names, reasons, region errors) is escaped.
 """
 
 from __future__ import annotations
 
-import functools
 import html
 import json
-import re
 import string
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,19 +36,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
-from backupwatch.core.changes import compare, scope_error
-from backupwatch.core.digest import clean
-from backupwatch.core.evaluation import format_age, format_time
-from backupwatch.core.models import (
-    Check,
-    Report,
-    RowKey,
-    Status,
-    TenantReport,
-    most_severe_first,
+from backupwatch.core.changes import scope_error, scope_failed
+from backupwatch.core.day_summary import (
+    AnyDay,
+    DayRow,
+    DaySummary,
+    DaySummaryReader,
+    clean_text,
+    fill,
+    split_numbers,
+    status_failing,
 )
+from backupwatch.core.evaluation import format_time
+from backupwatch.core.models import RowKey, Status, most_severe_first
 
 PALETTE: Mapping[Status, str] = MappingProxyType(
     {
@@ -85,13 +89,14 @@ ABSENT_CLASS = "na"
 NOT_CHECKED_CLASS = "nc"
 """A tenant absent from a report because its account or region could not be checked."""
 
-_NUMBER = re.compile(r"(?<![A-Za-z0-9.])([0-9]+(?:\.[0-9]+)?)")
-_OPEN, _CLOSE = "\x01", "\x02"  # around a number's slot in a template; _clean leaves none
-_HOLE = re.compile(f"{_OPEN}([0-9]+){_CLOSE}")
+_Day = TypeVar("_Day", bound=AnyDay)
 
 
-def render_status_page(reports: Sequence[Report], *, generated_at: datetime | None = None) -> str:
+def render_status_page(reports: Sequence[AnyDay], *, generated_at: datetime | None = None) -> str:
     """The page for ``reports`` (oldest first, at most one per UTC day), as one HTML string.
+
+    Each is a report or its ``DaySummary``: the daily run passes the summaries it read of the
+    earlier days; the page is the same bytes either way.
 
     Columns run from the oldest report's day to the newest's, or to ``generated_at``'s day when
     that is later: a page rendered today with no report since Tuesday shows the missing days as
@@ -101,13 +106,18 @@ def render_status_page(reports: Sequence[Report], *, generated_at: datetime | No
     """
     if generated_at is not None and generated_at.tzinfo is None:
         raise ValueError("generated_at must be an aware datetime")
-    grid = _Grid.build(daily_reports(reports), generated_at)
+    reader = DaySummaryReader()
+    days = [
+        day if isinstance(day, DaySummary) else reader.of(day) for day in daily_reports(reports)
+    ]
+    grid = _Grid.build(days, generated_at)
     return _page(grid)
 
 
-def daily_reports(reports: Iterable[Report]) -> list[Report]:
-    """Oldest first, the newest report of each UTC day only (the one a reader would trust)."""
-    by_day: dict[date, Report] = {}
+def daily_reports(reports: Iterable[_Day]) -> list[_Day]:
+    """Oldest first, the newest report of each UTC day only (the one a reader would trust);
+    reports or day summaries alike."""
+    by_day: dict[date, _Day] = {}
     for report in sorted(reports, key=lambda r: r.generated_at):
         by_day[_day(report.generated_at)] = report
     return list(by_day.values())
@@ -136,31 +146,28 @@ class _Texts:
         cached = self._cache.get(text)
         if cached is not None:
             return cached
-        parts = _NUMBER.split(text)
-        numbers = list(dict.fromkeys(parts[1::2]))
-        slot = {number: str(i) for i, number in enumerate(numbers)}
-        template = parts[0] + "".join(
-            f"{_OPEN}{slot[number]}{_CLOSE}{after}"
-            for number, after in zip(parts[1::2], parts[2::2], strict=True)
-        )
+        template, numbers = split_numbers(text)
+        encoded = self._cache[text] = (self.add(template), numbers)
+        return encoded
+
+    def add(self, template: str) -> int:
+        """The index of ``template`` (already split, as a ``DayRow`` holds it)."""
         index = self._index.get(template)
         if index is None:
             index = self._index[template] = len(self.templates)
             self.templates.append(template)
-        encoded = self._cache[text] = (index, " ".join(numbers))
-        return encoded
+        return index
 
 
 def decode(templates: Sequence[str], index: int, numbers: str) -> str:
     """What the page's script does with a cell's text (kept here to test the encoding)."""
-    values = numbers.split(" ")
-    return _HOLE.sub(lambda hole: values[int(hole[1])], templates[index])
+    return fill(templates[index], numbers)
 
 
 @dataclass
 class _Row:
     key: RowKey
-    row: TenantReport
+    row: DayRow
     """The newest row of this tenant in the range."""
     present: bool
     """In the newest report."""
@@ -180,7 +187,7 @@ class _Row:
 @dataclass
 class _Grid:
     days: list[date]
-    reports: dict[date, Report]
+    reports: dict[date, DaySummary]
     rows: list[_Row]
     texts: _Texts
     generated_at: datetime | None
@@ -189,11 +196,11 @@ class _Grid:
     reports (a newer writer's); a cell holds its status's index in this list."""
 
     @property
-    def latest(self) -> Report | None:
+    def latest(self) -> DaySummary | None:
         return self.reports[max(self.reports)] if self.reports else None
 
     @classmethod
-    def build(cls, daily: list[Report], generated_at: datetime | None) -> _Grid:
+    def build(cls, daily: list[DaySummary], generated_at: datetime | None) -> _Grid:
         texts = _Texts()
         if not daily:
             return cls([], {}, [], texts, generated_at)
@@ -202,7 +209,7 @@ class _Grid:
         days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
         reports = {_day(report.generated_at): report for report in daily}
         indexed = {day: {row.key: row for row in report.tenants} for day, report in reports.items()}
-        newest: dict[RowKey, tuple[TenantReport, date]] = {}
+        newest: dict[RowKey, tuple[DayRow, date]] = {}
         for day in sorted(indexed):
             newest.update((key, (row, day)) for key, row in indexed[day].items())
         present = indexed[_day(daily[-1].generated_at)]
@@ -240,38 +247,14 @@ def _class_of(status: Status) -> str:
     return STATUS_CLASS.get(status, UNKNOWN_CLASS)
 
 
-def _cell(row: TenantReport, texts: _Texts, index: Mapping[Status, int]) -> list[Any]:
+def _cell(row: DayRow, texts: _Texts, index: Mapping[Status, int]) -> list[Any]:
     """``[status, template, numbers]``, plus ``1`` when a STOPPED row is failing by setting;
-    ``status`` is an index in ``_Grid.statuses``."""
-    text = f"{_clean(row.reason)}\nbackup age: {_ages_text(row)}"
-    cell: list[Any] = [index[row.status], *texts.encode(text)]
-    if row.failing != row.status.failing:
+    ``status`` is an index in ``_Grid.statuses``. The text is the reason, then the backup ages
+    (``day_summary.cell_text``), split already."""
+    cell: list[Any] = [index[row.status], texts.add(row.template), row.numbers]
+    if row.failing != status_failing(row.status):
         cell.append(int(row.failing))
     return cell
-
-
-def _ages(row: TenantReport) -> list[tuple[Check, str, bool]]:
-    """Per check: its name, the age of its newest evidence, whether that check is failing."""
-    out: list[tuple[Check, str, bool]] = []
-    for check in _CHECKS:
-        result = row.checks.get(check)
-        # A check deferred to another (rule "either") is not the tenant's backup age.
-        if result is not None and result.deferred_to is None:
-            out.append((check, _age_label(result.age_hours), result.status.failing))
-    return out
-
-
-def _ages_text(row: TenantReport) -> str:
-    return " · ".join(f"{check.value} {age}" for check, age, _ in _ages(row)) or "unknown"
-
-
-_CHECKS = tuple(Check)
-
-
-@functools.lru_cache(maxsize=4096)
-def _age_label(hours: float | None) -> str:
-    """``5 h``, ``9.2 days``, ``none``: ages repeat across a fleet, so they are cached."""
-    return "none" if hours is None else format_age(timedelta(hours=hours))
 
 
 def _day(when: datetime) -> date:
@@ -281,10 +264,7 @@ def _day(when: datetime) -> date:
 # --- HTML --------------------------------------------------------------------------------------
 
 
-def _clean(text: str) -> str:
-    """``digest.clean``, which goes character by character, only for the rare text that needs
-    it: 30,000 reasons through it cost a second."""
-    return text if text.isprintable() else clean(text)
+_clean = clean_text
 
 
 def _e(text: str) -> str:
@@ -351,7 +331,7 @@ def _header(grid: _Grid) -> str:
     return "".join(out) + "</header>\n"
 
 
-def _legend(latest: Report) -> str:
+def _legend(latest: DaySummary) -> str:
     counts = latest.summary.by_status  # every member, and any unknown status in the report
     items = []
     for status in counts:
@@ -399,11 +379,7 @@ def _news(grid: _Grid) -> str:
     dated = sorted(grid.reports)
     if len(dated) < 2:
         return ""
-    changes = compare(grid.reports[dated[-2]], grid.reports[dated[-1]])
-    worse = [change.row.tenant for change in changes.new_failures]
-    better = [change.row.tenant for change in changes.recovered]
-    new = [change.row.tenant for change in changes.new_tenants]
-    gone = [change.row.tenant for change in changes.gone]
+    worse, better, new, gone = changed_names(grid.reports[dated[-2]], grid.reports[dated[-1]])
     parts = []
     if worse:
         parts.append(f"<span class=worse>{len(worse)} newly failing</span>: {_names(worse)}")
@@ -416,6 +392,33 @@ def _news(grid: _Grid) -> str:
     if gone:
         parts.append(f"{len(gone)} gone: {_names(gone)}")
     return f"<p class=news>Since {dated[-2]:%Y-%m-%d}: {'; '.join(parts)}</p>\n"
+
+
+def changed_names(
+    before: DaySummary, now: DaySummary
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    """The tenants newly failing, recovered, new and gone from ``before`` to ``now``: the
+    names of ``changes.compare``'s sections of the same name (tests/test_day_summary.py
+    checks they agree), from day summaries, without the streaks the page does not show."""
+    old = {row.key: row for row in before.tenants}
+    worse, better, new = [], [], []
+    for row in now.tenants:
+        was = old.get(row.key)
+        if row.failing:
+            if was is None or not was.failing:
+                worse.append(row.tenant)
+        elif was is not None:
+            if was.failing:
+                better.append(row.tenant)
+        elif not scope_failed(row.key, before.region_errors):
+            new.append(row.tenant)
+    present = {row.key for row in now.tenants}
+    gone = [
+        row.tenant
+        for row in before.tenants
+        if row.key not in present and not scope_failed(row.key, now.region_errors)
+    ]
+    return worse, better, new, gone
 
 
 def _names(names: list[str], most: int = 6) -> str:
@@ -434,7 +437,7 @@ def _stale_warning(grid: _Grid) -> str:
     )
 
 
-def _region_errors(latest: Report) -> str:
+def _region_errors(latest: DaySummary) -> str:
     if not latest.region_errors:
         return ""
     items = "".join(
@@ -528,16 +531,17 @@ def _table(grid: _Grid) -> str:
     return "".join(out)
 
 
-def _tr(row: _Row, latest: Report | None, *, many_regions: bool, many_accounts: bool) -> str:
+def _tr(row: _Row, latest: DaySummary | None, *, many_regions: bool, many_accounts: bool) -> str:
     r = row.row
-    resource = r.identifier if r.kind == "instance" else f"{r.kind} {r.identifier}"
+    account, region, kind, identifier = r.key
+    resource = identifier if kind == "instance" else f"{kind} {identifier}"
     where = [resource]
     if many_regions:
-        where.append(r.region)
-    if many_accounts and r.account_id:
-        where.append(r.account_id)
+        where.append(region)
+    if many_accounts and account:
+        where.append(account)
     status = r.status.value if row.present else "GONE"
-    search = " ".join([r.tenant, resource, r.account_id or "", r.region, status]).lower()
+    search = " ".join([r.tenant, resource, account, region, status]).lower()
     failing = row.present and r.failing
     pill_class = _class_of(r.status) if row.present else ABSENT_CLASS
     if row.present:
@@ -548,10 +552,8 @@ def _tr(row: _Row, latest: Report | None, *, many_regions: bool, many_accounts: 
             f"{row.last_seen:%Y-%m-%d}, {r.status.value}"
         )
     ages = "".join(
-        f"<span class=bad>{check.value} {age}</span>"
-        if bad
-        else f"<span>{check.value} {age}</span>"
-        for check, age, bad in _ages(r)
+        f"<span class=bad>{check} {age}</span>" if bad else f"<span>{check} {age}</span>"
+        for check, age, bad in r.ages
     )
     if not row.present:
         ages += f"<small>last seen {row.last_seen:%m-%d}</small>"

@@ -7,11 +7,13 @@ off by keyword.
 
 With ``BACKUPWATCH_REPORT_BUCKET`` set, a run reads the archive before it checks, and before it
 writes to it: the index and the previous report, to say what changed, and (when it writes a
-status page) the last report of each of the page's earlier days. The size rule falls back on
-the dumps those reports judged ``OK`` when a tenant's folder holds too little history. Then
-the check; then this run's report, the index and the status page; then the digest goes out.
-Every report is read once per run. Nothing the archive does can stop the check or the digest:
-every failure becomes a line in the digest ("no comparison: ...", "could not be written ...").
+status page) the day summary of the last run of each of the page's earlier days (a few hundred
+bytes per tenant, where a report is a few kilobytes: ``core.day_summary``). The size rule falls
+back on the dumps those days judged ``OK`` when a tenant's folder holds too little history.
+Then the check; then this run's report, its day summary, the index and the status page; then
+the digest goes out. Every object is read once per run. Nothing the archive does can stop the
+check or the digest: every failure becomes a line in the digest ("no comparison: ...", "could
+not be written ...").
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import boto3
 
 from backupwatch.aws.archive import (
     History,
-    earlier_reports,
+    earlier_days,
     load_history,
     status_page_key,
     write_run,
@@ -36,6 +38,13 @@ from backupwatch.aws.clients import s3_client
 from backupwatch.aws.retry import Retrier
 from backupwatch.core.changes import Changes, change_counts, compare
 from backupwatch.core.config import Settings
+from backupwatch.core.day_summary import (
+    AnyDay,
+    DailyHistory,
+    DaySummary,
+    DaySummaryReader,
+    collection_paused,
+)
 from backupwatch.core.deadline import Deadline
 from backupwatch.core.digest import Digest, emergency_digest, render_digest
 from backupwatch.core.errors import AwsCallError, ConfigurationError
@@ -94,11 +103,14 @@ class Publisher(Protocol):
 
 
 class StatusPageRenderer(Protocol):
-    """``backupwatch.core.status_page.render_status_page``: reports oldest first, HTML out
-    (pure)."""
+    """``backupwatch.core.status_page.render_status_page``: days oldest first, HTML out
+    (pure). A run passes the earlier days as ``DaySummary`` (what the archive keeps beside each
+    report: ``core.day_summary``; a day without one is summarised from its report) and its
+    own last; ``DaySummary.of`` summarises a report, ``to_report`` goes back (rows without
+    their checks' details)."""
 
     def __call__(
-        self, reports: Sequence[Report], *, generated_at: datetime | None = None
+        self, reports: Sequence[AnyDay], *, generated_at: datetime | None = None
     ) -> str: ...
 
 
@@ -123,16 +135,17 @@ class EarlierRuns:
 
     history: History = field(default_factory=History)
     """The index and the previous report, or why there is none."""
-    daily: tuple[Report, ...] | None = None
-    """The last report of each earlier day of the status page's window, oldest first; None
-    when not read (no page will be written: ``status_page=None``, a dry run, an index that
-    could not be read)."""
+    daily: DailyHistory | None = None
+    """The last run of each earlier day of the status page's window, oldest first, as day
+    summaries (``daily.days``; ``earlier_days``), and as reports to readers that take reports
+    (the delivery's; the HTML email's grid reads the summaries); None when not read (no page
+    will be written: ``status_page=None``, a dry run, an index that could not be read)."""
     daily_error: str | None = None
     """Why ``daily`` could not be read; the status page is then not written, and says why."""
     failed: str | None = None
     """The read crashed (a bug): nothing is compared or written, the digest says why."""
     sizes: Mapping[RowKey, tuple[ArchivedDump, ...]] = field(default_factory=dict)
-    """``archived_dumps`` of every report read: what ``check_tenants(size_history=...)`` gets."""
+    """``archived_dumps`` of every day read: what ``check_tenants(size_history=...)`` gets."""
 
 
 @dataclass(frozen=True)
@@ -363,9 +376,11 @@ def read_earlier(
     status_page: StatusPageRenderer | None = render_status_page,
 ) -> EarlierRuns:
     """Read what the archive holds of the runs before ``before``: the index and the previous
-    report (``load_history``: 2 GETs), and, when this run will write a status page, the last
-    report of each of the page's earlier days (at most ``STATUS_PAGE_DAYS - 1`` GETs, the
-    previous report not read twice). No listing, nothing written.
+    report (``load_history``: 2 GETs), and, when this run will write a status page, the day
+    summary of the last run of each of the page's earlier days (``earlier_days``: at most
+    ``STATUS_PAGE_DAYS - 1`` GETs, the previous report summarised instead of read again; one
+    more per day archived before summaries existed, for its report). No listing, nothing
+    written.
 
     What was read also becomes the size rule's fallback history (``EarlierRuns.sizes``): about
     a month of days with the status page, only the previous report without one (too little for
@@ -377,14 +392,15 @@ def read_earlier(
     if settings.report_bucket is None:
         return EarlierRuns()
     try:
-        return _read_earlier(
-            settings,
-            settings.report_bucket,
-            before,
-            session,
-            _archive_retrier(retrier, deadline),
-            status_page,
-        )
+        with collection_paused():  # millions of objects, no cycle: see collection_paused
+            return _read_earlier(
+                settings,
+                settings.report_bucket,
+                before,
+                session,
+                _archive_retrier(retrier, deadline),
+                status_page,
+            )
     except Exception as error:  # a bug here must cost the comparison, never the check
         logger.exception("reading the report archive failed")
         return EarlierRuns(failed=f"the archive step failed: {type(error).__name__}")
@@ -400,14 +416,14 @@ def _read_earlier(
 ) -> EarlierRuns:
     s3 = s3_client(session, settings.regions[0])
     history = load_history(s3, retrier, bucket=bucket, prefix=settings.report_prefix, before=before)
-    daily: tuple[Report, ...] | None = None
+    daily: DailyHistory | None = None
     daily_error = None
     if render_page is not None and not settings.dry_run and history.index_writable:
         previous = history.previous
         known = {history.previous_key: previous} if history.previous_key and previous else {}
         try:
-            daily = tuple(
-                earlier_reports(
+            daily = DailyHistory(
+                earlier_days(
                     s3,
                     retrier,
                     history.index,
@@ -415,12 +431,15 @@ def _read_earlier(
                     days=STATUS_PAGE_DAYS,
                     now=before,
                     known=known,
+                    reader=DaySummaryReader(),
                 )
             )
         except AwsCallError as error:
-            logger.error("the last days' reports could not be read: %s", error)
+            logger.error("the last days' summaries could not be read: %s", error)
             daily_error = error.short
-    read = [*(daily or ()), *([history.previous] if history.previous is not None else [])]
+    read: list[AnyDay] = [*(daily.days if daily is not None else ())]
+    if history.previous is not None:
+        read.append(history.previous)
     try:
         sizes = archived_dumps(read)
     except Exception:  # a bug here must cost the size rule's fallback, never the comparison
@@ -493,6 +512,7 @@ def _archive(
     changes = compare(history.previous, report, failing_since=streaks)
     if settings.dry_run:
         return Archival(changes=changes, no_comparison=history.problem)
+    today = DaySummary.of(report)
     archived = write_run(
         s3,
         retrier,
@@ -503,6 +523,7 @@ def _archive(
         streaks=changes.failing_since,
         update_index=history.index_writable,
         url_hours=settings.report_url_hours,
+        summary=today,
     )
     page = None
     if archived.error is None and not history.index_writable:
@@ -518,8 +539,8 @@ def _archive(
         page = write_status_page_for(
             s3,
             retrier,
-            earlier.daily or (),
-            report,
+            earlier.daily.days if earlier.daily is not None else (),
+            today,
             bucket=bucket,
             prefix=prefix,
             url_hours=settings.report_url_hours,
@@ -533,22 +554,24 @@ def _archive(
 def write_status_page_for(
     s3: S3Client,
     retrier: Retrier,
-    earlier: Sequence[Report],
-    report: Report,
+    earlier: Sequence[AnyDay],
+    report: AnyDay,
     *,
     bucket: str,
     prefix: str,
     url_hours: float = 0.0,
     render: StatusPageRenderer = render_status_page,
 ) -> ArchivedReport:
-    """Render the status page of the last ``STATUS_PAGE_DAYS`` days (``earlier``, the daily
-    reports ``read_earlier`` read, plus this run) and write it to ``<prefix>status.html``.
+    """Render the status page of the last ``STATUS_PAGE_DAYS`` days (``earlier``, the day
+    summaries ``read_earlier`` read, plus this run's report or its summary) and write it to
+    ``<prefix>status.html``.
     Never raises: a page that cannot be rendered or written is an ``error`` the digest
     shows."""
     key = status_page_key(prefix)
     reports = [*earlier, report]
     try:
-        html = render(reports, generated_at=report.generated_at)
+        with collection_paused():
+            html = render(reports, generated_at=report.generated_at)
     except Exception as error:  # another module's rendering must never stop the digest
         logger.exception("status page not rendered")
         return ArchivedReport(
