@@ -15,6 +15,7 @@ Run once per bucket over the discovered tenants, before any S3 listing:
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -85,10 +86,11 @@ def assign_folders(tenants: Sequence[Tenant], *, bucket: str | None = None) -> F
         mine = tenant.s3_prefix
         if mine is None:
             continue
-        nested = tuple(f for f in folders if f != mine and f.startswith(mine))
+        nested = _nested_in(mine, folders)
         if nested:
             exclude[index] = nested
-        outer = [f for f in folders if f != mine and mine.startswith(f)]
+        # The folders that are prefixes of mine, shortest (so first in sorted order) first.
+        outer = [mine[:end] for end in range(len(mine)) if mine[:end] in by_folder]
         for f in outer:
             outer_names = sorted({tenants[j].name for j in by_folder[f]})
             notes[index].append(
@@ -103,3 +105,14 @@ def assign_folders(tenants: Sequence[Tenant], *, bucket: str | None = None) -> F
         for index, tenant in enumerate(tenants)
     )
     return Folders(tenants=updated, exclude=exclude, refused=refused)
+
+
+def _nested_in(folder: str, folders: list[str]) -> tuple[str, ...]:
+    """The other folders of ``folders`` (sorted) that start with ``folder``, in order: they
+    sort right after it, so a binary search and a walk over them alone, not every folder
+    (which made the whole assignment quadratic: 30 s at 10,000 tenants)."""
+    start = bisect.bisect_right(folders, folder)
+    end = start
+    while end < len(folders) and folders[end].startswith(folder):
+        end += 1
+    return tuple(folders[start:end])
