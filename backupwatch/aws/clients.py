@@ -12,6 +12,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ConfigParseError, ProfileNotFound
 
+from backupwatch.aws.timestamps import use_fast_timestamps
 from backupwatch.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -66,8 +67,13 @@ def client_config(*, max_pool_connections: int = 10) -> Config:
 def _client(
     session: boto3.Session, service: str, region: str | None, *, max_pool_connections: int = 10
 ) -> Any:
+    """A client of ``session`` with ``client_config``, reading timestamps with backupwatch's
+    parser (``backupwatch.aws.timestamps``: the same datetimes, a twentieth of the CPU); the
+    session and its other clients are left as they are."""
     config = client_config(max_pool_connections=max_pool_connections)
-    return session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
+    client = session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
+    use_fast_timestamps(client)
+    return client
 
 
 def rds_client(session: boto3.Session, region: str) -> RDSClient:
