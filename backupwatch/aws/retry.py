@@ -238,6 +238,45 @@ class Retrier:
         other exception (a bug in ``fn``) is raised as itself, after one attempt.
         """
 
+        attempts = 0
+
+        def attempt() -> T:
+            nonlocal attempts
+            if self.deadline is not None and self.deadline.expired:
+                raise AwsCallError(operation, DEADLINE_EXCEEDED, "time budget exhausted", attempts)
+            attempts += 1
+            return fn()
+
+        started = _tenacity_clock()
+        try:
+            try:
+                # Nearly every call succeeds at once: the retry machinery is built only for
+                # a call whose first attempt failed with a retryable error.
+                return attempt()
+            except BaseException as error:
+                if not retryable(error):
+                    raise
+                return self._retry(operation, attempt, error, started, retryable)
+        except AWS_EDGE_ERRORS as error:
+            raise AwsCallError(
+                operation, error_code(error), _error_message(error), attempts
+            ) from error
+
+    def _retry(
+        self,
+        operation: str,
+        attempt: Callable[[], T],
+        first: BaseException,
+        started: float,
+        retryable: Callable[[BaseException], bool],
+    ) -> T:
+        """The attempts after a first one that failed with ``first``, at ``started``.
+
+        tenacity sees the first attempt as its own (it re-raises ``first`` without calling
+        ``attempt``), so the attempt numbers, the backoffs and the stops are those of one
+        tenacity loop over every attempt, the budget counted from the first attempt's start.
+        """
+
         def before_sleep(state: _t.RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome is not None else None
             if error is None:
@@ -253,11 +292,11 @@ class Retrier:
 
         retrying = _t.Retrying(
             sleep=self.sleep,
-            # stop_before_delay: no backoff may end past the budget (stop_after_delay would let
-            # the last wait overrun it by up to max_wait_seconds).
+            # Before the budget: no backoff may end past it (stop_after_delay would let the
+            # last wait overrun it by up to max_wait_seconds).
             stop=(
                 _t.stop_after_attempt(self.attempts)
-                | _t.stop_before_delay(self.budget_seconds)
+                | _StopBeforeBudget(self.budget_seconds, started)
                 | _StopAtDeadline(self.deadline)
             ),
             wait=_t.wait_random_exponential(
@@ -267,21 +306,34 @@ class Retrier:
             before_sleep=before_sleep,
             reraise=True,
         )
-        attempts = 0
+        unreported = [first]
 
-        def attempt() -> T:
-            nonlocal attempts
-            if self.deadline is not None and self.deadline.expired:
-                raise AwsCallError(operation, DEADLINE_EXCEEDED, "time budget exhausted", attempts)
-            attempts += 1
-            return fn()
+        def again() -> T:
+            if unreported:
+                raise unreported.pop()
+            return attempt()
 
-        try:
-            return retrying(attempt)
-        except AWS_EDGE_ERRORS as error:
-            raise AwsCallError(
-                operation, error_code(error), _error_message(error), attempts
-            ) from error
+        return retrying(again)
+
+
+def _tenacity_clock() -> float:
+    """Now, on the clock tenacity stamps each attempt's outcome with (its ``time.monotonic``)."""
+    return float(_t.time.monotonic())  # type: ignore[attr-defined]
+
+
+class _StopBeforeBudget(_t.stop.stop_base):
+    """tenacity's ``stop_before_delay``, counting from ``started`` (the first attempt, made
+    before tenacity's loop began) rather than from the loop's own start."""
+
+    def __init__(self, budget_seconds: float, started: float) -> None:
+        self.budget_seconds = budget_seconds
+        self.started = started
+
+    def __call__(self, retry_state: _t.RetryCallState) -> bool:
+        finished = retry_state.outcome_timestamp
+        if finished is None:
+            raise RuntimeError("a stop was asked before any outcome")
+        return finished - self.started + retry_state.upcoming_sleep >= self.budget_seconds
 
 
 class _StopAtDeadline(_t.stop.stop_base):
