@@ -167,6 +167,10 @@ def _excluded(key: str, exclude: tuple[str, ...]) -> bool:
     return any(key.startswith(folder) for folder in exclude)
 
 
+_Listed = tuple[datetime, str, int, str | None]
+"""An object as listed: ``LastModified``, ``Key``, ``Size``, ``StorageClass``."""
+
+
 def _newest(
     listing: Iterable[Mapping[str, Any]],
     *,
@@ -176,9 +180,14 @@ def _newest(
     exclude: tuple[str, ...] = (),
 ) -> S3Evidence:
     """Fold the pages of a listing into the newest object, the newest countable one, and the
-    sizes of the countable ones before it in its series (for the size rule)."""
-    newest: ObjectInfo | None = None
-    countable: ObjectInfo | None = None
+    sizes of the countable ones before it in its series (for the size rule).
+
+    The running newest are plain tuples, made models once at the end: with keys named by
+    date, each key is newer than the one before, and a model per key would be most of the
+    fold's cost.
+    """
+    newest: _Listed | None = None
+    countable: _Listed | None = None
     series = _Series(prefix)
     seen = 0
     for page in listing:
@@ -191,27 +200,29 @@ def _newest(
                 continue
             seen += 1
             modified, size = item["LastModified"], int(item.get("Size", 0))
-            if newest is None or modified > newest.last_modified:
-                newest = _info(item, modified, size)
+            if newest is None or modified > newest[0]:
+                newest = (modified, key, size, item.get("StorageClass"))
             if size >= min_object_bytes:
                 series.add(key, modified, size)
-                if countable is None or modified > countable.last_modified:
-                    countable = _info(item, modified, size)
+                if countable is None or modified > countable[0]:
+                    countable = (modified, key, size, item.get("StorageClass"))
+    dump = _info(countable)
     return S3Evidence(
         bucket=bucket,
         prefix=prefix,
         min_object_bytes=min_object_bytes,
         objects_seen=seen,
-        newest=newest,
-        newest_countable=countable,
-        history_sizes=series.before(countable) if countable is not None else (),
+        newest=_info(newest),
+        newest_countable=dump,
+        history_sizes=series.before(dump) if dump is not None else (),
     )
 
 
-def _info(item: Mapping[str, Any], modified: datetime, size: int) -> ObjectInfo:
-    return ObjectInfo(
-        key=item["Key"], last_modified=modified, size=size, storage_class=item.get("StorageClass")
-    )
+def _info(listed: _Listed | None) -> ObjectInfo | None:
+    if listed is None:
+        return None
+    modified, key, size, storage_class = listed
+    return ObjectInfo(key=key, last_modified=modified, size=size, storage_class=storage_class)
 
 
 MAX_SERIES = 1024
