@@ -27,9 +27,13 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/python -m pytest
 
-# Naive check vs backupwatch on a moto world; a few minutes. See docs/performance.md.
+# Naive check vs backupwatch on a moto world (a few minutes), then the client's own CPU per
+# tenant against a moto server: naive, minimal, backupwatch at 1,000 and 10,000 tenants (about
+# 25 minutes; BENCH_CPU_ARGS="--sizes 1000" for 5). See docs/performance.md.
+BENCH_CPU_ARGS ?=
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.cpu $(BENCH_CPU_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

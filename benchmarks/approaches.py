@@ -1,10 +1,10 @@
 """The two contenders, each returning its tenant verdict counts for the sanity check.
 
-``naive``: the seed's algorithm made correct, and nothing more. Sequential; discovery by tag
-(every DescribeDBInstances page); per tenant one DescribeDBSnapshots for its automated
-snapshots (every page) and one full ListObjectsV2 listing of its folder (every page); the
-newest item wins. It is the baseline a reviewer would write first, so it is what backupwatch's
-extra machinery has to beat.
+``naive``: the seed's algorithm made correct, and nothing more (``benchmarks/naive.py``).
+Sequential; discovery by tag (every DescribeDBInstances page); per tenant one
+DescribeDBSnapshots for its automated snapshots (every page) and one full ListObjectsV2
+listing of its folder (every page); the newest item wins. It is the baseline a reviewer would
+write first, so it is what backupwatch's extra machinery has to beat.
 
 ``backupwatch``: the library as a caller uses it, ``check_tenants(settings, session=...)``.
 """
@@ -12,14 +12,13 @@ extra machinery has to beat.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import boto3
 
 from backupwatch import Settings, check_tenants, load_settings
 
+from .naive import naive_verdicts
 from .world import (
     BUCKET,
     COPY_REGION,
@@ -30,71 +29,10 @@ from .world import (
     TENANT_TAG,
 )
 
-WINDOW = timedelta(hours=24)
-SEVERITY = ("MISSING", "STALE", "OK")
-"""Worst first: the naive check only knows these three."""
-
 
 def run_naive(session: boto3.Session, now: datetime) -> dict[str, int]:
     """Check every tagged tenant the seed's way, corrected; return verdict counts."""
-    rds = session.client("rds", region_name=REGION)
-    s3 = session.client("s3", region_name=REGION)
-    verdicts: Counter[str] = Counter()
-    for instance in _tagged_instances(rds):
-        identifier = instance["DBInstanceIdentifier"]
-        tenant = _tag(instance, TENANT_TAG) or identifier
-        snapshot = _newest(
-            (s["SnapshotCreateTime"] for s in _automated_snapshots(rds, identifier)),
-        )
-        backup = _newest(o["LastModified"] for o in _objects(s3, f"{tenant}-backups/"))
-        verdicts[_worst(_judge(snapshot, now), _judge(backup, now))] += 1
-    return dict(verdicts)
-
-
-def _tagged_instances(rds: Any) -> Iterable[Mapping[str, Any]]:
-    """RDS cannot filter by tag server-side: list every instance, keep the tagged ones."""
-    for page in rds.get_paginator("describe_db_instances").paginate(
-        PaginationConfig={"PageSize": 100}
-    ):
-        for instance in page["DBInstances"]:
-            if _tag(instance, TENANT_TAG) is not None:
-                yield instance
-
-
-def _automated_snapshots(rds: Any, identifier: str) -> Iterable[Mapping[str, Any]]:
-    paginator = rds.get_paginator("describe_db_snapshots")
-    for page in paginator.paginate(
-        DBInstanceIdentifier=identifier,
-        SnapshotType="automated",
-        PaginationConfig={"PageSize": 100},
-    ):
-        for snapshot in page["DBSnapshots"]:
-            if snapshot.get("Status") == "available":
-                yield snapshot
-
-
-def _objects(s3: Any, prefix: str) -> Iterable[Mapping[str, Any]]:
-    """Every key under the prefix: S3 lists by name, so the newest may be on any page."""
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
-        yield from (item for item in page.get("Contents", []) if item.get("Size", 0) >= 1)
-
-
-def _tag(instance: Mapping[str, Any], key: str) -> str | None:
-    return next((t.get("Value", "") for t in instance.get("TagList", []) if t["Key"] == key), None)
-
-
-def _newest(times: Iterable[datetime]) -> datetime | None:
-    return max(times, default=None)
-
-
-def _judge(newest: datetime | None, now: datetime) -> str:
-    if newest is None:
-        return "MISSING"
-    return "OK" if now - newest <= WINDOW else "STALE"
-
-
-def _worst(*statuses: str) -> str:
-    return min(statuses, key=SEVERITY.index)
+    return dict(Counter(naive_verdicts(session, now).values()))
 
 
 def backupwatch_settings(
@@ -151,3 +89,15 @@ def run_backupwatch(session: boto3.Session, settings: Settings, now: datetime) -
     """``check_tenants`` with a fixed clock (the world's ``now``); return verdict counts."""
     report = check_tenants(settings, session=session, clock=lambda: now)
     return dict(Counter(str(row.status) for row in report.tenants))
+
+
+def backupwatch_verdicts(
+    settings: Settings, now: datetime, session: boto3.Session | None = None
+) -> dict[str, str]:
+    """``check_tenants`` as a caller writes it (its own session unless given one); tenant name
+    -> status. Raises ``RuntimeError`` on a region error: a run that checked nothing is not a
+    measurement."""
+    report = check_tenants(settings, session=session, clock=lambda: now)
+    if report.region_errors:
+        raise RuntimeError(f"backupwatch could not check: {report.region_errors}")
+    return {row.tenant: str(row.status) for row in report.tenants}
