@@ -33,7 +33,6 @@ from backupwatch.aws.archive import (
     load_history,
     previous_report,
     read_index,
-    recent_days,
     recent_reports,
     report_key,
     status_page_key,
@@ -260,18 +259,6 @@ def test_an_archive_older_than_summaries_is_read_from_its_reports(
     assert calls.counts == {"GetObject": 1 + 4 * 2}
     assert f"day summary s3://{ARCHIVE}/{keys[2]} not read (not gzip" in caplog.text
     assert "version 2, not 1" in caplog.text
-
-
-def test_recent_days_are_recent_reports_as_summaries(
-    s3: Any, retrier: Retrier, calls: S3Calls
-) -> None:
-    """For a shell's page: the last days' summaries, one GET each after the index."""
-    reports = seed(s3, retrier, 4)
-    calls.reset()
-    found = recent_days(s3, retrier, bucket=ARCHIVE, prefix=PREFIX, days=3)
-    assert found == [DaySummary.of(r) for r in reports[-3:]]
-    assert calls.counts == {"GetObject": 1 + 3}
-    assert recent_days(s3, retrier, bucket=ARCHIVE, prefix="elsewhere/") == []
 
 
 def test_a_day_whose_report_is_gone_too_is_left_out(s3: Any, retrier: Retrier) -> None:

@@ -61,7 +61,6 @@ from backupwatch.core.day_summary import (
     DaySummary,
     DaySummaryError,
     DaySummaryReader,
-    collection_paused,
 )
 from backupwatch.core.errors import AwsCallError
 from backupwatch.core.models import ArchivedReport, FrozenValue, Report, RowKey
@@ -378,31 +377,6 @@ def recent_reports(
         return []
     runs = daily_runs(index.runs, days=days, now=now or index.runs[-1].generated_at)
     return fetch_reports(s3, retrier, runs, bucket=bucket)
-
-
-def recent_days(
-    s3: S3Client,
-    retrier: Retrier,
-    *,
-    bucket: str,
-    prefix: str,
-    days: int = 30,
-    now: datetime | None = None,
-) -> list[DaySummary]:
-    """``recent_reports`` as day summaries (``earlier_days``' reading): what drawing the page
-    from a shell needs, a GET of a few hundred bytes per tenant a day instead of the report
-    (and a second GET, for the report, for a day archived without a summary)."""
-    index = read_index(s3, retrier, bucket=bucket, prefix=prefix)
-    if index is None or not index.runs:
-        return []
-    reader = DaySummaryReader()
-    found: list[DaySummary] = []
-    with collection_paused():
-        for run in daily_runs(index.runs, days=days, now=now or index.runs[-1].generated_at):
-            summary = _read_day_summary(s3, retrier, bucket, run.key, reader)
-            if summary is not None:
-                found.append(summary)
-    return found
 
 
 def recent_reports_with(
