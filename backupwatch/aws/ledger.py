@@ -43,8 +43,8 @@ What it does not promise:
 - **S3 trouble on ``claim``** (AccessDenied, no such bucket, retries or time exhausted, a
   record this version cannot read) raises ``LedgerUnavailable``. The ledger cannot then say
   whether the channel went out; the caller chooses. backupwatch's delivery sends anyway and
-  reports "not deduplicated: ledger unavailable": a digest twice is a nuisance, a digest lost
-  is the silent failure backupwatch exists to prevent.
+  logs "<channel>: ledger unavailable, sending without it": a digest twice is a nuisance, a
+  digest lost is the silent failure backupwatch exists to prevent.
 - **Recording the outcome never raises.** ``sent`` and ``failed`` come after the send; raising
   there would turn a delivered message into a failed run (and a retry: a duplicate). They log
   at ERROR and return False instead.

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -41,7 +41,7 @@ from backupwatch.core.config import Settings
 from backupwatch.core.deadline import Deadline
 from backupwatch.core.digest import Digest, render_digest, should_publish
 from backupwatch.core.email_message import build_email
-from backupwatch.core.errors import PublishError
+from backupwatch.core.errors import BackupwatchError, PublishError
 from backupwatch.core.html_email import render_html_email
 from backupwatch.core.models import ArchivedReport, Report
 from backupwatch.core.owners import OwnerNotice, owner_notices, owner_recipients, scope_note
@@ -73,9 +73,6 @@ class ChannelResult:
     state: State
     detail: str | None = None
     """The message id when sent; the ledger's account when skipped; the error when failed."""
-    deduplicated: bool = True
-    """False when the ledger was off or could not be read: nothing kept a retry from sending
-    this again."""
 
 
 @dataclass(frozen=True)
@@ -183,14 +180,12 @@ def _lease(deadline: Deadline | None) -> float:
 
 def _send(channel: _Channel, ledger: Ledger | None) -> ChannelResult:
     claim: Claim | None = None
-    deduplicated = ledger is not None
     if ledger is not None:
         try:
             decision = ledger.claim(channel.name)
         except LedgerUnavailable as error:
             # The digest matters more than its duplicate: send, and say it was not guarded.
             logger.error("%s: ledger unavailable, sending without it: %s", channel.name, error)
-            deduplicated = False
         else:
             if not isinstance(decision, Claim):
                 state: State = "already sent" if decision.sent else "in flight"
@@ -204,16 +199,15 @@ def _send(channel: _Channel, ledger: Ledger | None) -> ChannelResult:
         logger.error("%s: not sent: %s", channel.name, text, exc_info=not _expected(error))
         if ledger is not None and claim is not None:
             ledger.failed(claim, text)
-        return ChannelResult(channel.name, "failed", text, deduplicated)
+        return ChannelResult(channel.name, "failed", text)
     if ledger is not None and claim is not None:
         ledger.sent(claim, detail)
     logger.info("%s: sent %s", channel.name, detail or "")
-    return ChannelResult(channel.name, "sent", detail, deduplicated)
+    return ChannelResult(channel.name, "sent", detail)
 
 
 def _expected(error: BaseException) -> bool:
-    from backupwatch.core.errors import BackupwatchError
-
+    """A failure backupwatch names itself (no traceback needed), rather than a bug."""
     return isinstance(error, BackupwatchError)
 
 
@@ -481,8 +475,3 @@ def _owner_mailer(
 def summary_of(results: Sequence[ChannelResult]) -> dict[str, str]:
     """``{channel: state}``, for the Lambda's result (``deliveries``)."""
     return {r.channel: r.state for r in results}
-
-
-def with_deadline(retrier: Retrier, deadline: Deadline | None, margin: float) -> Retrier:
-    """``retrier`` stopping ``margin`` seconds before ``deadline``."""
-    return retrier if deadline is None else replace(retrier, deadline=deadline.earlier(margin))
