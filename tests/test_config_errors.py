@@ -113,6 +113,12 @@ BAD: list[tuple[str, str, str]] = [
     ("BACKUPWATCH_PITR_MAX_LAG_HOURS", "inf", "expected a finite number of hours"),
     ("BACKUPWATCH_PITR_MAX_LAG_HOURS", "nan", "expected a finite number of hours"),
     ("BACKUPWATCH_PITR_MAX_LAG_HOURS", "1h", "expected a number of hours"),
+    ("BACKUPWATCH_READ_TIMEOUT_SECONDS", "0", "greater than 0"),
+    ("BACKUPWATCH_READ_TIMEOUT_SECONDS", "301", "less than or equal to 300"),
+    ("BACKUPWATCH_READ_TIMEOUT_SECONDS", "20s", "expected a number of seconds"),
+    ("BACKUPWATCH_READ_TIMEOUT_SECONDS", "inf", "expected a finite number of seconds"),
+    # with the 5 s connect timeout, a hung call would eat the whole 30 s publish reserve
+    ("BACKUPWATCH_READ_TIMEOUT_SECONDS", "25", "must stay below BACKUPWATCH_PUBLISH_RESERVE"),
 ]
 
 GOOD: list[tuple[str, str, str, object]] = [
@@ -120,6 +126,8 @@ GOOD: list[tuple[str, str, str, object]] = [
     ("BACKUPWATCH_CHECKS", "s3,rds,", "checks", ("s3", "rds")),
     ("BACKUPWATCH_MAX_AGE_HOURS", "26.5", "max_age_hours", 26.5),
     ("BACKUPWATCH_PUBLISH_RESERVE_SECONDS", "0", "publish_reserve_seconds", 0.0),
+    ("BACKUPWATCH_READ_TIMEOUT_SECONDS", "24.5", "read_timeout_seconds", 24.5),
+    ("BACKUPWATCH_READ_TIMEOUT_SECONDS", " 3 ", "read_timeout_seconds", 3.0),
     ("BACKUPWATCH_PUBLISH_RESERVE_SECONDS", "600", "publish_reserve_seconds", 600.0),
     ("BACKUPWATCH_PUBLISH_RESERVE_SECONDS", " 12.5 ", "publish_reserve_seconds", 12.5),
     ("BACKUPWATCH_S3_CONCURRENCY", "1", "s3_concurrency", 1),
@@ -256,6 +264,46 @@ def test_keyword_overrides_are_named_after_their_variable(
 
 
 @pytest.mark.parametrize(
+    ("environ", "accepted"),
+    [
+        ({"BACKUPWATCH_READ_TIMEOUT_SECONDS": "24.9"}, True),
+        ({"BACKUPWATCH_READ_TIMEOUT_SECONDS": "25"}, False),
+        # the reserve is what the timeout must fit in: raised, it makes room
+        (
+            {"BACKUPWATCH_READ_TIMEOUT_SECONDS": "60", "BACKUPWATCH_PUBLISH_RESERVE_SECONDS": "90"},
+            True,
+        ),
+        # no reserve (the CLI without --timeout, say): nothing to protect
+        (
+            {"BACKUPWATCH_READ_TIMEOUT_SECONDS": "300", "BACKUPWATCH_PUBLISH_RESERVE_SECONDS": "0"},
+            True,
+        ),
+        # the default timeout with a small reserve stays accepted: configurations that loaded
+        # before the setting existed still load
+        ({"BACKUPWATCH_PUBLISH_RESERVE_SECONDS": "10"}, True),
+        (
+            {"BACKUPWATCH_READ_TIMEOUT_SECONDS": "20", "BACKUPWATCH_PUBLISH_RESERVE_SECONDS": "10"},
+            False,
+        ),
+    ],
+)
+def test_the_read_timeout_fits_in_the_publish_reserve(
+    environ: dict[str, str], accepted: bool
+) -> None:
+    """One hung call lasts the connect timeout (5 s) plus the read timeout: set, that must end
+    before the reserve does, or the call that hangs at the deadline eats the publish."""
+    if accepted:
+        load_settings({**BASE, **environ})
+        return
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({**BASE, **environ})
+    assert caught.value.variable == "BACKUPWATCH_READ_TIMEOUT_SECONDS"
+    assert str(caught.value).startswith(
+        f"BACKUPWATCH_READ_TIMEOUT_SECONDS={environ['BACKUPWATCH_READ_TIMEOUT_SECONDS']!r}"
+    )
+
+
+@pytest.mark.parametrize(
     ("environ", "message"),
     [
         (
@@ -292,6 +340,7 @@ ENTRY_CASES = [
     ("BACKUPWATCH_REGIONS", ","),
     ("BACKUPWATCH_PUBLISH_RESERVE_SECONDS", "601"),
     ("BACKUPWATCH_S3_CONCURRENCY", "0"),
+    ("BACKUPWATCH_READ_TIMEOUT_SECONDS", "0"),
     ("BACKUPWATCH_RDS_REQUESTS_PER_SECOND", "inf"),
     ("BACKUPWATCH_RDS_BURST", "2.5"),
     ("BACKUPWATCH_S3_DATE_LAYOUT", "%d/%m/%Y/"),

@@ -365,6 +365,8 @@ class Recorder:
     """The names passed to ``Retrier.call`` (the IAM action, by backupwatch's convention)."""
     roles_assumed: dict[str, set[tuple[str, str | None]]] = field(default_factory=dict)
     """Who assumed a role -> (the role's ARN, the external id sent)."""
+    read_timeouts: dict[str, set[tuple[str, float]]] = field(default_factory=dict)
+    """Scenario -> (service, read timeout) of every client built in it."""
 
     @contextmanager
     def running(self, scenario: str, function: str = "DigestFunction") -> Iterator[None]:
@@ -439,6 +441,8 @@ def recording(patch: pytest.MonkeyPatch) -> Iterator[Recorder]:
     ) -> Any:
         client = build(session, service, region, **kw)
         assert USER_AGENT_EXTRA in (client.meta.config.user_agent_extra or "")
+        timeout = (service, client.meta.config.read_timeout)
+        recorded.read_timeouts.setdefault(recorded.scenario, set()).add(timeout)
         # Every handler of this event runs (a before-call hook can answer a call and stop the
         # others), so no fault injection or stub can hide a call from the record.
         client.meta.events.register(
@@ -506,6 +510,7 @@ EVERY_SETTING_ON = {
     "notify": "failures",
     "publish_reserve_seconds": "30",
     "s3_concurrency": "4",
+    "read_timeout_seconds": "10",
     "rds_requests_per_second": "100",
     "rds_burst": "300",
     "s3_date_layout": "%Y/%m/%d/",
@@ -1056,6 +1061,23 @@ MEMBER_PERMISSIONS = 1
 """The member-account role's JSON blocks in docs/iam.md: its trust policy (0), its permissions
 (1), the inspections' statements (2) and the backup and copy checks' statements (3)."""
 MEMBER_AWS_BACKUP = 3
+
+
+def test_every_client_waits_as_long_as_the_setting_says(recorded: Recorder) -> None:
+    """``BACKUPWATCH_READ_TIMEOUT_SECONDS`` reaches every client of every path: RDS, S3, AWS
+    Backup, STS, Organizations, SNS, SES, Secrets Manager, SSM. A builder that forgot it would
+    leave its client at botocore's 60 s, or at the 20 s default."""
+    every_on = {
+        scenario: timeouts
+        for scenario, timeouts in recorded.read_timeouts.items()
+        if scenario.startswith("every optional setting on")
+    }
+    assert len(every_on) == 3
+    services = {service for timeouts in every_on.values() for service, _ in timeouts}
+    assert {"rds", "s3", "backup", "sts", "sns", "sesv2", "secretsmanager"} <= services
+    for scenario, timeouts in every_on.items():
+        assert {timeout for _, timeout in timeouts} == {10.0}, scenario
+    assert {t for _, t in recorded.read_timeouts["library: check_tenants"]} == {20.0}
 
 
 def test_member_role_policy_grants_exactly_what_the_code_calls(recorded: Recorder) -> None:

@@ -21,7 +21,7 @@ from botocore.session import get_session
 from backupwatch.aws.clients import organizations_client, sts_client
 from backupwatch.aws.pagination import pages
 from backupwatch.aws.retry import Retrier
-from backupwatch.core.config import Settings
+from backupwatch.core.config import DEFAULT_READ_TIMEOUT_SECONDS, Settings
 from backupwatch.core.errors import AwsCallError
 from backupwatch.core.models import RegionError, Scope
 
@@ -36,7 +36,13 @@ SESSION_SECONDS = 3600
 _ACCOUNT = re.compile(r"^\d{12}$")
 
 
-def enter(scope: Scope, home: boto3.Session, retrier: Retrier) -> boto3.Session:
+def enter(
+    scope: Scope,
+    home: boto3.Session,
+    retrier: Retrier,
+    *,
+    read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
+) -> boto3.Session:
     """The session to check ``scope`` with: ``home`` itself, or the role's (refreshable).
 
     The first ``sts:AssumeRole`` happens here, so a denied role is known before the scope's
@@ -45,7 +51,7 @@ def enter(scope: Scope, home: boto3.Session, retrier: Retrier) -> boto3.Session:
     if scope.role_arn is None:
         return home
     # STS in the home region: a disabled opt-in region must fail at its RDS call, named.
-    sts = sts_client(home, home.region_name or scope.region)
+    sts = sts_client(home, home.region_name or scope.region, read_timeout=read_timeout)
 
     def assume() -> dict[str, Any]:
         kwargs: dict[str, Any] = {
@@ -96,7 +102,9 @@ def plan_scopes(
     if settings.organization_role_name is None:
         return settings.scopes, ()
     try:
-        accounts = organization_accounts(home, retrier, region=settings.regions[0])
+        accounts = organization_accounts(
+            home, retrier, region=settings.regions[0], read_timeout=settings.read_timeout_seconds
+        )
     except AwsCallError as error:
         reason = f"could not list the organization's accounts: {error.short}"
         return (), (RegionError(reason=reason),)
@@ -119,10 +127,16 @@ def plan_scopes(
     return scopes, ()
 
 
-def organization_accounts(home: boto3.Session, retrier: Retrier, *, region: str) -> list[str]:
+def organization_accounts(
+    home: boto3.Session,
+    retrier: Retrier,
+    *,
+    region: str,
+    read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
+) -> list[str]:
     """The ids of the organization's ACTIVE accounts, sorted (suspended ones have no backups
     to check, and their roles cannot be assumed)."""
-    client = organizations_client(home, region)
+    client = organizations_client(home, region, read_timeout=read_timeout)
     accounts: set[str] = set()
     for page in pages(
         retrier,

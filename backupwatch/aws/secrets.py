@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from backupwatch.aws.clients import secretsmanager_client, ssm_client
 from backupwatch.aws.retry import Retrier
 from backupwatch.aws.webhook import Service, WebhookConfigError, webhook_url_problem
+from backupwatch.core.config import DEFAULT_READ_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
     import boto3
@@ -107,6 +108,7 @@ def read_webhook_url(
     *,
     retrier: Retrier,
     service: Service | None = None,
+    read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
 ) -> str:
     """The webhook URL kept at ``reference``, checked to be ``service``'s (any known one when
     None).
@@ -127,9 +129,9 @@ def read_webhook_url(
                 f"webhook reference: {error}", service=service or "", code="InvalidReference"
             ) from None
     if ref.kind == "secretsmanager":
-        text = _secret_string(session, ref, retrier)
+        text = _secret_string(session, ref, retrier, read_timeout)
     else:
-        text = _secure_parameter(session, ref, retrier)
+        text = _secure_parameter(session, ref, retrier, read_timeout)
     url = _url_in(text, ref, service)
     problem = webhook_url_problem(url, service)
     if problem is not None:
@@ -141,8 +143,10 @@ def read_webhook_url(
     return url
 
 
-def _secret_string(session: boto3.Session, ref: SecretReference, retrier: Retrier) -> str:
-    client = secretsmanager_client(session, ref.region)
+def _secret_string(
+    session: boto3.Session, ref: SecretReference, retrier: Retrier, read_timeout: float
+) -> str:
+    client = secretsmanager_client(session, ref.region, read_timeout=read_timeout)
     response = retrier.call(ref.operation, lambda: client.get_secret_value(SecretId=ref.arn))
     text = response.get("SecretString")
     if text is None:
@@ -154,8 +158,10 @@ def _secret_string(session: boto3.Session, ref: SecretReference, retrier: Retrie
     return text
 
 
-def _secure_parameter(session: boto3.Session, ref: SecretReference, retrier: Retrier) -> str:
-    client = ssm_client(session, ref.region)
+def _secure_parameter(
+    session: boto3.Session, ref: SecretReference, retrier: Retrier, read_timeout: float
+) -> str:
+    client = ssm_client(session, ref.region, read_timeout=read_timeout)
     # By ARN, not by name: a parameter shared from another account is found only by its ARN.
     response = retrier.call(
         ref.operation, lambda: client.get_parameter(Name=ref.arn, WithDecryption=True)

@@ -159,7 +159,7 @@ def _report(*, out: Path, sources: list[Path] | None, days: int, clock: Clock = 
                 file=sys.stderr,
             )
             return EXIT_USAGE
-        s3 = s3_client(session, settings.regions[0])
+        s3 = s3_client(session, settings.regions[0], read_timeout=settings.read_timeout_seconds)
         try:
             reports = recent_reports(
                 s3,

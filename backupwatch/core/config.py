@@ -68,6 +68,12 @@ _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$", re.ASCII
 )
 _REPORT_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()/-]{0,512}$")
+CONNECT_TIMEOUT_SECONDS = 5
+"""How long an AWS call may take to open its connection (fixed: a connection that takes longer
+is better retried on another)."""
+DEFAULT_READ_TIMEOUT_SECONDS = 20.0
+"""``BACKUPWATCH_READ_TIMEOUT_SECONDS`` unless set: with the connect timeout, below the
+default publish reserve (30 s)."""
 DEFAULT_DROP_RATIO = 0.5
 """``BACKUPWATCH_SIZE_DROP_RATIO``: see ``backupwatch.core.size_history``."""
 DEFAULT_TAG_WINDOW_LIMIT_HOURS = 744.0
@@ -177,6 +183,11 @@ class Settings(BaseModel):
 
     # Performance: see docs/performance.md.
     s3_concurrency: int = Field(default=16, ge=1, le=128)
+    read_timeout_seconds: float = Field(
+        default=DEFAULT_READ_TIMEOUT_SECONDS, gt=0, le=300, allow_inf_nan=False
+    )
+    """How long an AWS call may wait for its response before it counts as failed (and is
+    retried); bounded so one hung connection cannot eat the publish reserve."""
     rds_requests_per_second: float = Field(default=10.0, gt=0, le=100, allow_inf_nan=False)
     rds_burst: int = Field(default=10, ge=1, le=300)
     s3_date_layout: str | None = None
@@ -477,6 +488,15 @@ class Settings(BaseModel):
                 raise _CrossFieldProblem(
                     control, "needs rds or backup in BACKUPWATCH_CHECKS: it judges their backups"
                 )
+        reserve = self.publish_reserve_seconds
+        slowest = self.read_timeout_seconds + CONNECT_TIMEOUT_SECONDS
+        if "read_timeout_seconds" in self.model_fields_set and 0 < reserve <= slowest:
+            raise _CrossFieldProblem(
+                "read_timeout_seconds",
+                f"with the {CONNECT_TIMEOUT_SECONDS} s connect timeout, must stay below "
+                f"BACKUPWATCH_PUBLISH_RESERVE_SECONDS ({reserve:g} s): one hung call must not "
+                "eat the time kept for publishing",
+            )
         if self.report_url_hours and self.report_bucket is None:
             raise _CrossFieldProblem("report_url_hours", "needs BACKUPWATCH_REPORT_BUCKET")
         self._delivery_settings_agree()
@@ -598,6 +618,7 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "notify": ("BACKUPWATCH_NOTIFY",),
     "publish_reserve_seconds": ("BACKUPWATCH_PUBLISH_RESERVE_SECONDS",),
     "s3_concurrency": ("BACKUPWATCH_S3_CONCURRENCY",),
+    "read_timeout_seconds": ("BACKUPWATCH_READ_TIMEOUT_SECONDS",),
     "rds_requests_per_second": ("BACKUPWATCH_RDS_REQUESTS_PER_SECOND",),
     "rds_burst": ("BACKUPWATCH_RDS_BURST",),
     "s3_date_layout": ("BACKUPWATCH_S3_DATE_LAYOUT",),
@@ -700,6 +721,7 @@ _BOOLEANS = frozenset(
 _NUMBERS = {
     "max_age_hours": "hours",
     "publish_reserve_seconds": "seconds",
+    "read_timeout_seconds": "seconds",
     "rds_requests_per_second": "requests per second",
     "new_tenant_grace_hours": "hours",
     "pitr_max_lag_hours": "hours",

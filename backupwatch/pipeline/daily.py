@@ -414,7 +414,7 @@ def _read_earlier(
     retrier: Retrier,
     render_page: StatusPageRenderer | None,
 ) -> EarlierRuns:
-    s3 = s3_client(session, settings.regions[0])
+    s3 = s3_client(session, settings.regions[0], read_timeout=settings.read_timeout_seconds)
     history = load_history(s3, retrier, bucket=bucket, prefix=settings.report_prefix, before=before)
     daily: DailyHistory | None = None
     daily_error = None
@@ -505,7 +505,7 @@ def _archive(
     render_page: StatusPageRenderer | None,
     earlier: EarlierRuns,
 ) -> Archival:
-    s3 = s3_client(session, settings.regions[0])
+    s3 = s3_client(session, settings.regions[0], read_timeout=settings.read_timeout_seconds)
     prefix = settings.report_prefix
     history = earlier.history
     streaks = history.index.streaks if history.index is not None else None

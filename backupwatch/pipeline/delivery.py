@@ -138,7 +138,7 @@ def deliver(
     if settings.report_bucket is not None and not resend:
         day = run_date or _day_of(occasion) or context.report.generated_at.astimezone(UTC).date()
         ledger = Ledger(
-            s3_client(session, settings.regions[0]),
+            s3_client(session, settings.regions[0], read_timeout=settings.read_timeout_seconds),
             retrier,
             bucket=settings.report_bucket,
             prefix=settings.report_prefix,
@@ -265,7 +265,10 @@ def _central(
     for service, secret in webhooks:
         if secret is not None:
             channels.append(
-                _Channel(service, _poster(service, secret, context, session, retrier, deadline))
+                _Channel(
+                    service,
+                    _poster(service, secret, settings, context, session, retrier, deadline),
+                )
             )
     if settings.ses_sender is not None and settings.ses_recipients:
         recipients = settings.ses_recipients
@@ -300,7 +303,7 @@ def _publish_central(
     session: boto3.Session,
     retrier: Retrier,
 ) -> str:
-    sns = sns_client(session, topic_region(topic))
+    sns = sns_client(session, topic_region(topic), read_timeout=settings.read_timeout_seconds)
     run_key = f"{context.report.generated_at.astimezone(UTC):%Y-%m-%d}|{delivery_scope(settings)}"
     if settings.sns_message_format == "text":
         return publish_digest(sns, topic, context.digest, retrier=retrier, run_key=run_key)
@@ -317,6 +320,7 @@ def _publish_central(
 def _poster(
     service: Literal["slack", "teams"],
     secret: str,
+    settings: Settings,
     context: DeliveryContext,
     session: boto3.Session,
     retrier: Retrier,
@@ -332,7 +336,13 @@ def _poster(
             full_report=context.full_report,
             status_page=context.status_page,
         )
-        url = read_webhook_url(session, secret, retrier=retrier, service=service)
+        url = read_webhook_url(
+            session,
+            secret,
+            retrier=retrier,
+            service=service,
+            read_timeout=settings.read_timeout_seconds,
+        )
         receipt = post_webhook(url, payload, service=service, deadline=deadline)
         text_only = " (text only: the blocks were refused)" if receipt.text_only else ""
         return f"HTTP {receipt.status} after {receipt.attempts} attempt(s){text_only}"
@@ -362,7 +372,7 @@ def _mail(
         html=html,
         message_id_seed=seed,
     )
-    ses = sesv2_client(session, settings.email_region)
+    ses = sesv2_client(session, settings.email_region, read_timeout=settings.read_timeout_seconds)
     return str(send_email(ses, raw, sender=sender, recipients=recipients, retrier=retrier))
 
 
@@ -427,7 +437,7 @@ def _owner_publisher(
         # Plain text, whatever BACKUPWATCH_SNS_MESSAGE_FORMAT says: AWS documents message
         # attributes as delivered only with a plain-text message, and the owner attribute is
         # what keeps one owner's notice from another's subscribers (docs/delivery.md).
-        sns = sns_client(session, topic_region(topic))
+        sns = sns_client(session, topic_region(topic), read_timeout=settings.read_timeout_seconds)
         day = f"{context.report.generated_at.astimezone(UTC):%Y-%m-%d}"
         return publish_digest(
             sns,

@@ -156,7 +156,7 @@ def gather_account_copies(
         external_id=settings.external_id,
     )
     try:
-        session = enter(scope, home, retrier)
+        session = enter(scope, home, retrier, read_timeout=settings.read_timeout_seconds)
     except AwsCallError as error:
         reason = f"could not assume role {scope.role_arn}: {error.short}"
         return {t.key: CopyEvidence(destination=destination, error=reason) for t in wanted}
@@ -165,7 +165,9 @@ def gather_account_copies(
 
     def client_in(region: str) -> BackupClient:
         if region not in clients:
-            clients[region] = backup_client(session, region)
+            clients[region] = backup_client(
+                session, region, read_timeout=settings.read_timeout_seconds
+            )
         return clients[region]
 
     return account_copies(

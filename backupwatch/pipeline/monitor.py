@@ -375,7 +375,7 @@ def _check_scopes(
             )
             continue
         try:
-            scoped = enter(first, home, retrier)
+            scoped = enter(first, home, retrier, read_timeout=settings.read_timeout_seconds)
         except AwsCallError as error:
             logger.error("cannot enter %s: %s", first.role_arn, error)
             reason = f"could not assume role {first.role_arn}: {error.short}"
@@ -493,7 +493,11 @@ def _check_account(
     (the run's own session, default ``session``) assumes the copy accounts' role."""
     # Clients are built here, on this thread: boto3 sessions are not thread-safe, clients are.
     rds_by_region = {
-        region: _limited(rds_client(session, region), settings, retrier)
+        region: _limited(
+            rds_client(session, region, read_timeout=settings.read_timeout_seconds),
+            settings,
+            retrier,
+        )
         for region in settings.regions
     }
     # Discovery keeps to a later deadline than the checks: every tenant gets listed.
@@ -513,7 +517,12 @@ def _check_account(
     tenants = folders.tenants
     counter = EvidenceCounter(progress, account.strip(), len(picked))
     s3 = (
-        s3_client(s3_session, settings.regions[0], max_pool_connections=settings.s3_concurrency)
+        s3_client(
+            s3_session,
+            settings.regions[0],
+            max_pool_connections=settings.s3_concurrency,
+            read_timeout=settings.read_timeout_seconds,
+        )
         if bucket is not None
         else None
     )
@@ -645,7 +654,7 @@ def _submit_extra(
             if members:
                 backups[region] = pool.submit(
                     gather_backup,
-                    backup_client(session, region),
+                    backup_client(session, region, read_timeout=settings.read_timeout_seconds),
                     rds_by_region[region],
                     retrier,
                     members,
@@ -669,13 +678,15 @@ def _submit_extra(
         )
     for destination in destinations:
         rds = rds_by_region.get(destination) or _limited(
-            rds_client(session, destination), settings, retrier
+            rds_client(session, destination, read_timeout=settings.read_timeout_seconds),
+            settings,
+            retrier,
         )
         copies[destination] = pool.submit(
             gather_copies,
             destination,
             rds,
-            backup_client(session, destination),
+            backup_client(session, destination, read_timeout=settings.read_timeout_seconds),
             retrier,
             list(tenants),
             now=now,
@@ -942,7 +953,7 @@ _INSPECTED = frozenset({Status.OK, Status.SUSPECT})
 
 def _account_id(settings: Settings, session: boto3.Session, retrier: Retrier) -> str | None:
     """The account id for ``{account_id}`` templates: one STS call, made only when needed."""
-    sts = sts_client(session, settings.regions[0])
+    sts = sts_client(session, settings.regions[0], read_timeout=settings.read_timeout_seconds)
     try:
         identity = retrier.call("sts:GetCallerIdentity", sts.get_caller_identity)
     except AwsCallError as error:

@@ -70,7 +70,7 @@ def plan(
     retrier = Retrier(deadline=deadline.earlier(PLAN_MARGIN_SECONDS) if deadline else None)
     scopes, errors = plan_scopes(settings, session, retrier)
     written = write_plan(
-        s3_client(session, settings.regions[0]),
+        s3_client(session, settings.regions[0], read_timeout=settings.read_timeout_seconds),
         retrier,
         bucket=settings.report_bucket,
         prefix=settings.report_prefix,
@@ -111,7 +111,7 @@ def scan(
         deadline=deadline.reserving(settings.publish_reserve_seconds) if deadline else None,
     )
     result = store_scan(
-        s3_client(session, settings.regions[0]),
+        s3_client(session, settings.regions[0], read_timeout=settings.read_timeout_seconds),
         Retrier(deadline=deadline.earlier(WRITE_MARGIN_SECONDS) if deadline else None),
         request.scope,
         report,
@@ -148,7 +148,7 @@ def gather_run(
     if deadline is not None:
         reading = replace(reading, deadline=deadline.earlier(settings.publish_reserve_seconds))
     return gather(
-        s3_client(session, settings.regions[0]),
+        s3_client(session, settings.regions[0], read_timeout=settings.read_timeout_seconds),
         reading,
         read_publish_event(event),
         checks=settings.checks,
