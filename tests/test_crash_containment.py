@@ -34,14 +34,14 @@ def test_a_bug_in_one_regions_discovery_is_that_regions_error(
     the bug; the other region is checked as usual."""
     import backupwatch.aws.discovery as discovery
 
-    real = discovery.list_instances
+    real = discovery.instance_pages
 
     def flaky(rds: Any, listing: Retrier) -> Any:
         if rds.meta.region_name == OTHER_REGION:
             raise TypeError("odd page")
         return real(rds, listing)
 
-    monkeypatch.setattr(discovery, "list_instances", flaky)
+    monkeypatch.setattr(discovery, "instance_pages", flaky)
     _two_regions(world)
 
     report = run(world, retrier, BACKUPWATCH_REGIONS=f"{REGION},{OTHER_REGION}")

@@ -79,8 +79,10 @@ def fail_in_account(
     """Faults on the assumed-role session of one account (the shared ``faults`` fixture only
     sees the home session): ``inject`` wires them as soon as the session exists."""
 
-    def entering(scope: Scope, home: boto3.Session, retrier: Retrier) -> boto3.Session:
-        session = enter(scope, home, retrier)
+    def entering(
+        scope: Scope, home: boto3.Session, retrier: Retrier, **options: Any
+    ) -> boto3.Session:
+        session = enter(scope, home, retrier, **options)
         if scope.account_id == account:
             inject(Faults(session))
         return session

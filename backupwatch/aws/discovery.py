@@ -15,10 +15,10 @@ so a member instance is never a tenant of its own:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from backupwatch.aws.pagination import pages
 from backupwatch.aws.retry import Retrier
@@ -81,7 +81,13 @@ CLUSTER_FIELDS = (
 
 def list_instances(rds: RDSClient, retrier: Retrier) -> list[Mapping[str, Any]]:
     """Every DB instance in the client's region, all pages, with ``INSTANCE_FIELDS`` only."""
-    return _every(
+    return [instance for page in instance_pages(rds, retrier) for instance in page]
+
+
+def instance_pages(rds: RDSClient, retrier: Retrier) -> Iterator[list[Mapping[str, Any]]]:
+    """The DB instances of the client's region, a page at a time as RDS returns them, with
+    ``INSTANCE_FIELDS`` only: a caller can start on a page's tenants before the next arrives."""
+    return _pages(
         retrier,
         "rds:DescribeDBInstances",
         rds.describe_db_instances,
@@ -108,14 +114,23 @@ def _every(
     items: str,
     fields: tuple[str, ...],
 ) -> list[Mapping[str, Any]]:
-    """Every item of an RDS ``Describe*`` listing, all pages (``Marker`` in and out), cut down
-    to ``fields`` as each page arrives, so a page is never held longer than its own loop."""
-    found: list[Mapping[str, Any]] = []
+    """Every item of an RDS ``Describe*`` listing, all pages (``Marker`` in and out)."""
+    return [item for page in _pages(retrier, operation, call, items, fields) for item in page]
+
+
+def _pages(
+    retrier: Retrier,
+    operation: str,
+    call: Callable[..., Mapping[str, Any]],
+    items: str,
+    fields: tuple[str, ...],
+) -> Iterator[list[Mapping[str, Any]]]:
+    """The items of an RDS ``Describe*`` listing page by page, cut down to ``fields`` as each
+    page arrives, so a page is never held longer than its own loop."""
     for page in pages(
         retrier, operation, call, token_in="Marker", token_out="Marker", MaxRecords=PAGE_SIZE
     ):
-        found.extend({k: item[k] for k in fields if k in item} for item in page.get(items, []))
-    return found
+        yield [{k: item[k] for k in fields if k in item} for item in page.get(items, [])]
 
 
 def discover(
@@ -124,6 +139,7 @@ def discover(
     retrier: Retrier,
     *,
     account_id: str | None = None,
+    on_instance_tenant: Callable[[Tenant], None] | None = None,
 ) -> Discovery:
     """Find every tenant in every configured region.
 
@@ -131,6 +147,12 @@ def discover(
     never a false all-clear); the other regions go on. A region whose cluster listing alone
     fails is a ``RegionError`` too, but its instances are still checked. An instance listed in
     the environment that no region returned is reported as an ``ERROR`` tenant, never dropped.
+
+    ``on_instance_tenant`` is told each standalone DB instance tenant (not a cluster member)
+    as soon as its page arrives, before the next page is asked for, so its S3 listing can
+    start while discovery goes on. It is the very ``Tenant`` object ``tenants`` will hold
+    unless a later page or region fails. It runs on this thread; an exception it raises is
+    logged and ignored: it may only start work early, never change what is discovered.
     """
     seeds = {seed.db_instance_identifier: seed for seed in settings.seed_instances}
     found_seeds: set[str] = set()
@@ -139,8 +161,16 @@ def discover(
     expected: dict[str, dict[Kind, int]] = {}
     for region in settings.regions:
         rds = rds_by_region[region]
+        instances: list[Mapping[str, Any]] = []
+        built: dict[str, Tenant | None] = {}
         try:
-            instances = list_instances(rds, retrier)
+            for page in instance_pages(rds, retrier):
+                instances.extend(page)
+                for instance in page:
+                    tenant = _built(instance, region, settings, seeds, account_id)
+                    built[instance["DBInstanceIdentifier"]] = tenant
+                    if on_instance_tenant is not None and _standalone(tenant):
+                        _tell(on_instance_tenant, tenant)
         except Exception as error:  # AWS trouble, an odd page or a bug: this region's alone
             region_errors.append(RegionError(region=region, reason=_failed(error, region)))
             continue
@@ -163,7 +193,7 @@ def discover(
         }
         try:
             found = _region_tenants(
-                settings, region, instances, clusters, seeds, account_id=account_id
+                settings, region, instances, clusters, seeds, account_id=account_id, built=built
             )
         except Exception as error:  # each tenant is guarded; this is the region's own logic
             region_errors.append(RegionError(region=region, reason=_failed(error, region)))
@@ -184,6 +214,36 @@ def discover(
     return Discovery(
         tenants=tuple(tenants), region_errors=tuple(region_errors), expected_snapshots=expected
     )
+
+
+def _built(
+    instance: Mapping[str, Any],
+    region: str,
+    settings: Settings,
+    seeds: Mapping[str, SeedInstance],
+    account_id: str | None,
+) -> Tenant | None:
+    """The tenant of one listed DB instance, or None when it is not one."""
+    return _tenant_or_error(
+        instance,
+        "instance",
+        region,
+        settings=settings,
+        seed=seeds.get(instance["DBInstanceIdentifier"]),
+        account_id=account_id,
+    )
+
+
+def _standalone(tenant: Tenant | None) -> TypeGuard[Tenant]:
+    """A DB instance tenant no cluster can take over: its row is final once built."""
+    return tenant is not None and tenant.db_cluster_identifier is None
+
+
+def _tell(on_instance_tenant: Callable[[Tenant], None], tenant: Tenant) -> None:
+    try:
+        on_instance_tenant(tenant)
+    except Exception:
+        logger.exception("starting early work for tenant %s failed; it waits", tenant.name)
 
 
 def _failed(error: Exception, region: str) -> str:
@@ -214,11 +274,13 @@ def _region_tenants(
     seeds: Mapping[str, SeedInstance],
     *,
     account_id: str | None,
+    built: Mapping[str, Tenant | None] | None = None,
 ) -> _RegionTenants:
     """The tenants of one region: instances first (in listing order), then clusters.
 
     ``clusters`` is None when the cluster listing failed: members are then reported, since
-    whether their cluster is a tenant cannot be known.
+    whether their cluster is a tenant cannot be known. ``built``: the instances' tenants
+    already made as their pages arrived (identifier -> tenant, None: not a tenant).
     """
     instance_ids = {instance["DBInstanceIdentifier"] for instance in instances}
     found_seeds: set[str] = set()
@@ -240,8 +302,10 @@ def _region_tenants(
     for instance in instances:
         identifier = instance["DBInstanceIdentifier"]
         seed = seeds.get(identifier)
-        tenant = _tenant_or_error(
-            instance, "instance", region, settings=settings, seed=seed, account_id=account_id
+        tenant = (
+            built[identifier]
+            if built is not None and identifier in built
+            else _built(instance, region, settings, seeds, account_id)
         )
         if tenant is None:
             continue

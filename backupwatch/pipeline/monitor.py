@@ -127,9 +127,12 @@ def check_tenants(
     after it: tenants not reached are ``ERROR`` "not checked: time budget exhausted", and the
     call returns in time for the caller to publish.
 
-    RDS snapshot listings (one per region) and S3 listings (one per tenant) run on a pool of
-    ``settings.s3_concurrency`` threads; every RDS request waits for a token of the region's
-    rate limit (``settings.rds_requests_per_second``).
+    S3 checks (one per tenant) run on a pool of ``settings.s3_concurrency`` threads, each DB
+    instance tenant's starting as soon as discovery's page holds it (kept only if folder
+    ownership, decided once every tenant is known, leaves the tenant as it was). The RDS
+    snapshot listings (one per region), AWS Backup and copy listings run beside them on a pool
+    of their own; every RDS request waits for a token of the region's rate limit
+    (``settings.rds_requests_per_second``).
 
     Narrowing (the CLI's ``--tenant`` and ``--region``):
 
@@ -500,22 +503,8 @@ def _check_account(
         )
         for region in settings.regions
     }
-    # Discovery keeps to a later deadline than the checks: every tenant gets listed.
-    listing = replace(retrier, deadline=deadline.discovery) if deadline is not None else retrier
-    found = discover(settings, rds_by_region, listing, account_id=account_id)
-    for region_error in found.region_errors:
-        logger.error("region %s not checked: %s", region_error.region, region_error.reason)
-    account = f"{account_id} " if account_id is not None and settings.fans_out else ""
-    _tell_discovered(progress, account, settings.regions, found.tenants, found.region_errors)
-
     # Settings guarantee a bucket whenever the s3 check is on.
     bucket = settings.s3_bucket if Check.S3 in settings.checks else None
-    bounded = tuple(bound_pause(tenant, now=now, settings=settings) for tenant in found.tenants)
-    # Ownership over every tenant of the bucket first; only then the tenants asked for.
-    folders = assign_folders(bounded, bucket=bucket)
-    picked = selection.pick(folders, bucket)
-    tenants = folders.tenants
-    counter = EvidenceCounter(progress, account.strip(), len(picked))
     s3 = (
         s3_client(
             s3_session,
@@ -526,13 +515,41 @@ def _check_account(
         if bucket is not None
         else None
     )
+    # Two pools: the S3 checks, many and short; and the long listings (RDS snapshots, AWS
+    # Backup, copies), a few tasks, each started at once rather than queued behind S3 checks
+    # that discovery has already started.
+    with (
+        ThreadPoolExecutor(
+            max_workers=settings.s3_concurrency, thread_name_prefix="backupwatch-s3"
+        ) as pool,
+        ThreadPoolExecutor(
+            max_workers=settings.s3_concurrency, thread_name_prefix="backupwatch"
+        ) as listings,
+    ):
+        early = (
+            _EarlyS3(pool, s3, retrier, bucket, now, deadline, settings, size_history, selection)
+            if s3 is not None and bucket is not None
+            else None
+        )
+        # Discovery keeps to a later deadline than the checks: every tenant gets listed.
+        listing = replace(retrier, deadline=deadline.discovery) if deadline is not None else retrier
+        found = discover(
+            settings, rds_by_region, listing, account_id=account_id, on_instance_tenant=early
+        )
+        for region_error in found.region_errors:
+            logger.error("region %s not checked: %s", region_error.region, region_error.reason)
+        account = f"{account_id} " if account_id is not None and settings.fans_out else ""
+        _tell_discovered(progress, account, settings.regions, found.tenants, found.region_errors)
 
-    with ThreadPoolExecutor(
-        max_workers=settings.s3_concurrency, thread_name_prefix="backupwatch"
-    ) as pool:
-        # RDS first: one long listing per region, overlapping with the many short S3 ones.
+        bounded = tuple(bound_pause(tenant, now=now, settings=settings) for tenant in found.tenants)
+        # Ownership over every tenant of the bucket first; only then the tenants asked for.
+        folders = assign_folders(bounded, bucket=bucket)
+        picked = selection.pick(folders, bucket)
+        tenants = folders.tenants
+        counter = EvidenceCounter(progress, account.strip(), len(picked))
+
         rds_pending = (
-            pool.submit(
+            listings.submit(
                 _rds_results,
                 [tenants[i] for i in picked if tenants[i].wants(Check.RDS)],
                 rds_by_region,
@@ -545,29 +562,8 @@ def _check_account(
             if Check.RDS in settings.checks
             else None
         )
-        s3_pending = (
-            {
-                index: pool.submit(
-                    _s3_result,
-                    tenant,
-                    s3,
-                    retrier,
-                    bucket,
-                    now,
-                    deadline,
-                    settings,
-                    folders.exclude.get(index, ()),
-                    folders.refused.get(index),
-                    size_history.get(tenant.row_key, ()),
-                )
-                for index, tenant in ((i, tenants[i]) for i in picked)
-                if tenant.wants(Check.S3)  # tag backupwatch:checks
-            }
-            if s3 is not None and bucket is not None
-            else None
-        )
         extra_pending = _submit_extra(
-            pool,
+            listings,
             session,
             home or session,
             settings,
@@ -577,6 +573,29 @@ def _check_account(
             now,
             deadline,
         )
+        s3_pending: dict[int, Future[CheckResult]] | None = None
+        if early is not None:
+            s3_pending = {}
+            for index in picked:
+                tenant = tenants[index]
+                if not tenant.wants(Check.S3):  # tag backupwatch:checks
+                    continue
+                exclude = folders.exclude.get(index, ())
+                refused = folders.refused.get(index)
+                s3_pending[index] = early.started_for(tenant, exclude, refused) or pool.submit(
+                    _s3_result,
+                    tenant,
+                    early.s3,
+                    retrier,
+                    early.bucket,
+                    now,
+                    deadline,
+                    settings,
+                    exclude,
+                    refused,
+                    size_history.get(tenant.row_key, ()),
+                )
+            early.cancel_the_rest()
         rds = (
             _rds_outcome(rds_pending, [tenants[i] for i in picked])
             if rds_pending
@@ -624,6 +643,71 @@ def _check_account(
         tenants=tuple(rows),
         region_errors=found.region_errors,
     )
+
+
+@dataclass
+class _EarlyS3:
+    """S3 checks started while discovery is still paging, one per standalone DB instance
+    tenant as its page arrives (``discover``'s ``on_instance_tenant``).
+
+    Folder ownership can only be decided once every tenant is known, so an early check is
+    kept only when ownership left its tenant exactly as it was started (no note, nothing
+    excluded, nothing refused); otherwise the tenant is checked again, the ordinary way. The
+    verdicts are the same either way; the early start only overlaps S3 with discovery.
+    """
+
+    pool: ThreadPoolExecutor
+    s3: S3Client
+    retrier: Retrier
+    bucket: str
+    now: datetime
+    deadline: Deadline | None
+    settings: Settings
+    size_history: SizeHistory
+    selection: _Selection
+    started: dict[tuple[str, str, str], tuple[Tenant, Future[CheckResult]]] = field(
+        default_factory=dict
+    )
+
+    def __call__(self, tenant: Tenant) -> None:
+        names = self.selection.names
+        if names is not None and tenant.name not in names:
+            return
+        bounded = bound_pause(tenant, now=self.now, settings=self.settings)
+        if not bounded.wants(Check.S3) or bounded.s3_prefix is None:
+            return
+        pending = self.pool.submit(
+            _s3_result,
+            bounded,
+            self.s3,
+            self.retrier,
+            self.bucket,
+            self.now,
+            self.deadline,
+            self.settings,
+            (),
+            None,
+            self.size_history.get(bounded.row_key, ()),
+        )
+        self.started[bounded.key] = (bounded, pending)
+
+    def started_for(
+        self, tenant: Tenant, exclude: tuple[str, ...], refused: str | None
+    ) -> Future[CheckResult] | None:
+        """The early check of ``tenant``, if it was started for exactly this tenant."""
+        early = self.started.pop(tenant.key, None)
+        if early is None or exclude or refused is not None:
+            return None
+        started, pending = early
+        if started is not tenant and started != tenant:
+            return None
+        return pending
+
+    def cancel_the_rest(self) -> None:
+        """Checks started for tenants that ownership changed: not needed, not waited for."""
+        for _, pending in self.started.values():
+            pending.cancel()
+        self.started.clear()
 
 
 _Found = TypeVar("_Found")
