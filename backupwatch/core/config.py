@@ -74,6 +74,15 @@ is better retried on another)."""
 DEFAULT_READ_TIMEOUT_SECONDS = 20.0
 """``BACKUPWATCH_READ_TIMEOUT_SECONDS`` unless set: with the connect timeout, below the
 default publish reserve (30 s)."""
+LAMBDA_MEMORY_VARIABLE = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+"""Set by Lambda: the function's memory in MB, which also sets its share of a vCPU."""
+LAMBDA_MB_PER_VCPU = 1769
+"""Lambda gives a function one full vCPU at 1,769 MB, and a share in proportion below."""
+S3_THREADS_PER_VCPU = 20
+"""S3 threads that keep one vCPU busy: twice latency / CPU per call (50 ms / 5 ms, measured
+in docs/performance.md "Threads and function memory"), doubled because latency varies."""
+DEFAULT_S3_CONCURRENCY = 16
+"""``BACKUPWATCH_S3_CONCURRENCY`` outside Lambda (no memory size to size it from)."""
 DEFAULT_DROP_RATIO = 0.5
 """``BACKUPWATCH_SIZE_DROP_RATIO``: see ``backupwatch.core.size_history``."""
 DEFAULT_TAG_WINDOW_LIMIT_HOURS = 744.0
@@ -182,7 +191,7 @@ class Settings(BaseModel):
     publish_reserve_seconds: float = Field(default=30.0, ge=0, le=600, allow_inf_nan=False)
 
     # Performance: see docs/performance.md.
-    s3_concurrency: int = Field(default=16, ge=1, le=128)
+    s3_concurrency: int = Field(default=DEFAULT_S3_CONCURRENCY, ge=1, le=128)
     read_timeout_seconds: float = Field(
         default=DEFAULT_READ_TIMEOUT_SECONDS, gt=0, le=300, allow_inf_nan=False
     )
@@ -798,11 +807,38 @@ def load_settings(
             raw[field] = value
             # Named after the variable it stands in for, shown with its own value.
             source[field] = (ENVIRONMENT.get(field, (field,))[0], value)
+    memory = environ.get(LAMBDA_MEMORY_VARIABLE, "").strip()
+    if "s3_concurrency" not in raw and memory:
+        raw["s3_concurrency"] = s3_concurrency_for_memory(_lambda_memory(memory))
 
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
         raise _explain(exc, source) from None
+
+
+def s3_concurrency_for_memory(memory_mb: int) -> int:
+    """The S3 threads a Lambda function of ``memory_mb`` should run when the operator has not
+    set ``BACKUPWATCH_S3_CONCURRENCY``: enough to keep its vCPU share busy while calls wait on
+    the network, and no more, since a thread beyond that only queues for the CPU.
+
+    The share stops counting at one vCPU: backupwatch's Python runs one thread at a time.
+    8 at 512 MB, 12 at 1,024 MB, 20 from 1,769 MB up; never below 8 nor above 128.
+    """
+    share = min(memory_mb / LAMBDA_MB_PER_VCPU, 1.0)
+    return max(8, min(128, math.ceil(S3_THREADS_PER_VCPU * share)))
+
+
+def _lambda_memory(text: str) -> int:
+    """``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``: Lambda's whole number of MB, 128 to 10,240."""
+    problem = "expected the function's memory in MB, a whole number from 128 to 10240"
+    try:
+        memory = int(text)
+    except ValueError:
+        raise ConfigurationError(LAMBDA_MEMORY_VARIABLE, text, problem) from None
+    if not 128 <= memory <= 10_240:
+        raise ConfigurationError(LAMBDA_MEMORY_VARIABLE, text, problem)
+    return memory
 
 
 def _parse(field: str, variable: str, text: str) -> Any:
