@@ -1002,12 +1002,30 @@ def _fleet_day(
     return result, event
 
 
+DRIFTING_ROWS = 2
+"""One row in this many has other numbers (ages, sizes) on each seeded day than on the day
+after it; the others are the same every day, as a tenant backed up at the same hour each day
+is. A reader shares a row that did not change with the day before (``DaySummaryReader``), so
+copies alike in every row would flatter it."""
+
+
+def _drift(numbers: str, back: int) -> str:
+    """``numbers`` (a day summary row's, space-separated) with the first one moved by ``back``:
+    another day's age."""
+    first, _, rest = numbers.partition(" ")
+    if not first.isdigit():
+        return numbers
+    return f"{int(first) + back}{' ' if rest else ''}{rest}"
+
+
 def _seed_history(s3: Any, days: int) -> float:
     """Copy the first run into ``days`` earlier days of the archive: its day summary (with
-    that day's ``generated_at``: the documented JSON of ``core.day_summary``) and an index
-    entry each, as if the fleet had been running that long. The reports themselves are not
-    copied: a run reads the earlier days' summaries only, and the previous report."""
+    that day's ``generated_at``: the documented JSON of ``core.day_summary``; one row in
+    ``DRIFTING_ROWS`` with other numbers each day) and an index entry each, as if the fleet
+    had been running that long. The reports themselves are not copied: a run reads the earlier
+    days' summaries only, and the previous run's."""
     from backupwatch.aws.archive import ArchiveIndex, day_summary_key, index_key, report_key
+    from backupwatch.core.day_summary import COLUMNS
 
     started = time.perf_counter()
     key = index_key(REPORT_PREFIX)
@@ -1017,10 +1035,15 @@ def _seed_history(s3: Any, days: int) -> float:
     [first] = index.runs
     body = s3.get_object(Bucket=REPORTS_BUCKET, Key=day_summary_key(first.key))["Body"].read()
     document = json.loads(gzip.decompress(body))
+    rows = document["tenants"]
+    numbers = COLUMNS.index("numbers")
+    original = [row[numbers] for row in rows]
     runs = [first]
     for back in range(1, days + 1):
         at = first.generated_at - timedelta(days=back)
         document["generated_at"] = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        for i in range(0, len(rows), DRIFTING_ROWS):
+            rows[i][numbers] = _drift(original[i], back)
         copy = gzip.compress(json.dumps(document, separators=(",", ":")).encode(), mtime=0)
         earlier = report_key(REPORT_PREFIX, at)
         s3.put_object(Bucket=REPORTS_BUCKET, Key=day_summary_key(earlier), Body=copy)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 from collections import Counter
@@ -720,3 +721,130 @@ def test_index_json_is_plain_readable_json(s3: Any, retrier: Retrier) -> None:
     assert document["failing_since"] == {
         f"123456789012|{REGION}|instance|db-b": "2026-11-27T07:00:00Z"
     }
+
+
+# --- "what changed" from the previous run's day summary ------------------------------------------
+
+
+def test_the_previous_run_is_read_as_its_summary_when_asked(
+    s3: Any, retrier: Retrier, calls: S3Calls
+) -> None:
+    """With a reader, ``load_history`` reads the index and the previous run's day summary (2
+    GETs, no report); a run archived before summaries existed is read from its report, as
+    without a reader (``History.previous``)."""
+    yesterday = report(NOW - timedelta(days=1), row("a"), row("b", Status.STALE))
+    archived = archive_run(s3, retrier, yesterday)
+    calls.reset()
+    history = load_history(
+        s3, retrier, bucket=ARCHIVE, prefix=PREFIX, before=NOW, reader=DaySummaryReader()
+    )
+    assert calls.counts == {"GetObject": 2}
+    assert history.previous is None
+    assert history.previous_key == archived.key
+    assert history.previous_day == DaySummary.of(yesterday)
+    assert history.compared_with is history.previous_day
+
+    s3.delete_object(Bucket=ARCHIVE, Key=day_summary_key(archived.key))
+    calls.reset()
+    older = load_history(
+        s3, retrier, bucket=ARCHIVE, prefix=PREFIX, before=NOW, reader=DaySummaryReader()
+    )
+    assert calls.counts == {"GetObject": 3}
+    assert older.previous_day is None
+    assert older.previous == yesterday
+    assert older.compared_with == yesterday
+
+
+def publish(world: World, retrier: Retrier, topic: str, current: Report) -> Any:
+    """The state machine's publish step on ``current``: ``run_daily(report=...)``."""
+    settings = load_settings(
+        env_for(topic, BACKUPWATCH_REPORT_BUCKET=ARCHIVE, BACKUPWATCH_REPORT_PREFIX=PREFIX)
+    )
+    return run_daily(settings, report=current, session=world.session, retrier=retrier, resend=True)
+
+
+def owned(name: str, status: Status = Status.OK, *owners: str) -> TenantReport:
+    return row(name, status).model_copy(update={"owners": owners})
+
+
+def as_read(changes: Any) -> list[Any]:
+    """What a reader sees of the changes (tests/test_changes.py's ``_as_read``)."""
+    return [
+        [
+            (i.row.key, i.row.tenant, i.row.status, i.row.owners, i.before, i.since, i.days)
+            for i in getattr(changes, section)
+        ]
+        for section in ("new_failures", "recovered", "still_failing", "gone", "new_tenants")
+    ] + [changes.previous_at, changes.failing_since]
+
+
+def page(s3: Any) -> bytes:
+    body: bytes = s3.get_object(Bucket=ARCHIVE, Key=status_page_key(PREFIX))["Body"].read()
+    return body
+
+
+def test_a_publish_compares_with_the_summary_as_with_the_report(
+    world: World, retrier: Retrier, s3: Any
+) -> None:
+    """Two days of the publish step, with new failures, recoveries, a new tenant and two gone
+    (one with owners): the same changes, digest and status page whether yesterday is read as
+    its day summary or, its summary deleted (an older archive), as its report."""
+    topic = pipeline_world(world)
+    yesterday = report(
+        NOW - timedelta(days=1),
+        owned("a", Status.OK, "team-a"),
+        row("b", Status.STALE),
+        row("c"),
+        owned("d", Status.MISSING, "team-d", "ops"),
+        row("e", Status.STALE),
+    )
+    today = report(
+        NOW, owned("a", Status.STALE, "team-a"), row("b"), row("e", Status.STALE), row("f")
+    )
+    first = publish(world, retrier, topic, yesterday)
+    from_summary = publish(world, retrier, topic, today)
+    page_from_summary = page(s3)
+    s3.delete_object(Bucket=ARCHIVE, Key=day_summary_key(first.archived.key))
+    from_report = publish(world, retrier, topic, today)
+    changes = from_summary.changes
+    assert [i.row.tenant for i in changes.gone] == ["c", "d"]
+    assert changes.gone[1].row.owners == ("team-d", "ops")
+    assert [i.row.tenant for i in changes.new_failures] == ["a"]
+    assert [i.row.tenant for i in changes.recovered] == ["b"]
+    assert as_read(changes) == as_read(from_report.changes)
+    assert from_summary.digest == from_report.digest
+    assert page(s3) == page_from_summary
+
+
+def test_a_summary_without_owners_sends_the_run_to_the_report_for_them(
+    world: World, retrier: Retrier, s3: Any
+) -> None:
+    """Yesterday's summary written before summaries kept owners (no ``owners`` member), owners
+    in use, a tenant gone: its owners come from yesterday's report, read for them. A summary
+    that keeps owners costs no such read."""
+    topic = pipeline_world(world)
+    yesterday = report(
+        NOW - timedelta(days=1), owned("a", Status.OK, "team-a"), owned("d", Status.OK, "team-d")
+    )
+    today = report(NOW, owned("a", Status.OK, "team-a"))
+    first = publish(world, retrier, topic, yesterday)
+    key = first.archived.key
+    gets: list[str] = []
+
+    def remember(params: dict[str, Any], **_: Any) -> None:
+        gets.append(params["Key"])
+
+    world.session.events.register("before-parameter-build.s3.GetObject", remember)
+    assert publish(world, retrier, topic, today).changes.gone[0].row.owners == ("team-d",)
+    assert day_summary_key(key) in gets
+    assert key not in gets
+
+    summary = day_summary_key(key)
+    body = s3.get_object(Bucket=ARCHIVE, Key=summary)["Body"].read()
+    document = json.loads(gzip.decompress(body))
+    del document["owners"]
+    s3.put_object(Bucket=ARCHIVE, Key=summary, Body=gzip.compress(json.dumps(document).encode()))
+    gets.clear()
+    outcome = publish(world, retrier, topic, today)
+    assert outcome.changes.gone[0].row.owners == ("team-d",)
+    assert gets.count(key) == 1

@@ -119,3 +119,12 @@ def test_a_tiny_fleet_is_scanned_merged_published_and_verified(
     assert publish["rss_peak_kib"] >= publish["rss_imports_kib"] > 0
     assert day["partial_bytes"] == [0, 0]  # 5 tenants: returned inline, no partial in S3
     assert any(key.startswith("reports/") for key in day["archive_bytes"])
+
+
+def test_a_seeded_day_moves_the_first_number_of_a_drifting_row() -> None:
+    """``_drift``: another day's age for one row in ``DRIFTING_ROWS`` of the seeded history, so
+    the reader's sharing of unchanged rows is not measured on copies alike in every row."""
+    assert scale._drift("5 24 4", 3) == "8 24 4"
+    assert scale._drift("31", 1) == "32"
+    assert scale._drift("52.4 7", 1) == "52.4 7"
+    assert scale._drift("", 2) == ""

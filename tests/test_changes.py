@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -9,7 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backupwatch.core.changes import Changed, Changes, compare, scope_failed, utc_days
+from backupwatch.core.day_summary import DaySummary, DaySummaryReader
+from backupwatch.core.digest import change_sections, render_digest
 from backupwatch.core.models import Check, Kind, RegionError, Report, RowKey, Status, TenantReport
+from backupwatch.core.owners import owner_changes
 
 from .conftest import NOW, OTHER_REGION, REGION
 
@@ -512,3 +516,99 @@ def _sections(changes: Changes) -> list[tuple[Changed, ...]]:
         changes.not_checked,
         changes.new_tenants,
     ]
+
+
+# --- compared with yesterday's day summary instead of its report ------------------------------
+
+
+def _as_read(changes: Changes) -> list[object]:
+    """Everything of ``changes`` a reader sees: the sections' rows (for ``gone`` and
+    ``not_checked``, what the digest and an owner's notice read of the previous row), their
+    before, since and days, and the streaks."""
+    sections = [
+        [
+            (
+                item.row.key,
+                item.row.tenant,
+                item.row.status,
+                item.row.failing,
+                item.row.owners,
+                item.before,
+                item.since,
+                item.days,
+            )
+            for item in section
+        ]
+        for section in _sections(changes)
+    ]
+    return [changes.previous_at, changes.current_at, changes.failing_since, *sections]
+
+
+def _summary_of(previous: Report) -> DaySummary:
+    """``previous`` as the archive keeps its summary, read back as a run reads it."""
+    return DaySummaryReader(dumps=False).read(DaySummary.of(previous).to_bytes())
+
+
+@settings(max_examples=100, deadline=None)
+@given(_pairs())
+def test_comparing_with_the_day_summary_is_comparing_with_the_report(
+    pair: tuple[Report | None, Report, dict[RowKey, datetime]],
+) -> None:
+    """For any two reports and stored streaks: the same changes, section by section, and the
+    same digest lines, whether the previous run is its report or its summary."""
+    previous, current, stored = pair
+    if previous is None:
+        return
+    from_report = compare(previous, current, failing_since=stored)
+    from_summary = compare(_summary_of(previous), current, failing_since=stored)
+    assert _as_read(from_summary) == _as_read(from_report)
+    for accounts in (False, True):
+        assert change_sections(from_summary, accounts=accounts) == change_sections(
+            from_report, accounts=accounts
+        )
+
+
+def test_a_gone_tenant_from_the_summary_keeps_its_owners_and_reason() -> None:
+    """A tenant gone, and one not checked: from the summary, each is yesterday's row with its
+    name, resource, status, reason and owners, so its owners' notices still name it."""
+    gone = row("gone", Status.STALE, account=ACCOUNT_A).model_copy(update={"owners": ("team-a",)})
+    hidden = row("hidden", account=ACCOUNT_B, region=OTHER_REGION).model_copy(
+        update={"owners": ("team-b", "ops")}
+    )
+    kept = row("kept", account=ACCOUNT_A)
+    previous = report(YESTERDAY, gone, hidden, kept)
+    error = RegionError(account_id=ACCOUNT_B, region=OTHER_REGION, reason="AccessDenied")
+    current = report(NOW, kept, errors=(error,))
+    from_report = compare(previous, current)
+    from_summary = compare(_summary_of(previous), current)
+    assert _as_read(from_summary) == _as_read(from_report)
+    [item] = from_summary.gone
+    assert (item.row.tenant, item.row.owners, item.row.reason) == ("gone", ("team-a",), gone.reason)
+    assert from_summary.not_checked[0].row.owners == ("team-b", "ops")
+    for owner in ("team-a", "team-b", "ops"):
+        assert _as_read(owner_changes(from_summary, owner)) == _as_read(
+            owner_changes(from_report, owner)
+        )
+
+
+def test_a_realistic_week_compares_the_same_from_summaries(fleet_days: list[Report]) -> None:
+    """benchmarks/status_page.py's fleet (every status, tenants new and gone, a scope not
+    checked for a day), each day of a week compared with the day before: the same changes and
+    the same digest, byte for byte, from the day before's summary as from its report."""
+    compared = 0
+    for previous, current in itertools.pairwise(fleet_days):
+        from_report = compare(previous, current)
+        from_summary = compare(_summary_of(previous), current)
+        assert _as_read(from_summary) == _as_read(from_report)
+        assert render_digest(current, changes=from_summary) == render_digest(
+            current, changes=from_report
+        )
+        compared += len(from_report.gone) + len(from_report.not_checked)
+    assert compared, "the month has tenants gone or not checked"
+
+
+@pytest.fixture(scope="module")
+def fleet_days() -> list[Report]:
+    from benchmarks.status_page import synthetic_reports
+
+    return synthetic_reports(300, 8, seed=3)

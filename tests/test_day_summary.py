@@ -15,10 +15,12 @@ from datetime import timedelta
 
 import pytest
 
+from backupwatch.core import status_page
 from backupwatch.core.changes import compare
 from backupwatch.core.day_summary import (
     COLUMNS,
     SCHEMA,
+    AnyDay,
     DailyHistory,
     DayRow,
     DaySummary,
@@ -394,3 +396,79 @@ def test_the_collector_is_paused_only_inside_and_as_it_was_after() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# --- owners, dumps left out, rows shared across days --------------------------------------------
+
+
+def test_owners_are_kept_only_when_a_row_has_some() -> None:
+    """A report with owners: an ``owners`` member after ``tenants``, read back by row key, and
+    ``report_row`` gives them to a gone tenant's row. Without owners: no member, so the bytes
+    are those of a summary from before the member existed, and the reader says it does not
+    know (None)."""
+    owned = row("acme").model_copy(update={"owners": ("team-a", "ops")})
+    summary = DaySummary.of(report(0, row("globex", Status.STALE), owned))
+    document = json.loads(summary.to_json())
+    assert list(document)[-2:] == ["tenants", "owners"]
+    assert document["owners"] == [[1, "team-a", "ops"]]
+    read = DaySummaryReader().read(summary.to_bytes())
+    assert read.owners == {owned.key: ("team-a", "ops")}
+    gone = read.report_row(read.tenants[1])
+    assert (gone.tenant, gone.key, gone.status, gone.owners) == (
+        "acme",
+        owned.key,
+        Status.OK,
+        owned.owners,
+    )
+    assert gone.reason == owned.reason
+    assert read.report_row(read.tenants[0]).owners == ()
+
+    plain = DaySummary.of(report(0, row("globex", Status.STALE)))
+    assert "owners" not in json.loads(plain.to_json())
+    assert plain.owners == {}
+    assert DaySummaryReader().read(plain.to_bytes()).owners is None
+
+
+@pytest.mark.parametrize("owners", [{}, [[0]], [["0", "x"]], [[-1, "x"]], [[5, "x"]], [[0, 1]]])
+def test_malformed_owners_are_refused(owners: object) -> None:
+    document = json.loads(DaySummary.of(report(0, row("acme"))).to_json())
+    document["owners"] = owners
+    with pytest.raises(DaySummaryError):
+        DaySummaryReader().read(json.dumps(document))
+
+
+def test_a_reader_without_dumps_shares_a_row_that_did_not_change(fleet: list[Report]) -> None:
+    """``dumps=False``: no row keeps a dump; a tenant's row equal to the day before's is that
+    row, so a steady month costs about a day. With dumps, the same days read equal rows (a
+    dump is a new key every day, so they are seldom shared)."""
+    days = [DaySummary.of(one).to_bytes() for one in fleet[:4]]
+    lean = DaySummaryReader(dumps=False)
+    read = [lean.read(body) for body in days]
+    full = [DaySummaryReader().read(body) for body in days]
+    assert all(r.dump is None for day in read for r in day.tenants)
+    assert any(r.dump is not None for day in full for r in day.tenants)
+    shared = 0
+    for before, after in itertools.pairwise(read):
+        old = {r.key: r for r in before.tenants}
+        for r in after.tenants:
+            if r == old.get(r.key):
+                assert r is old[r.key]
+                shared += 1
+    assert shared
+    for lean_day, full_day in zip(read, full, strict=True):
+        assert [r._replace(dump=None) for r in full_day.tenants] == list(lean_day.tenants)
+        assert render_status_page([lean_day]) == render_status_page([full_day])
+
+
+@pytest.mark.parametrize("rows_per_chunk", [1, 7, 500])
+def test_the_page_in_pieces_is_the_page(
+    fleet: list[Report], rows_per_chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``status_page_bytes`` (what a run writes) is the page's text, encoded, however many rows
+    go in a piece; so are the pieces joined, for the fleet's days and every scenario."""
+    monkeypatch.setattr(status_page, "ROWS_PER_CHUNK", rows_per_chunk)
+    cases: list[Sequence[AnyDay]] = [through_json(fleet[:5]), *SCENARIOS.values(), []]
+    for reports in cases:
+        text = render_status_page(reports)
+        assert "".join(status_page.status_page_chunks(reports)) == text
+        assert status_page.status_page_bytes(reports) == text.encode()

@@ -34,10 +34,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pydantic import AwareDatetime, Field
 
 from backupwatch.core.models import FrozenValue, RegionError, Report, RowKey, Status, TenantReport
+
+if TYPE_CHECKING:  # day_summary imports the digest, which imports this module
+    from backupwatch.core.day_summary import DayRow, DaySummary
 
 
 class Changed(FrozenValue):
@@ -97,12 +101,19 @@ def change_counts(changes: Changes | None) -> dict[str, int] | None:
 
 
 def compare(
-    previous: Report | None,
+    previous: Report | DaySummary | None,
     current: Report,
     *,
     failing_since: Mapping[RowKey, datetime] | None = None,
 ) -> Changes:
     """What changed from ``previous`` to ``current``.
+
+    ``previous`` may be the previous run's day summary instead of its report (what a run reads:
+    a few hundred bytes per tenant, not a few kilobytes): of a previous row, only its key,
+    status and ``failing`` are compared, which the summary keeps, and a tenant ``gone`` or
+    ``not_checked`` is its summary's row as a report's (``DaySummary.report_row``: name,
+    resource, status, reason, owners; no check's details, which nothing that shows a change
+    reads). The changes are the same either way (tests/test_changes.py).
 
     ``failing_since`` is the streaks as the archive stored them after the previous run (empty
     when unknown: then a tenant failing in the previous report counts as failing since that
@@ -160,11 +171,11 @@ def compare(
         if old.key in present:
             continue
         if scope_failed(old.key, current.region_errors):
-            not_checked.append(Changed(row=old, before=old.status))
+            not_checked.append(Changed(row=_report_row(previous, old), before=old.status))
             if old.failing and previous_at is not None:
                 streaks[old.key] = min(known.get(old.key, previous_at), previous_at)
         else:
-            gone.append(Changed(row=old, before=old.status))
+            gone.append(Changed(row=_report_row(previous, old), before=old.status))
     for key, since in known.items():
         # A streak of a tenant that no run has seen since its scope failed: keep it.
         if key not in present and key not in streaks and scope_failed(key, current.region_errors):
@@ -183,9 +194,18 @@ def compare(
     )
 
 
+def _report_row(previous: Report | DaySummary | None, old: TenantReport | DayRow) -> TenantReport:
+    """A previous row as a report's row: itself, or its summary's (``report_row``)."""
+    if isinstance(old, TenantReport):
+        return old
+    if previous is None or isinstance(previous, Report):
+        raise TypeError("a report's rows are TenantReports")
+    return previous.report_row(old)
+
+
 def _streak_start(
     key: RowKey,
-    old: TenantReport | None,
+    old: TenantReport | DayRow | None,
     known: Mapping[RowKey, datetime],
     previous_at: datetime | None,
 ) -> datetime | None:

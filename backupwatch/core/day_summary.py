@@ -36,9 +36,14 @@ described by ``columns``, with the strings that repeat across rows in tables::
                   ["acme-backups/acme-2026-11-27.dump", 52428800, "2026-11-27T03:00:00Z"]]]}
 
 ``scope`` indexes ``scopes`` (account, "" when unknown, and region), ``text`` indexes ``texts``,
-``dump`` is null when there is none. A reader accepts version 1 only: a summary it cannot read
-(corrupt, or from a newer backupwatch) is ``DaySummaryError``, and the archive then reads the
-full report instead, which is read leniently whatever its version.
+``dump`` is null when there is none. When any row has owners (``TenantReport.owners``), an
+``owners`` member follows ``tenants``: ``[[row index, owner, ...], ...]``, what a gone tenant's
+owner notice needs when "what changed" is computed from the summary (``changes.compare``); a
+summary of a report without owners has no such member, and its bytes are what they were
+before it existed; a reader that does not know the member ignores it. A reader accepts
+version 1 only: a summary it cannot read (corrupt, or from a newer backupwatch) is
+``DaySummaryError``, and the archive then reads the full report instead, which is read
+leniently whatever its version.
 """
 
 from __future__ import annotations
@@ -220,6 +225,11 @@ class DaySummary:
     tenants: tuple[DayRow, ...]
     region_errors: tuple[RegionError, ...] = ()
     accounts: tuple[str, ...] = ()
+    owners: Mapping[RowKey, tuple[str, ...]] | None = field(default=None, compare=False)
+    """The owner keys of the rows that have any (``TenantReport.owners``), so that "what
+    changed" can be computed from yesterday's summary and still route a gone tenant to its
+    owners. None when not known: a summary written before summaries kept them, or one whose
+    rows have none (the JSON then leaves ``owners`` out, and its bytes are what they were)."""
     summary: Summary = field(init=False, compare=False, repr=False)
     """The report's counts, as ``Report.summary`` has them."""
 
@@ -286,12 +296,35 @@ class DaySummary:
             "texts": list(texts),
             "tenants": rows,
         }
+        if self.owners:
+            where = {row.key: i for i, row in enumerate(self.tenants)}
+            document["owners"] = [
+                [where[key], *owners] for key, owners in self.owners.items() if key in where
+            ]
         return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
 
     def to_bytes(self) -> bytes:
         """``to_json``, gzip-compressed (about a fifth of its size), as the archive stores it;
         the same summary always gives the same bytes."""
         return gzip.compress(self.to_json().encode(), compresslevel=6, mtime=0)
+
+    def report_row(self, row: DayRow) -> TenantReport:
+        """``row`` as a report's row: its tenant, resource, status, ``failing``, reason and
+        owners (when the summary knows them), no check's details. What ``changes.compare``
+        makes of a tenant of yesterday's summary that is gone today: the digest shows its
+        name, resource and status, an owner's notice routes it by its owners."""
+        account, region, kind, identifier = row.key
+        return TenantReport.model_construct(
+            tenant=row.tenant,
+            db_instance_identifier=identifier,
+            region=region,
+            kind=kind,
+            account_id=account or None,
+            status=row.status,
+            failing=row.failing,
+            reason=row.reason,
+            owners=self.owners.get(row.key, ()) if self.owners else (),
+        )
 
     def to_report(self) -> Report:
         """A report of what the summary holds: every row's tenant, status, ``failing`` and
@@ -355,13 +388,32 @@ class DaySummaryReader:
 
     Thirty days of one fleet name the same tenants, resources and templates thirty times; one
     reader keeps one copy of each (strings, row keys, statuses), so a month of summaries of
-    100,000 tenants holds each name once. Use one reader for the days of one page.
+    100,000 tenants holds each name once. A tenant's row that is the same as on the day read
+    before it (a tenant backed up at the same hour every day shows the same ages, the same
+    text) is that day's row, not a copy: a month of a steady fleet costs little more than a
+    day. Use one reader for the days of one page, read oldest first.
+
+    ``dumps=False`` leaves every row's ``dump`` out (None): the status page, the email's grid
+    and "what changed" never read it, only the size rule's fallback does (``archived_dumps``),
+    and a dump (a dated key, a size, a time) differs every day, so a row that keeps one is never
+    the day before's. The state machine's publish step, which checks nothing, reads so.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, dumps: bool = True) -> None:
+        self.dumps = dumps
         self._strings: dict[str, str] = {}
         self._keys: dict[RowKey, RowKey] = {}
         self._statuses: dict[str, tuple[Status, bool]] = {}
+        self._last: dict[RowKey, DayRow] = {}
+
+    def _shared(self, row: DayRow) -> DayRow:
+        """``row``, or the equal row of the same tenant on the day read before (see the
+        class)."""
+        last = self._last.get(row.key)
+        if last is not None and last == row:
+            return last
+        self._last[row.key] = row
+        return row
 
     def _string(self, text: str) -> str:
         return self._strings.setdefault(text, text)
@@ -387,21 +439,24 @@ class DaySummaryReader:
             tenants=tuple(self._row(row) for row in report.tenants),
             region_errors=report.region_errors,
             accounts=report.accounts,
+            owners={row.key: row.owners for row in report.tenants if row.owners},
         )
 
     def _row(self, row: TenantReport) -> DayRow:
         ages = check_ages(row)
         text = f"{clean_text(row.reason)}{AGES_LABEL}{ages_text(ages)}"
         template, numbers = split_numbers(text)
-        return DayRow(  # key, tenant, status, failing, template, numbers, bad, dump
-            self._key(row.key),
-            self._string(row.tenant),
-            row.status,
-            row.failing,
-            self._string(template),
-            numbers,
-            sum(1 << i for i, (_, _, bad) in enumerate(ages) if bad),
-            ok_dump(row),
+        return self._shared(
+            DayRow(  # key, tenant, status, failing, template, numbers, bad, dump
+                self._key(row.key),
+                self._string(row.tenant),
+                row.status,
+                row.failing,
+                self._string(template),
+                numbers,
+                sum(1 << i for i, (_, _, bad) in enumerate(ages) if bad),
+                ok_dump(row) if self.dumps else None,
+            )
         )
 
     def read(self, body: str | bytes) -> DaySummary:
@@ -440,6 +495,7 @@ class DaySummaryReader:
                 raise DaySummaryError(f"{part!r} is not a string")
         rows = [self._read_row(row, scopes, texts) for row in document["tenants"]]
         known = {check.value for check in Check}
+        owners = _owners(document["owners"], rows) if "owners" in document else None
         return DaySummary(
             generated_at=_parse_time(document["generated_at"]),
             regions=tuple(self._string(r) for r in _strings(document["regions"])),
@@ -450,6 +506,7 @@ class DaySummaryReader:
                 for error in document["region_errors"]
             ),
             accounts=tuple(self._string(a) for a in _strings(document["accounts"])),
+            owners=owners,
         )
 
     def _read_row(
@@ -471,15 +528,17 @@ class DaySummaryReader:
             raise DaySummaryError(f"row {row!r}: not {COLUMNS}")
         account, region = scopes[scope]
         found, unknown = self._status(status)
-        return DayRow(  # key, tenant, status, failing, template, numbers, bad, dump
-            self._key((account, region, kind, identifier)),
-            self._string(tenant),
-            found,
-            bool(failing) or unknown,
-            texts[text],
-            numbers,
-            bad,
-            None if dump is None else _dump(dump),
+        return self._shared(
+            DayRow(  # key, tenant, status, failing, template, numbers, bad, dump
+                self._key((account, region, kind, identifier)),
+                self._string(tenant),
+                found,
+                bool(failing) or unknown,
+                texts[text],
+                numbers,
+                bad,
+                None if dump is None or not self.dumps else _dump(dump),
+            )
         )
 
     def _status(self, name: Any) -> tuple[Status, bool]:
@@ -498,6 +557,20 @@ def _strings(values: Any) -> list[str]:
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise DaySummaryError(f"{values!r} is not a list of strings")
     return values
+
+
+def _owners(value: Any, rows: Sequence[DayRow]) -> dict[RowKey, tuple[str, ...]]:
+    """The ``owners`` member: ``[[row index, owner, ...], ...]``, by row key."""
+    if not isinstance(value, list):
+        raise DaySummaryError(f"owners {value!r}")
+    owners: dict[RowKey, tuple[str, ...]] = {}
+    for entry in value:
+        if not isinstance(entry, list) or len(entry) < 2 or type(entry[0]) is not int:
+            raise DaySummaryError(f"owners entry {entry!r}")
+        if entry[0] < 0:
+            raise DaySummaryError(f"owners entry {entry!r}")
+        owners[rows[entry[0]].key] = tuple(_strings(entry[1:]))
+    return owners
 
 
 def _dump(value: Any) -> ArchivedDump:

@@ -6,10 +6,11 @@ can do with its own topic, bucket, clock or publisher. Every step can be injecte
 off by keyword.
 
 With ``BACKUPWATCH_REPORT_BUCKET`` set, a run reads the archive before it checks, and before it
-writes to it: the index and the previous report, to say what changed, and (when it writes a
-status page) the day summary of the last run of each of the page's earlier days (a few hundred
-bytes per tenant, where a report is a few kilobytes: ``core.day_summary``). The size rule falls
-back on the dumps those days judged ``OK`` when a tenant's folder holds too little history.
+writes to it: the index and the previous run's day summary, to say what changed, and (when it
+writes a status page) the day summary of the last run of each of the page's earlier days (a few
+hundred bytes per tenant, where a report is a few kilobytes: ``core.day_summary``); a day
+archived before summaries existed is read from its report. The size rule falls back on the
+dumps those days judged ``OK`` when a tenant's folder holds too little history.
 Then the check; then this run's report, its day summary, the index and the status page; then
 the digest goes out. Every object is read once per run. Nothing the archive does can stop the
 check or the digest: every failure becomes a line in the digest ("no comparison: ...", "could
@@ -25,11 +26,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
+from pydantic import ValidationError
 
 from backupwatch.aws.archive import (
     History,
     earlier_days,
     load_history,
+    read_report,
     status_page_key,
     write_run,
     write_status_page,
@@ -50,7 +53,7 @@ from backupwatch.core.digest import Digest, emergency_digest, render_digest
 from backupwatch.core.errors import AwsCallError, ConfigurationError
 from backupwatch.core.models import ArchivedReport, Report, RowKey
 from backupwatch.core.size_history import NO_ARCHIVED_DUMPS, ArchivedDump, archived_dumps
-from backupwatch.core.status_page import render_status_page
+from backupwatch.core.status_page import render_status_page, status_page_bytes
 from backupwatch.pipeline.delivery import (
     CENTRAL,
     ChannelResult,
@@ -145,7 +148,8 @@ class EarlierRuns:
     failed: str | None = None
     """The read crashed (a bug): nothing is compared or written, the digest says why."""
     sizes: Mapping[RowKey, tuple[ArchivedDump, ...]] = field(default_factory=dict)
-    """``archived_dumps`` of every day read: what ``check_tenants(size_history=...)`` gets."""
+    """``archived_dumps`` of every day read: what ``check_tenants(size_history=...)`` gets;
+    empty when no check follows (``read_earlier(size_history=False)``)."""
 
 
 @dataclass(frozen=True)
@@ -374,17 +378,22 @@ def read_earlier(
     retrier: Retrier | None = None,
     deadline: Deadline | None = None,
     status_page: StatusPageRenderer | None = render_status_page,
+    size_history: bool = True,
 ) -> EarlierRuns:
     """Read what the archive holds of the runs before ``before``: the index and the previous
-    report (``load_history``: 2 GETs), and, when this run will write a status page, the day
-    summary of the last run of each of the page's earlier days (``earlier_days``: at most
-    ``STATUS_PAGE_DAYS - 1`` GETs, the previous report summarised instead of read again; one
-    more per day archived before summaries existed, for its report). No listing, nothing
-    written.
+    run's day summary (``load_history``: 2 GETs; its report instead when it has no summary, one
+    GET more), and, when this run will write a status page, the day summary of the last run of
+    each of the page's earlier days (``earlier_days``: at most ``STATUS_PAGE_DAYS - 1`` GETs,
+    the previous run not read again; one more per day archived before summaries existed, for
+    its report). No listing, nothing written. A report is held only for a run that has no
+    summary; at 100,000 tenants the previous report, read whole, held about 1 GiB.
 
     What was read also becomes the size rule's fallback history (``EarlierRuns.sizes``): about
-    a month of days with the status page, only the previous report without one (too little for
+    a month of days with the status page, only the previous run without one (too little for
     the rule's 3 earlier dumps on its own; a run writing no page reads no more for it).
+    ``size_history=False`` (no check follows: the state machine's publish step) gathers none,
+    and the days are read without their dumps (``DaySummaryReader(dumps=False)``), which lets
+    a tenant's unchanged row be shared by every day it did not change.
 
     Never raises: an unreadable archive is ``history.problem`` (the digest's "no comparison"),
     a crash is ``failed``. Its calls stop ``ARCHIVE_MARGIN_SECONDS`` before ``deadline``.
@@ -400,6 +409,7 @@ def read_earlier(
                 session,
                 _archive_retrier(retrier, deadline),
                 status_page,
+                size_history,
             )
     except Exception as error:  # a bug here must cost the comparison, never the check
         logger.exception("reading the report archive failed")
@@ -413,13 +423,18 @@ def _read_earlier(
     session: boto3.Session,
     retrier: Retrier,
     render_page: StatusPageRenderer | None,
+    size_history: bool,
 ) -> EarlierRuns:
     s3 = s3_client(session, settings.regions[0], read_timeout=settings.read_timeout_seconds)
-    history = load_history(s3, retrier, bucket=bucket, prefix=settings.report_prefix, before=before)
+    # One reader for every day: names, keys and unchanged rows are shared across them.
+    reader = DaySummaryReader(dumps=size_history)
+    history = load_history(
+        s3, retrier, bucket=bucket, prefix=settings.report_prefix, before=before, reader=reader
+    )
+    previous = history.compared_with
     daily: DailyHistory | None = None
     daily_error = None
     if render_page is not None and not settings.dry_run and history.index_writable:
-        previous = history.previous
         known = {history.previous_key: previous} if history.previous_key and previous else {}
         try:
             daily = DailyHistory(
@@ -431,20 +446,21 @@ def _read_earlier(
                     days=STATUS_PAGE_DAYS,
                     now=before,
                     known=known,
-                    reader=DaySummaryReader(),
+                    reader=reader,
                 )
             )
         except AwsCallError as error:
             logger.error("the last days' summaries could not be read: %s", error)
             daily_error = error.short
-    read: list[AnyDay] = [*(daily.days if daily is not None else ())]
-    if history.previous is not None:
-        read.append(history.previous)
-    try:
-        sizes = archived_dumps(read)
-    except Exception:  # a bug here must cost the size rule's fallback, never the comparison
-        logger.exception("the archived dump sizes could not be gathered")
-        sizes = {}
+    sizes: Mapping[RowKey, tuple[ArchivedDump, ...]] = {}
+    if size_history:
+        read: list[AnyDay] = [*(daily.days if daily is not None else ())]
+        if previous is not None:
+            read.append(previous)
+        try:
+            sizes = archived_dumps(read)
+        except Exception:  # a bug here must cost the size rule's fallback, never the comparison
+            logger.exception("the archived dump sizes could not be gathered")
     return EarlierRuns(history=history, daily=daily, daily_error=daily_error, sizes=sizes)
 
 
@@ -467,7 +483,8 @@ def archive_run(
 ) -> Archival:
     """Compare with the previous report, then write this run (``BACKUPWATCH_REPORT_BUCKET``).
 
-    ``earlier`` is what ``read_earlier`` read before the check; without it, it is read now.
+    ``earlier`` is what ``read_earlier`` read before the check; without it, it is read now,
+    without the size rule's history (no check follows).
     Reads before it writes, or the "previous" report would be this one. A dry run reads and
     compares, and writes nothing. Never raises: the digest must go out whatever the archive
     does. Its calls stop ``ARCHIVE_MARGIN_SECONDS`` before ``deadline``, keeping the rest for
@@ -483,6 +500,7 @@ def archive_run(
             retrier=retrier,
             deadline=deadline,
             status_page=status_page,
+            size_history=False,
         )
     if earlier.failed is not None:
         return Archival(no_comparison=earlier.failed)
@@ -508,8 +526,7 @@ def _archive(
     s3 = s3_client(session, settings.regions[0], read_timeout=settings.read_timeout_seconds)
     prefix = settings.report_prefix
     history = earlier.history
-    streaks = history.index.streaks if history.index is not None else None
-    changes = compare(history.previous, report, failing_since=streaks)
+    changes = _compare(s3, retrier, bucket, history, report)
     if settings.dry_run:
         return Archival(changes=changes, no_comparison=history.problem)
     today = DaySummary.of(report)
@@ -551,6 +568,36 @@ def _archive(
     )
 
 
+def _compare(
+    s3: S3Client, retrier: Retrier, bucket: str, history: History, report: Report
+) -> Changes:
+    """``compare`` with the previous run as read (its day summary, or its report).
+
+    One case reads the previous report after all: the summary was written before summaries
+    kept owners (it has none, ``owners`` None), this run's tenants have owners, and a tenant is
+    gone or not checked, so its owners' notices need its owners, which only the report holds.
+    It happens on the first run after an upgrade, if at all; a report that cannot be read then
+    costs those notices the tenant, never the comparison.
+    """
+    streaks = history.index.streaks if history.index is not None else None
+    day = history.previous_day
+    changes = compare(history.compared_with, report, failing_since=streaks)
+    if (
+        day is None
+        or day.owners is not None
+        or not (changes.gone or changes.not_checked)
+        or history.previous_key is None
+        or not any(row.owners for row in report.tenants)
+    ):
+        return changes
+    try:
+        previous = read_report(s3, retrier, bucket=bucket, key=history.previous_key)
+    except (AwsCallError, ValidationError) as error:
+        logger.warning("previous report not read for its tenants' owners: %s", error)
+        return changes
+    return compare(previous, report, failing_since=streaks)
+
+
 def write_status_page_for(
     s3: S3Client,
     retrier: Retrier,
@@ -569,9 +616,15 @@ def write_status_page_for(
     shows."""
     key = status_page_key(prefix)
     reports = [*earlier, report]
+    html: str | bytes
     try:
         with collection_paused():
-            html = render(reports, generated_at=report.generated_at)
+            if render is render_status_page:
+                # The same bytes, encoded piece by piece: at 100,000 tenants the page is
+                # 123 MB, and held as one string, then encoded, it cost 450 MiB at its peak.
+                html = status_page_bytes(reports, generated_at=report.generated_at)
+            else:
+                html = render(reports, generated_at=report.generated_at)
     except Exception as error:  # another module's rendering must never stop the digest
         logger.exception("status page not rendered")
         return ArchivedReport(
