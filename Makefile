@@ -24,8 +24,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# One worker per core; a file's tests stay on one worker (module fixtures are built once).
 test: lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # Naive check vs backupwatch on a moto world (a few minutes), then the client's own CPU per
 # tenant against a moto server: naive, minimal, backupwatch at 1,000 and 10,000 tenants (about
