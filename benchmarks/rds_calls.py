@@ -37,7 +37,15 @@ from backupwatch.aws import rds_evidence
 
 from . import moto_patches
 from .meter import AwsMeter
-from .world import BUCKET, REGION, TENANT_TAG, account_id, raise_snapshot_limit
+from .world import (
+    BUCKET,
+    REGION,
+    TENANT_TAG,
+    account_id,
+    instance_id,
+    instance_kwargs,
+    raise_snapshot_limit,
+)
 
 PAGE = 100
 """The most RDS returns per page, of instances and of snapshots alike."""
@@ -111,10 +119,6 @@ class Counted:
         return sum(n for op, n in self.calls.items() if op.startswith("rds:"))
 
 
-def instance_id(index: int) -> str:
-    return f"db-{index:05d}"
-
-
 def seed(case: Case, now: datetime) -> None:
     """The case's instances and snapshots in moto's backend (inside ``mock_aws``), indexed for
     ``moto_patches``. The snapshot moto takes at creation is dropped: each instance holds
@@ -126,18 +130,8 @@ def seed(case: Case, now: datetime) -> None:
     backend = rds_backends[account_id()][REGION]
     created = (now - timedelta(days=90)).astimezone(UTC).replace(tzinfo=None)
     for index in range(case.instances):
-        tags = [{"Key": TENANT_TAG, "Value": f"t{index:05d}"}] if index < case.tenants else []
         database = backend.create_db_instance(
-            {
-                "db_instance_identifier": instance_id(index),
-                "db_instance_class": "db.t4g.micro",
-                "engine": "postgres",
-                "allocated_storage": 20,
-                "master_username": "bench",
-                "master_user_password": "not-a-secret-1",
-                "backup_retention_period": case.retention,
-                "tags": tags,
-            }
+            instance_kwargs(index, retention=case.retention, tagged=index < case.tenants)
         )
         database.created = database.instance_create_time = created
     backend.database_snapshots.clear()

@@ -173,7 +173,7 @@ def seed_instances(backend: Any, spec: WorldSpec, indexes: Iterable[int]) -> Non
     created = _naive_utc(spec.now - timedelta(days=90))  # long past any new-tenant grace
     for index in indexes:
         before = _minute()
-        database = backend.create_db_instance(_instance_kwargs(index, spec.everything))
+        database = backend.create_db_instance(instance_kwargs(index, spec.everything))
         stamps = {before, _minute()}
         database.created = database.instance_create_time = created
         _seed_snapshots(backend, spec, index, _creation_snapshot(backend, index, stamps))
@@ -194,10 +194,13 @@ def _creation_snapshot(backend: Any, index: int, stamps: set[str]) -> Any:
     raise RuntimeError(f"moto took no snapshot when creating {instance_id(index)}")
 
 
-def _instance_kwargs(index: int, encrypted: bool = False) -> dict[str, Any]:
+def instance_kwargs(
+    index: int, encrypted: bool = False, *, retention: int = 7, tagged: bool = True
+) -> dict[str, Any]:
     """``create_db_instance`` kwargs, snake_case as moto's backend takes them. ``encrypted``:
     storage encrypted with ``KMS_KEY``; moto gives each snapshot its instance's key and
-    ``Encrypted`` when the instance's storage is encrypted."""
+    ``Encrypted`` when the instance's storage is encrypted. ``tagged``: a tenant (with the
+    tenant tag) or not."""
     encryption = {"storage_encrypted": True, "kms_key_id": KMS_KEY} if encrypted else {}
     return {
         **encryption,
@@ -207,8 +210,8 @@ def _instance_kwargs(index: int, encrypted: bool = False) -> dict[str, Any]:
         "allocated_storage": 20,
         "master_username": "bench",
         "master_user_password": "not-a-secret-1",
-        "backup_retention_period": 7,
-        "tags": [{"Key": TENANT_TAG, "Value": tenant_name(index)}],
+        "backup_retention_period": retention,
+        "tags": [{"Key": TENANT_TAG, "Value": tenant_name(index)}] if tagged else [],
     }
 
 

@@ -328,23 +328,9 @@ class DaySummary:
 
     def to_report(self) -> Report:
         """A report of what the summary holds: every row's tenant, status, ``failing`` and
-        reason, but no check's details. For readers that take reports; the history's own
-        readers take summaries."""
-        rows = []
-        for row in self.tenants:
-            account, region, kind, identifier = row.key
-            rows.append(
-                TenantReport.model_construct(
-                    tenant=row.tenant,
-                    db_instance_identifier=identifier,
-                    region=region,
-                    kind=kind,
-                    account_id=account or None,
-                    status=row.status,
-                    failing=row.failing,
-                    reason=row.reason,
-                )
-            )
+        reason (and owners, when the summary knows them), but no check's details. For readers
+        that take reports; the history's own readers take summaries."""
+        rows = [self.report_row(row) for row in self.tenants]
         return Report.model_construct(
             generated_at=self.generated_at,
             regions=self.regions,
