@@ -694,12 +694,14 @@ class _EarlyS3:
     def started_for(
         self, tenant: Tenant, exclude: tuple[str, ...], refused: str | None
     ) -> Future[CheckResult] | None:
-        """The early check of ``tenant``, if it was started for exactly this tenant."""
+        """The early check of ``tenant``, if it was started for exactly this tenant; one
+        started for the tenant as it was before ownership changed it is cancelled."""
         early = self.started.pop(tenant.key, None)
-        if early is None or exclude or refused is not None:
+        if early is None:
             return None
         started, pending = early
-        if started is not tenant and started != tenant:
+        if exclude or refused is not None or (started is not tenant and started != tenant):
+            pending.cancel()
             return None
         return pending
 
