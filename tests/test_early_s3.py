@@ -151,3 +151,29 @@ def test_a_crash_in_early_work_waits_for_the_ordinary_check(
 
     assert row.status is Status.OK
     assert listed == Counter({"a-backups/": 1})
+
+
+def test_the_snapshot_listing_never_queues_behind_s3_checks(world: World, retrier: Retrier) -> None:
+    """One S3 thread, busy with checks discovery started: the RDS snapshot listing still starts
+    (it has a pool of its own). Each S3 listing waits until the snapshot listing has begun; a
+    listing queued behind them would never begin, and every wait would time out."""
+    world.bucket()
+    for i in range(3):
+        world.instance(f"db-{i}", tenant=f"t{i}")
+        world.put(f"t{i}-backups/x.dump", hours_ago(1))
+    snapshots_listed = threading.Event()
+    waits: list[bool] = []
+
+    def rds_listing(**_: Any) -> None:
+        snapshots_listed.set()
+
+    def s3_listing(**_: Any) -> None:
+        waits.append(snapshots_listed.wait(timeout=10))
+
+    world.session.events.register("before-parameter-build.rds.DescribeDBSnapshots", rds_listing)
+    world.session.events.register("before-parameter-build.s3.ListObjectsV2", s3_listing)
+
+    report = run(world, retrier, BACKUPWATCH_S3_CONCURRENCY="1")
+
+    assert waits == [True, True, True]
+    assert {row.status for row in report.tenants} == {Status.OK}
