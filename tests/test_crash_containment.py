@@ -58,7 +58,7 @@ def test_a_bug_in_cluster_discovery_keeps_the_instances(
 ) -> None:
     import backupwatch.aws.discovery as discovery
 
-    monkeypatch.setattr(discovery, "list_clusters", _raise(ValueError("bad cluster")))
+    monkeypatch.setattr(discovery, "cluster_pages", _raise(ValueError("bad cluster")))
     _two_regions(world)
 
     report = run(world, retrier)

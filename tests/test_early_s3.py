@@ -177,3 +177,39 @@ def test_the_snapshot_listing_never_queues_behind_s3_checks(world: World, retrie
 
     assert waits == [True, True, True]
     assert {row.status for row in report.tenants} == {Status.OK}
+
+
+def test_cluster_tenants_start_as_their_page_arrives(
+    world: World, retrier: Retrier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Aurora fleets too: a cluster tenant's S3 check starts before the next
+    ``DescribeDBClusters`` page is read. moto answers that listing in one page whatever
+    ``MaxRecords`` says, so its page is cut in two here, where discovery reads the pages."""
+    from .test_aurora import cluster
+
+    world.bucket()
+    for i in range(6):
+        cluster(world, f"aurora-{i}", tenant=f"c{i}")
+        world.put(f"c{i}-backups/x.dump", hours_ago(1))
+    listed_early = threading.Event()
+    second_page_waited: list[bool] = []
+    real_pages = discovery.cluster_pages
+
+    def two_pages(rds: Any, retrier: Retrier) -> Any:
+        for page in real_pages(rds, retrier):
+            yield page[:3]
+            second_page_waited.append(listed_early.wait(timeout=10))
+            yield page[3:]
+
+    def s3_listed(**_: Any) -> None:
+        listed_early.set()
+
+    monkeypatch.setattr(discovery, "cluster_pages", two_pages)
+    world.session.events.register("before-parameter-build.s3.ListObjectsV2", s3_listed)
+    listed = _listings(world)
+
+    report = run(world, retrier)
+
+    assert second_page_waited == [True]
+    assert {(row.kind, row.status) for row in report.tenants} == {("cluster", Status.OK)}
+    assert listed == Counter({f"c{i}-backups/": 1 for i in range(6)})

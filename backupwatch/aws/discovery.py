@@ -15,7 +15,7 @@ so a member instance is never a tenant of its own:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeGuard
@@ -102,7 +102,12 @@ def list_clusters(rds: RDSClient, retrier: Retrier) -> list[Mapping[str, Any]]:
     Listed even where no instance names a cluster: an Aurora Serverless v1 cluster has no
     instances at all.
     """
-    return _every(
+    return [cluster for page in cluster_pages(rds, retrier) for cluster in page]
+
+
+def cluster_pages(rds: RDSClient, retrier: Retrier) -> Iterator[list[Mapping[str, Any]]]:
+    """The DB clusters of the client's region, a page at a time, with ``CLUSTER_FIELDS`` only."""
+    return _pages(
         retrier, "rds:DescribeDBClusters", rds.describe_db_clusters, "DBClusters", CLUSTER_FIELDS
     )
 
@@ -139,7 +144,7 @@ def discover(
     retrier: Retrier,
     *,
     account_id: str | None = None,
-    on_instance_tenant: Callable[[Tenant], None] | None = None,
+    on_tenant: Callable[[Tenant], None] | None = None,
 ) -> Discovery:
     """Find every tenant in every configured region.
 
@@ -148,11 +153,12 @@ def discover(
     fails is a ``RegionError`` too, but its instances are still checked. An instance listed in
     the environment that no region returned is reported as an ``ERROR`` tenant, never dropped.
 
-    ``on_instance_tenant`` is told each standalone DB instance tenant (not a cluster member)
-    as soon as its page arrives, before the next page is asked for, so its S3 listing can
-    start while discovery goes on. It is the very ``Tenant`` object ``tenants`` will hold
-    unless a later page or region fails. It runs on this thread; an exception it raises is
-    logged and ignored: it may only start work early, never change what is discovered.
+    ``on_tenant`` is told each DB cluster tenant and each standalone DB instance tenant (not a
+    cluster member) as soon as its page arrives, before the next page is asked for, so its S3
+    listing can start while discovery goes on. It is the very ``Tenant`` object ``tenants``
+    will hold unless a later page or listing fails. It runs on this thread; an exception it
+    raises is logged and ignored: it may only start work early, never change what is
+    discovered.
     """
     seeds = {seed.db_instance_identifier: seed for seed in settings.seed_instances}
     found_seeds: set[str] = set()
@@ -169,14 +175,26 @@ def discover(
                 for instance in page:
                     tenant = _built(instance, region, settings, seeds, account_id)
                     built[instance["DBInstanceIdentifier"]] = tenant
-                    if on_instance_tenant is not None and _standalone(tenant):
-                        _tell(on_instance_tenant, tenant)
+                    if on_tenant is not None and _standalone(tenant):
+                        _tell(on_tenant, tenant)
         except Exception as error:  # AWS trouble, an odd page or a bug: this region's alone
             region_errors.append(RegionError(region=region, reason=_failed(error, region)))
             continue
         clusters: list[Mapping[str, Any]] | None
+        listed: list[Mapping[str, Any]] = []
+        instance_ids = set(built)
+        built_clusters: dict[str, Tenant | None] = {}
         try:
-            clusters = list_clusters(rds, retrier)
+            for page in cluster_pages(rds, retrier):
+                listed.extend(page)
+                for cluster in page:
+                    tenant = _built_cluster(
+                        cluster, region, settings, seeds, instance_ids, account_id
+                    )
+                    built_clusters[cluster["DBClusterIdentifier"]] = tenant
+                    if on_tenant is not None and tenant is not None:
+                        _tell(on_tenant, tenant)
+            clusters = listed
         except Exception as error:
             clusters = None
             region_errors.append(
@@ -193,7 +211,14 @@ def discover(
         }
         try:
             found = _region_tenants(
-                settings, region, instances, clusters, seeds, account_id=account_id, built=built
+                settings,
+                region,
+                instances,
+                clusters,
+                seeds,
+                account_id=account_id,
+                built=built,
+                built_clusters=built_clusters,
             )
         except Exception as error:  # each tenant is guarded; this is the region's own logic
             region_errors.append(RegionError(region=region, reason=_failed(error, region)))
@@ -234,14 +259,31 @@ def _built(
     )
 
 
+def _built_cluster(
+    cluster: Mapping[str, Any],
+    region: str,
+    settings: Settings,
+    seeds: Mapping[str, SeedInstance],
+    instance_ids: Collection[str],
+    account_id: str | None,
+) -> Tenant | None:
+    """The tenant of one listed DB cluster, or None when it is not one. A seed names a DB
+    instance; it names a cluster only when no instance of the region has that name."""
+    identifier = cluster["DBClusterIdentifier"]
+    seed = seeds.get(identifier) if identifier not in instance_ids else None
+    return _tenant_or_error(
+        cluster, "cluster", region, settings=settings, seed=seed, account_id=account_id
+    )
+
+
 def _standalone(tenant: Tenant | None) -> TypeGuard[Tenant]:
     """A DB instance tenant no cluster can take over: its row is final once built."""
     return tenant is not None and tenant.db_cluster_identifier is None
 
 
-def _tell(on_instance_tenant: Callable[[Tenant], None], tenant: Tenant) -> None:
+def _tell(on_tenant: Callable[[Tenant], None], tenant: Tenant) -> None:
     try:
-        on_instance_tenant(tenant)
+        on_tenant(tenant)
     except Exception:
         logger.exception("starting early work for tenant %s failed; it waits", tenant.name)
 
@@ -275,12 +317,14 @@ def _region_tenants(
     *,
     account_id: str | None,
     built: Mapping[str, Tenant | None] | None = None,
+    built_clusters: Mapping[str, Tenant | None] | None = None,
 ) -> _RegionTenants:
     """The tenants of one region: instances first (in listing order), then clusters.
 
     ``clusters`` is None when the cluster listing failed: members are then reported, since
-    whether their cluster is a tenant cannot be known. ``built``: the instances' tenants
-    already made as their pages arrived (identifier -> tenant, None: not a tenant).
+    whether their cluster is a tenant cannot be known. ``built`` and ``built_clusters``: the
+    instances' and clusters' tenants already made as their pages arrived (identifier ->
+    tenant, None: not a tenant).
     """
     instance_ids = {instance["DBInstanceIdentifier"] for instance in instances}
     found_seeds: set[str] = set()
@@ -288,10 +332,11 @@ def _region_tenants(
     cluster_tenants: dict[str, Tenant] = {}
     for cluster in clusters or []:
         identifier = cluster["DBClusterIdentifier"]
-        # A seed names a DB instance; it names a cluster only when no instance has that name.
         seed = seeds.get(identifier) if identifier not in instance_ids else None
-        tenant = _tenant_or_error(
-            cluster, "cluster", region, settings=settings, seed=seed, account_id=account_id
+        tenant = (
+            built_clusters[identifier]
+            if built_clusters is not None and identifier in built_clusters
+            else _built_cluster(cluster, region, settings, seeds, instance_ids, account_id)
         )
         if tenant is not None:
             cluster_tenants[identifier] = tenant

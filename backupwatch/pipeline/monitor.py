@@ -128,7 +128,7 @@ def check_tenants(
     call returns in time for the caller to publish.
 
     S3 checks (one per tenant) run on a pool of ``settings.s3_concurrency`` threads, each DB
-    instance tenant's starting as soon as discovery's page holds it (kept only if folder
+    instance or cluster tenant's starting as soon as discovery's page holds it (kept only if folder
     ownership, decided once every tenant is known, leaves the tenant as it was). The RDS
     snapshot listings (one per region), AWS Backup and copy listings run beside them on a pool
     of their own; every RDS request waits for a token of the region's rate limit
@@ -533,9 +533,7 @@ def _check_account(
         )
         # Discovery keeps to a later deadline than the checks: every tenant gets listed.
         listing = replace(retrier, deadline=deadline.discovery) if deadline is not None else retrier
-        found = discover(
-            settings, rds_by_region, listing, account_id=account_id, on_instance_tenant=early
-        )
+        found = discover(settings, rds_by_region, listing, account_id=account_id, on_tenant=early)
         for region_error in found.region_errors:
             logger.error("region %s not checked: %s", region_error.region, region_error.reason)
         account = f"{account_id} " if account_id is not None and settings.fans_out else ""
@@ -647,8 +645,8 @@ def _check_account(
 
 @dataclass
 class _EarlyS3:
-    """S3 checks started while discovery is still paging, one per standalone DB instance
-    tenant as its page arrives (``discover``'s ``on_instance_tenant``).
+    """S3 checks started while discovery is still paging, one per DB cluster and standalone DB
+    instance tenant as its page arrives (``discover``'s ``on_tenant``).
 
     Folder ownership can only be decided once every tenant is known, so an early check is
     kept only when ownership left its tenant exactly as it was started (no note, nothing
