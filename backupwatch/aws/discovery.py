@@ -79,11 +79,6 @@ CLUSTER_FIELDS = (
 )
 
 
-def list_instances(rds: RDSClient, retrier: Retrier) -> list[Mapping[str, Any]]:
-    """Every DB instance in the client's region, all pages, with ``INSTANCE_FIELDS`` only."""
-    return [instance for page in instance_pages(rds, retrier) for instance in page]
-
-
 def instance_pages(rds: RDSClient, retrier: Retrier) -> Iterator[list[Mapping[str, Any]]]:
     """The DB instances of the client's region, a page at a time as RDS returns them, with
     ``INSTANCE_FIELDS`` only: a caller can start on a page's tenants before the next arrives."""
@@ -96,31 +91,15 @@ def instance_pages(rds: RDSClient, retrier: Retrier) -> Iterator[list[Mapping[st
     )
 
 
-def list_clusters(rds: RDSClient, retrier: Retrier) -> list[Mapping[str, Any]]:
-    """Every DB cluster in the client's region, all pages.
+def cluster_pages(rds: RDSClient, retrier: Retrier) -> Iterator[list[Mapping[str, Any]]]:
+    """The DB clusters of the client's region, a page at a time, with ``CLUSTER_FIELDS`` only.
 
     Listed even where no instance names a cluster: an Aurora Serverless v1 cluster has no
     instances at all.
     """
-    return [cluster for page in cluster_pages(rds, retrier) for cluster in page]
-
-
-def cluster_pages(rds: RDSClient, retrier: Retrier) -> Iterator[list[Mapping[str, Any]]]:
-    """The DB clusters of the client's region, a page at a time, with ``CLUSTER_FIELDS`` only."""
     return _pages(
         retrier, "rds:DescribeDBClusters", rds.describe_db_clusters, "DBClusters", CLUSTER_FIELDS
     )
-
-
-def _every(
-    retrier: Retrier,
-    operation: str,
-    call: Callable[..., Mapping[str, Any]],
-    items: str,
-    fields: tuple[str, ...],
-) -> list[Mapping[str, Any]]:
-    """Every item of an RDS ``Describe*`` listing, all pages (``Marker`` in and out)."""
-    return [item for page in _pages(retrier, operation, call, items, fields) for item in page]
 
 
 def _pages(
